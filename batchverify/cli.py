@@ -1,0 +1,262 @@
+"""The command line: options in, a ``RunSettings`` to the runner, an exit code out. Thin on purpose."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import click
+
+from batchverify import __version__, errors
+from batchverify.classify import RetryPolicy
+from batchverify.client import DEFAULT_ENDPOINT, Endpoint
+from batchverify.credentials import Credentials, load_credentials
+from batchverify.pipeline import RunRequest, default_output
+from batchverify.progress import resolve_mode
+from batchverify.runner import Console, RunSettings, run_job
+from batchverify.sender import SendConfig
+from batchverify.timeutil import parse_duration
+
+log = logging.getLogger("batchverify")
+
+ENCRYPT_CHOICES = {"aes-256-cbc": "AES-256-CBC", "sm4-gcm": "SM4-GCM"}
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="batchverify")
+def cli() -> None:
+    """Check in bulk whether mobile numbers are live, through Tencent Cloud FaceID MobileStatus."""
+
+
+@cli.command()
+@click.argument("input_path", metavar="INPUT", type=click.Path(path_type=Path, dir_okay=True))
+@click.option(
+    "-o", "--output", type=click.Path(path_type=Path), help="Output file [default: INPUT.verified.EXT]."
+)
+@click.option("--column", help="Phone column: header name, Excel letter (C) or 1-based index.")
+@click.option("--sheet", help="Excel sheet to read [default: the first].")
+@click.option(
+    "--endpoint", envvar="BATCHVERIFY_ENDPOINT", help=f"API endpoint URL [default: {DEFAULT_ENDPOINT}]."
+)
+@click.option(
+    "--simulator", is_flag=True, help="Run against the built-in simulator (demo keys, nothing billed)."
+)
+@click.option(
+    "--rate", type=click.FloatRange(min=0.1), default=20.0, show_default=True, help="Requests per second."
+)
+@click.option(
+    "--concurrency",
+    type=click.IntRange(min=1, max=1000),
+    default=50,
+    show_default=True,
+    help="Calls in flight at most.",
+)
+@click.option(
+    "--max-age", help="Reuse final answers younger than this (30m, 12h, 7d) instead of paying again."
+)
+@click.option("--restart", is_flag=True, help="Start a new job instead of resuming an unfinished one.")
+@click.option("--dry-run", is_flag=True, help="Show what would be sent; send and write nothing.")
+@click.option("--yes", "-y", is_flag=True, help="Do not ask before sending.")
+@click.option(
+    "--progress", type=click.Choice(["auto", "bar", "log", "off"]), default="auto", show_default=True
+)
+@click.option("--summary-json", type=click.Path(path_type=Path), help="Also write the summary as JSON here.")
+@click.option("--encoding", help="Input text encoding [default: detected].")
+@click.option("--output-encoding", help="Output text encoding [default: the input's].")
+@click.option("--profile", help="Section of ~/.tencentcloud/credentials to use.")
+@click.option("--encrypt", type=click.Choice(sorted(ENCRYPT_CHOICES)), help="Send numbers encrypted.")
+@click.option(
+    "--encryption-public-key", type=click.Path(path_type=Path), help="Public key file for --encrypt."
+)
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0.1),
+    default=30.0,
+    show_default=True,
+    help="Seconds to wait for an answer.",
+)
+def run(
+    input_path: Path,
+    output: Path | None,
+    column: str | None,
+    sheet: str | None,
+    endpoint: str | None,
+    simulator: bool,
+    rate: float,
+    concurrency: int,
+    max_age: str | None,
+    restart: bool,
+    dry_run: bool,
+    yes: bool,
+    progress: str,
+    summary_json: Path | None,
+    encoding: str | None,
+    output_encoding: str | None,
+    profile: str | None,
+    encrypt: str | None,
+    encryption_public_key: Path | None,
+    timeout: float,
+) -> None:
+    """Verify the phone numbers in INPUT (CSV, TSV, XLSX, XLSM or XLS) and write them back annotated."""
+    if simulator and endpoint and "BATCHVERIFY_ENDPOINT" not in os.environ:
+        raise errors.UsageError("--simulator and --endpoint exclude each other")
+    request = RunRequest(
+        input=input_path,
+        output=output or default_output(input_path),
+        column=column,
+        sheet=sheet,
+        encoding=encoding,
+        output_encoding=output_encoding,
+        max_age=parse_duration(max_age) if max_age else None,
+        restart=restart,
+    )
+    mode = resolve_mode(progress)
+    interactive = sys.stdin.isatty() and sys.stderr.isatty()
+    console = Console(echo=click.echo, confirm=None if (yes or not interactive) else _confirm)
+    with _target(simulator, endpoint, profile, dry_run, encrypt) as (target, creds):
+        settings = RunSettings(
+            endpoint=target,
+            credentials=creds,
+            send=SendConfig(rate=rate, concurrency=concurrency, policy=RetryPolicy()),
+            encryptor=_encryptor(encrypt, encryption_public_key, simulator),
+            dry_run=dry_run,
+            progress=mode,
+            summary_json=summary_json,
+            read_timeout=timeout,
+        )
+        code = run_job(request, settings, console)
+    sys.exit(code)
+
+
+@contextlib.contextmanager
+def _target(
+    simulator: bool, endpoint: str | None, profile: str | None, dry_run: bool, encrypt: str | None
+) -> Iterator[tuple[Endpoint, Credentials | None]]:
+    if not simulator:
+        creds = None if dry_run else load_credentials(profile)
+        yield Endpoint.parse(endpoint or DEFAULT_ENDPOINT), creds
+        return
+    from batchverify.simulator import SimConfig, SimulatorServer
+
+    config = SimConfig(latency_ms=(20, 80))
+    with SimulatorServer(config) as server:
+        log.info("using the built-in simulator at %s (demo keys, nothing is billed)", server.url)
+        yield Endpoint.parse(server.url), Credentials(config.secret_id, config.secret_key)
+
+
+def _encryptor(encrypt: str | None, key_file: Path | None, simulator: bool) -> object | None:
+    if encrypt is None:
+        if key_file is not None:
+            raise errors.UsageError("--encryption-public-key needs --encrypt")
+        return None
+    from batchverify import crypto
+
+    algorithm = ENCRYPT_CHOICES[encrypt]
+    if key_file is not None:
+        key: bytes | None = crypto.load_public_key(key_file)
+    elif simulator:
+        key = crypto.simulator_public_key(algorithm)
+    else:
+        key = None  # Tencent's published key
+    return crypto.Encryptor(algorithm, key)
+
+
+def _confirm(question: str) -> bool:
+    return click.confirm(question, default=True, err=True)
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", type=click.IntRange(min=0, max=65535), default=8080, show_default=True)
+@click.option(
+    "--rate-limit",
+    type=click.IntRange(min=0),
+    default=20,
+    show_default=True,
+    help="Requests per second per key; 0 turns the limit off.",
+)
+@click.option(
+    "--latency", default="0,0", show_default=True, help="MIN,MAX milliseconds added to every answer."
+)
+@click.option(
+    "--faults",
+    type=click.FloatRange(min=0, max=1),
+    default=0.0,
+    show_default=True,
+    help="Share of calls that get an injected fault.",
+)
+@click.option("--seed", type=int, help="Seed for latency and faults (reproducible runs).")
+@click.option(
+    "--daily-quota", type=click.IntRange(min=0), help="Billed answers after which every call gets Result -4."
+)
+def simulate(
+    host: str,
+    port: int,
+    rate_limit: int,
+    latency: str,
+    faults: float,
+    seed: int | None,
+    daily_quota: int | None,
+) -> None:
+    """Run the local MobileStatus simulator in the foreground (Ctrl-C stops it)."""
+    from batchverify.simulator import SimConfig, serve_forever
+
+    try:
+        low, high = (int(part) for part in latency.split(","))
+    except ValueError:
+        raise errors.UsageError(
+            f"bad --latency {latency!r}: use MIN,MAX in milliseconds, e.g. 50,250"
+        ) from None
+    if not 0 <= low <= high:
+        raise errors.UsageError("bad --latency: need 0 <= MIN <= MAX")
+    config = SimConfig.from_env()
+    config.rate_limit = rate_limit
+    config.latency_ms = (low, high)
+    config.faults = faults
+    config.seed = seed
+    config.daily_quota = daily_quota
+    serve_forever(config, host, port)
+
+
+def _setup_logging() -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    fmt = (
+        "batchverify: %(message)s"
+        if sys.stderr.isatty()
+        else "%(asctime)s batchverify %(levelname)s %(message)s"
+    )
+    handler.setFormatter(logging.Formatter(fmt, "%Y-%m-%dT%H:%M:%S"))
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)
+    log.propagate = False
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: maps every error to a one-line message and a documented exit code."""
+    _setup_logging()
+    try:
+        cli.main(args=argv, prog_name="batchverify", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("batchverify: interrupted", err=True)
+        sys.exit(errors.EXIT_INTERRUPTED)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(errors.EXIT_USAGE)
+    except errors.BatchVerifyError as exc:
+        click.echo(f"batchverify: error: {exc}", err=True)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        click.echo("batchverify: interrupted", err=True)
+        sys.exit(errors.EXIT_INTERRUPTED)
+    except Exception as exc:
+        if os.environ.get("BATCHVERIFY_DEBUG"):
+            raise
+        click.echo(
+            f"batchverify: internal error: {type(exc).__name__}: {exc} (set BATCHVERIFY_DEBUG=1 for details)",
+            err=True,
+        )
+        sys.exit(70)

@@ -1,0 +1,203 @@
+"""The MobileStatus client: one signed aiohttp call in, one typed ``Reply`` out.
+
+This is the only module where aiohttp and socket errors are translated; every way a call can end
+becomes a value from ``batchverify.models`` (never an untyped dict, never an exception), except a
+TLS certificate failure, which no retry can cure and which stops the job.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+import aiohttp
+
+from batchverify import __version__, signing
+from batchverify.credentials import Credentials
+from batchverify.errors import FatalApiError, UsageError
+from batchverify.models import (
+    ACTION,
+    API_VERSION,
+    SERVICE,
+    BadReply,
+    BusinessReply,
+    ErrorReply,
+    Reply,
+    TransportFailure,
+)
+
+DEFAULT_ENDPOINT = "https://faceid.intl.tencentcloudapi.com"
+CONTENT_TYPE = "application/json"
+USER_AGENT = f"batchverify/{__version__}"
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoint:
+    """Where requests go: the URL to post to and the Host value that is signed."""
+
+    url: str
+    host: str
+
+    @classmethod
+    def parse(cls, value: str) -> Endpoint:
+        """Accept ``https://host[:port]``, ``http://127.0.0.1:PORT`` or a bare ``host[:port]``."""
+        raw = value.strip()
+        if "://" not in raw:
+            raw = "https://" + raw
+        parts = urlsplit(raw)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise UsageError(f"bad endpoint {value!r}: expected https://HOST[:PORT]")
+        if parts.path not in ("", "/") or parts.query:
+            raise UsageError(f"bad endpoint {value!r}: give only scheme, host and port")
+        return cls(url=f"{parts.scheme}://{parts.netloc}/", host=parts.netloc)
+
+
+def make_session(
+    *, connections: int, connect_timeout: float = 10.0, read_timeout: float = 30.0
+) -> aiohttp.ClientSession:
+    """One keep-alive session for a whole job.
+
+    ``sock_connect`` rather than ``connect``: aiohttp's ``connect`` timeout also counts the wait for
+    a free pooled connection, which would turn a full pool into spurious connect timeouts.
+    """
+    connector = aiohttp.TCPConnector(limit=connections, keepalive_timeout=4.0, ttl_dns_cache=300)
+    timeout = aiohttp.ClientTimeout(total=None, sock_connect=connect_timeout, sock_read=read_timeout)
+    return aiohttp.ClientSession(connector=connector, timeout=timeout, headers={"User-Agent": USER_AGENT})
+
+
+class Encrypts:
+    """What the client needs from an encryptor (see ``batchverify.crypto.Encryptor``)."""
+
+    def encrypt_params(self, mobile: str) -> dict[str, object]:  # pragma: no cover - protocol
+        raise NotImplementedError
+
+
+class MobileStatusClient:
+    """Calls MobileStatus for one number at a time over a shared session."""
+
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        endpoint: Endpoint,
+        credentials: Credentials,
+        *,
+        language: str = "en-US",
+        encryptor: Encrypts | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._session = session
+        self._endpoint = endpoint
+        self._credentials = credentials
+        self._language = language
+        self._encryptor = encryptor
+        self._clock = clock
+
+    def build_request(self, mobile: str) -> tuple[bytes, dict[str, str]]:
+        """The exact body and headers of one signed POST (also used by tests and the simulator's docs)."""
+        params: dict[str, object] = (
+            self._encryptor.encrypt_params(mobile) if self._encryptor else {"Mobile": mobile}
+        )
+        body = json.dumps(params).encode("utf-8")
+        timestamp = int(self._clock())
+        creds = self._credentials
+        headers = {
+            "Authorization": signing.authorization(
+                secret_id=creds.secret_id,
+                secret_key=creds.secret_key,
+                service=SERVICE,
+                timestamp=timestamp,
+                method="POST",
+                host=self._endpoint.host,
+                content_type=CONTENT_TYPE,
+                payload=body,
+            ),
+            "Content-Type": CONTENT_TYPE,
+            "Host": self._endpoint.host,
+            "X-TC-Action": ACTION,
+            "X-TC-Version": API_VERSION,
+            "X-TC-Timestamp": str(timestamp),
+            "X-TC-Language": self._language,
+            "X-TC-RequestClient": USER_AGENT,
+        }
+        if creds.token:
+            headers["X-TC-Token"] = creds.token
+        return body, headers
+
+    async def query(self, mobile: str) -> Reply:
+        """One MobileStatus call. Never raises for network or server trouble: it is in the Reply."""
+        body, headers = self.build_request(mobile)
+        try:
+            async with self._session.post(self._endpoint.url, data=body, headers=headers) as resp:
+                raw = await resp.read()
+                return parse_reply(resp.status, resp.headers.get("Content-Type", ""), raw)
+        except (aiohttp.ClientConnectorCertificateError, aiohttp.ClientSSLError) as exc:
+            raise FatalApiError("ClientTLSError", _describe(exc)) from None
+        except (aiohttp.ConnectionTimeoutError, aiohttp.ClientConnectorError) as exc:
+            # Nothing was sent: the connection never opened.
+            return TransportFailure(maybe_sent=False, detail=_describe(exc))
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            # Disconnects, resets, read timeouts, truncated bodies: all after the request went out.
+            # The request may have reached the server (and been billed) before this happened.
+            return TransportFailure(maybe_sent=True, detail=_describe(exc))
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def parse_reply(http_status: int, content_type: str, raw: bytes) -> Reply:
+    """Turn one HTTP answer into a typed reply. Pure (exposed for tests)."""
+    if http_status != 200:
+        return BadReply(http_status, _excerpt(raw))
+    try:
+        doc = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        return BadReply(http_status, "body is not JSON: " + _excerpt(raw))
+    response = doc.get("Response") if isinstance(doc, dict) else None
+    if not isinstance(response, dict):
+        return BadReply(http_status, "no Response object in the body")
+    request_id = _text(response.get("RequestId"))
+    error = response.get("Error")
+    if error is not None:
+        if not isinstance(error, dict) or not isinstance(error.get("Code"), str):
+            return BadReply(http_status, "malformed Error object")
+        return ErrorReply(code=error["Code"], message=_text(error.get("Message")), request_id=request_id)
+    return _business(response, request_id)
+
+
+def _business(response: Mapping[str, Any], request_id: str) -> Reply:
+    result = response.get("Result")
+    if isinstance(result, int) and not isinstance(result, bool):
+        result = str(result)
+    if not isinstance(result, str) or not result.strip():
+        return BadReply(200, "reply has no Result")
+    code = response.get("StatusCode")
+    status_code: int | None
+    if code is None:
+        status_code = None
+    elif isinstance(code, int) and not isinstance(code, bool):
+        status_code = code
+    elif isinstance(code, str) and code.strip().lstrip("-").isdigit():
+        status_code = int(code)
+    else:
+        return BadReply(200, f"reply has a non-integer StatusCode {code!r}")
+    return BusinessReply(
+        result=result.strip(),
+        status_code=status_code,
+        description=_text(response.get("Description")),
+        request_id=request_id,
+    )
+
+
+def _text(value: object) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def _excerpt(raw: bytes, limit: int = 120) -> str:
+    text = raw[:limit].decode("utf-8", "replace")
+    return " ".join(text.split()) or "(empty body)"

@@ -1,0 +1,25 @@
+"""Time helpers: the one timestamp format written everywhere, and ``--max-age`` durations."""
+
+from __future__ import annotations
+
+import datetime
+import re
+
+from batchverify.errors import UsageError
+
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$", re.IGNORECASE)
+
+
+def utc_now_iso(now: datetime.datetime | None = None) -> str:
+    """ISO 8601 UTC to the second (``2026-11-26T23:01:59Z``); text order is time order."""
+    moment = now or datetime.datetime.now(datetime.UTC)
+    return moment.astimezone(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_duration(text: str) -> datetime.timedelta:
+    """``90s``, ``30m``, ``12h``, ``7d``, ``2w`` -> timedelta; anything else is a usage error."""
+    match = _DURATION.match(text)
+    if not match:
+        raise UsageError(f"bad duration {text!r}: use a number and a unit, e.g. 30m, 12h, 7d")
+    return datetime.timedelta(seconds=float(match.group(1)) * _UNITS[match.group(2).lower()])
