@@ -1,0 +1,187 @@
+"""The Excel half of ``batchverify.writers``: XLSX/XLSM edited in place, XLS copied to XLSX.
+
+Values we add are typed on purpose: text is stored as text even when it starts with ``=`` (openpyxl
+would otherwise store it as a formula, pitfalls §3), with the control characters Excel refuses
+stripped; digit strings such as the normalized number get the Text format ``@`` so Excel neither
+shows ``1.38E+10`` nor converts them when someone edits the cell; booleans stay booleans and
+integers numbers.
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+from collections.abc import Iterator
+from copy import copy
+from pathlib import Path
+from typing import Any
+
+# No stubs ship with openpyxl; "unused-ignore" keeps this clean once types-openpyxl is installed.
+import openpyxl  # type: ignore[import-untyped,unused-ignore]
+from openpyxl.cell.cell import (  # type: ignore[import-untyped,unused-ignore]
+    ILLEGAL_CHARACTERS_RE,
+    Cell,
+    WriteOnlyCell,
+)
+from openpyxl.workbook.workbook import Workbook  # type: ignore[import-untyped,unused-ignore]
+from openpyxl.worksheet._write_only import WriteOnlyWorksheet  # type: ignore[import-untyped,unused-ignore]
+
+from batchverify.errors import InputError
+from batchverify.exceltable import ExcelTable, sheet_values
+from batchverify.tables import NativeValue, Record, Table, cell_text
+from batchverify.writers import Annotate, CellValue, Layout, annotated, atomic_path, place
+
+__all__ = ["write_xls_as_xlsx", "write_xlsx"]
+
+_DIGITS_RE = re.compile(r"[0-9]+", re.ASCII)
+_EXCEL_CELL_MAX = 32767  # characters Excel accepts in one cell
+
+
+def _clean_text(value: str) -> str:
+    return str(ILLEGAL_CHARACTERS_RE.sub("", value))[:_EXCEL_CELL_MAX]
+
+
+def _set_value(cell: Cell, value: CellValue) -> None:
+    if isinstance(value, str):
+        text = _clean_text(value)
+        cell.value = text
+        cell.data_type = "s"  # after the assignment, which turns "=..." into a formula
+        if _DIGITS_RE.fullmatch(text):
+            cell.number_format = "@"
+    else:
+        cell.value = value  # None clears a replaced cell; bool and int keep their types
+
+
+def _load(path: Path, keep_vba: bool) -> Workbook:
+    try:
+        # openpyxl warns about features it drops (data validation extensions, unknown parts); the
+        # warning is no reason to stop a run (and pytest turns warnings into errors).
+        with warnings.catch_warnings(), path.open("rb") as f:
+            warnings.simplefilter("ignore")
+            # A file object, so openpyxl does not insist on an .xlsx/.xlsm name.
+            return openpyxl.load_workbook(f, keep_vba=keep_vba, rich_text=True)
+    except Exception as exc:
+        detail = " ".join(str(exc).split())[:200] or type(exc).__name__
+        raise InputError(
+            f"{path}: openpyxl cannot open the workbook to write the output ({detail})"
+        ) from None
+
+
+def _save(workbook: Workbook, out: Path) -> None:
+    with atomic_path(out) as tmp, warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        workbook.save(tmp)
+
+
+def write_xlsx(
+    table: Table, out: Path, layout: Layout, phone_col: int, annotate: Annotate, batch_size: int
+) -> int:
+    """Edit the table's sheet in place and save the whole workbook to ``out``."""
+    workbook = _load(table.path, keep_vba=table.format.kind == "xlsm")
+    sheet = workbook[table.format.sheet_name or workbook.sheetnames[0]]
+    records = table.records()
+    header = next(records, None)
+    header_row = header.line if header else 1
+    template = _header_template(sheet, header_row, table.header, phone_col)
+    for name, position in zip(layout.names, layout.positions, strict=True):
+        cell = sheet.cell(row=header_row, column=position + 1)
+        _set_value(cell, name)
+        if position >= len(table.header) or not table.header[position]:
+            _copy_style(template, cell)
+    written = 0
+    for rec, _, values in annotated(
+        ((r, None) for r in records), phone_col, len(layout.names), annotate, batch_size
+    ):
+        written += 1
+        if values is None:
+            continue
+        for position, value in zip(layout.positions, values, strict=True):
+            _set_value(sheet.cell(row=rec.line, column=position + 1), value)
+    _save(workbook, out)
+    return written
+
+
+def _header_template(sheet: Any, row: int, header: list[str], phone_col: int) -> Cell | None:
+    """The header cell whose look new header cells copy: the phone column's, else the last one."""
+    if phone_col < len(header) and header[phone_col]:
+        return sheet.cell(row=row, column=phone_col + 1)
+    filled = [i for i, h in enumerate(header) if h]
+    return sheet.cell(row=row, column=filled[-1] + 1) if filled else None
+
+
+def _copy_style(template: Cell | None, cell: Cell) -> None:
+    if template is None or not template.has_style:
+        return
+    cell.font = copy(template.font)
+    cell.fill = copy(template.fill)
+    cell.border = copy(template.border)
+    cell.alignment = copy(template.alignment)
+
+
+def write_xls_as_xlsx(
+    table: Table, out: Path, layout: Layout, phone_col: int, annotate: Annotate, batch_size: int
+) -> int:
+    """Copy every worksheet of an .xls workbook into a new .xlsx, the table's sheet annotated."""
+    if not isinstance(table, ExcelTable):
+        raise TypeError("an .xls table must be an ExcelTable")
+    workbook = Workbook(write_only=True)
+    written = 0
+    for name in table.format.sheet_names:
+        sheet = workbook.create_sheet(title=name)
+        if name == table.format.sheet_name:
+            written = _copy_annotated(sheet, table, layout, phone_col, annotate, batch_size)
+        else:
+            for _, values in sheet_values(table.path, name):
+                sheet.append([_native_cell(sheet, v) for v in values])
+    _save(workbook, out)
+    return written
+
+
+def _copy_annotated(
+    sheet: WriteOnlyWorksheet,
+    table: ExcelTable,
+    layout: Layout,
+    phone_col: int,
+    annotate: Annotate,
+    batch_size: int,
+) -> int:
+    def data_rows() -> Iterator[tuple[Record, list[NativeValue]]]:
+        for line, values in table.native_rows():
+            if line < table.header_line:
+                sheet.append([_native_cell(sheet, v) for v in values])
+            elif line == table.header_line:
+                cells = [_native_cell(sheet, v) for v in values]
+                names = [_native_cell(sheet, n) for n in layout.names]
+                sheet.append(place(cells, layout, names, None))
+            else:
+                yield Record(line, [v if type(v) is str else cell_text(v) for v in values]), values
+
+    written = 0
+    for _, values, extra in annotated(data_rows(), phone_col, len(layout.names), annotate, batch_size):
+        written += 1
+        cells = [_native_cell(sheet, v) for v in values]
+        if extra is not None:
+            cells = place(cells, layout, [_new_cell(sheet, v) for v in extra], None)
+        sheet.append(cells)
+    return written
+
+
+def _native_cell(sheet: WriteOnlyWorksheet, value: NativeValue) -> object:
+    """A calamine value ready for a write-only sheet; text always stays text."""
+    if isinstance(value, str):
+        if not value:
+            return None
+        cell = WriteOnlyCell(sheet, value=_clean_text(value))
+        cell.data_type = "s"
+        return cell
+    return value
+
+
+def _new_cell(sheet: WriteOnlyWorksheet, value: CellValue) -> object:
+    if isinstance(value, str):
+        cell = WriteOnlyCell(sheet, value=_clean_text(value))
+        cell.data_type = "s"
+        if _DIGITS_RE.fullmatch(cell.value):
+            cell.number_format = "@"
+        return cell
+    return value

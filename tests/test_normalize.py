@@ -1,0 +1,135 @@
+"""normalize_mobile: the rules table, and properties over arbitrary text."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from hypothesis import example, given
+from hypothesis import strategies as st
+
+from batchverify.models import Status
+from batchverify.normalize import Normalized, is_valid_mobile, normalize_mobile
+
+VALID = [
+    ("13800138000", "13800138000"),
+    ("  13800138000  ", "13800138000"),
+    ("138 0013 8000", "13800138000"),
+    ("138-0013-8000", "13800138000"),
+    ("138–0013—8000", "13800138000"),  # en and em dashes
+    ("138－0013－8000", "13800138000"),  # full-width hyphen-minus
+    ("138.0013.8000", "13800138000"),  # dots as grouping
+    ("(138) 0013 8000", "13800138000"),
+    ("（138）0013 8000", "13800138000"),  # full-width brackets
+    ("１３８００１３８０００", "13800138000"),  # full-width digits
+    ("+86 138 0013 8000", "13800138000"),
+    ("+86-13800138000", "13800138000"),
+    ("＋８６ １３８００１３８０００", "13800138000"),
+    ("(+86)13800138000", "13800138000"),
+    ("(0086)13800138000", "13800138000"),
+    ("0086 138 0013 8000", "13800138000"),
+    ("8613800138000", "13800138000"),
+    ("86 138 0013 8000", "13800138000"),
+    ("13800138000.0", "13800138000"),  # what a float export gives
+    ("13800138000.000", "13800138000"),
+    ("+8613800138000.0", "13800138000"),
+    ("\u00a0138\u00a00013\u00a08000\u3000", "13800138000"),  # NBSP and ideographic space
+    ("\t13800138000\r\n", "13800138000"),
+    ("'13800138000", "13800138000"),  # Excel's text marker
+    ("\ufeff13800138000", "13800138000"),  # a BOM pasted along
+    ("19912345678", "19912345678"),
+    ("16137688175", "16137688175"),
+]
+
+INVALID = [
+    ("1.38001E+10", "scientific notation lost digits (never guessed)"),
+    ("1.38001e+10", "scientific notation lost digits (never guessed)"),
+    ("1.3800138E10", "scientific notation lost digits (never guessed)"),
+    ("１.３８００１Ｅ＋１０", "scientific notation lost digits (never guessed)"),
+    ("1380013800", "10 digits"),
+    ("138001380001", "12 digits"),
+    ("1380013800.0", "10 digits"),  # the float rule strips only the .0 tail, never more
+    ("13800138000.5", "12 digits"),
+    ("12800138000", "not a mainland mobile number"),
+    ("10086", "5 digits"),
+    ("02112345678", "not a mainland mobile number"),
+    ("+852 6123 4567", "not a mainland mobile number"),
+    ("+1 415 555 0100", "not a mainland mobile number"),
+    ("+86 1380013800", "10 digits"),
+    ("8612800138000", "not a mainland mobile number"),
+    ("013800138000", "12 digits"),  # a trunk 0 is not stripped: not guessed
+    ("13800138000/13900000001", "contains letters or symbols"),
+    ("138OO138OOO", "contains letters or symbols"),
+    ("tel:13800138000", "contains letters or symbols"),
+    ("١٣٨٠٠١٣٨٠٠٠", "contains letters or symbols"),  # Arabic-Indic digits are not ASCII
+    ("NA", "contains letters or symbols"),
+    ("null", "contains letters or symbols"),
+    ("13800138000\x00", "contains letters or symbols"),
+    ("+", "no digits"),
+    ("+86", "no digits"),
+    ("--", "no digits"),
+]
+
+
+@pytest.mark.parametrize(("cell", "number"), VALID)
+def test_valid_forms(cell: str, number: str) -> None:
+    assert normalize_mobile(cell) == Normalized(number, None, "")
+
+
+@pytest.mark.parametrize(("cell", "reason"), INVALID)
+def test_invalid_forms(cell: str, reason: str) -> None:
+    assert normalize_mobile(cell) == Normalized(None, Status.INVALID_NUMBER, reason)
+
+
+@pytest.mark.parametrize("cell", ["", " ", "\u3000", "\u00a0", "\t\r\n"])
+def test_empty(cell: str) -> None:
+    assert normalize_mobile(cell) == Normalized(None, Status.EMPTY, "empty")
+
+
+def test_trailing_newline_is_not_part_of_the_number() -> None:
+    # "$" in a regex matches before a final newline; the number must still come back clean.
+    assert normalize_mobile("13800138000\n").number == "13800138000"
+    assert not is_valid_mobile("13800138000\n")
+
+
+mobiles = st.from_regex(r"1[3-9][0-9]{9}", fullmatch=True).filter(str.isascii)
+noise = st.text(alphabet=" \u00a0\u3000-–—－()（）.\t", max_size=3)
+
+
+@given(st.text())
+@example("1.38001E+10")
+@example("\x00\ud800")
+def test_never_raises_and_is_consistent(text: str) -> None:
+    result = normalize_mobile(text)
+    if result.number is not None:
+        assert is_valid_mobile(result.number)
+        assert result.status is None and result.reason == ""
+    else:
+        assert result.status in (Status.EMPTY, Status.INVALID_NUMBER)
+        assert result.reason
+
+
+@given(st.text())
+def test_idempotent_on_valid_output(text: str) -> None:
+    result = normalize_mobile(text)
+    if result.number is not None:
+        assert normalize_mobile(result.number) == result
+
+
+@given(
+    mobiles,
+    st.sampled_from(["", "+86", "0086", "86", "(+86)", "（0086）", "＋８６"]),
+    st.lists(noise, min_size=12, max_size=12),
+    st.booleans(),
+)
+def test_noise_around_a_valid_number(number: str, prefix: str, gaps: list[str], full_width: bool) -> None:
+    digits = number.translate({ord(d): 0xFF10 + int(d) for d in "0123456789"}) if full_width else number
+    pieces = [gaps[0], prefix]
+    for digit, gap in zip(digits, gaps[1:], strict=True):
+        pieces += [digit, gap]
+    text = "".join(pieces)
+    # One dot followed by nothing but zeros reads as a float export ("1380013800.0" is 10 digits),
+    # on purpose; that one ambiguous shape is not "noise".
+    if re.fullmatch(r"[^.]*\.[0０\s\-–—－()（）]*", text):
+        return
+    assert normalize_mobile(text) == Normalized(number, None, "")
