@@ -95,8 +95,8 @@ def check_paths(request: RunRequest) -> None:
         raise OutputError(f"the output folder {request.output.parent} does not exist")
 
 
-def plan_run(request: RunRequest, store: Checkpoint | None, *, dry_run: bool = False) -> Plan:
-    """Read the input once, normalize and deduplicate, and decide what needs sending."""
+def scan_input(request: RunRequest) -> Plan:
+    """Read the input once: find the phone column, normalize and deduplicate. Creates no file."""
     table = open_table(request.input, sheet=request.sheet, encoding=request.encoding)
     sample = [rec.cells for rec in itertools.islice(table.records(), 1, _DETECT_SAMPLE + 1)]
     phone_col = detect_phone_column(table.header, sample, request.column)
@@ -117,6 +117,15 @@ def plan_run(request: RunRequest, store: Checkpoint | None, *, dry_run: bool = F
             plan.duplicate_rows += 1
         else:
             distinct[number] = None
+    return plan
+
+
+def plan_sends(plan: Plan, request: RunRequest, store: Checkpoint | None, *, dry_run: bool = False) -> Plan:
+    """Decide what needs sending: resume the open job (or start one), reuse what ``--max-age`` allows.
+
+    With ``dry_run`` the store is only read.
+    """
+    distinct = plan.distinct
     now = datetime.datetime.now(datetime.UTC)
     if request.max_age is not None:
         plan.reuse_since = utc_now_iso(now - request.max_age)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import sys
 import time
-from typing import TextIO
+from typing import Never, TextIO
 
 from tqdm import tqdm
 
@@ -32,9 +32,9 @@ class Progress:
         self._interval = interval
         self._started = time.monotonic()
         self._last_log = self._started
-        self._bar: tqdm[None] | None = None
+        self._bar: tqdm[Never] | None = None
         if mode == "bar" and total:
-            bar: tqdm[None] = tqdm(total=total, unit="num", file=stream, dynamic_ncols=True, smoothing=0.05)
+            bar: tqdm[Never] = tqdm(total=total, unit="num", file=stream, dynamic_ncols=True, smoothing=0.05)
             bar.set_postfix(billable=0, refresh=False)
             self._bar = bar
 

@@ -24,7 +24,15 @@ from batchverify.checkpoint import Checkpoint
 from batchverify.client import Endpoint, MobileStatusClient, make_session
 from batchverify.credentials import Credentials
 from batchverify.models import Status
-from batchverify.pipeline import Plan, RunRequest, check_paths, plan_run, store_path_for, write_output
+from batchverify.pipeline import (
+    Plan,
+    RunRequest,
+    check_paths,
+    plan_sends,
+    scan_input,
+    store_path_for,
+    write_output,
+)
 from batchverify.progress import Progress
 from batchverify.sender import SendConfig, Sender, StopReason
 from batchverify.timeutil import utc_now_iso
@@ -89,10 +97,11 @@ def run_job(request: RunRequest, settings: RunSettings, console: Console) -> int
     started = time.monotonic()
     check_paths(request)
     store_path = store_path_for(request)
+    plan = scan_input(request)
     if settings.dry_run:
         store = Checkpoint.open(store_path, lock=False) if store_path.exists() else None
         try:
-            plan = plan_run(request, store, dry_run=True)
+            plan_sends(plan, request, store, dry_run=True)
         finally:
             if store is not None:
                 store.close()
@@ -103,7 +112,7 @@ def run_job(request: RunRequest, settings: RunSettings, console: Console) -> int
         _write_summary_json(settings.summary_json, summary)
         return errors.EXIT_OK
     with Checkpoint.open(store_path) as store:
-        plan = plan_run(request, store)
+        plan_sends(plan, request, store)
         assert plan.job is not None
         console.echo(describe_plan(plan, settings.send.rate, resumed=plan.job.resumed))
         if plan.to_send and console.confirm is not None and not console.confirm("Send these numbers?"):
