@@ -102,8 +102,13 @@ def run(
     timeout: float,
 ) -> None:
     """Verify the phone numbers in INPUT (CSV, TSV, XLSX, XLSM or XLS) and write them back annotated."""
-    if simulator and endpoint and "BATCHVERIFY_ENDPOINT" not in os.environ:
-        raise errors.UsageError("--simulator and --endpoint exclude each other")
+    if simulator:
+        source = click.get_current_context().get_parameter_source("endpoint")
+        if source is click.core.ParameterSource.COMMANDLINE:
+            raise errors.UsageError("--simulator and --endpoint exclude each other")
+        endpoint = None  # BATCHVERIFY_ENDPOINT does not apply to the built-in simulator
+    if rate > 20 and not simulator:
+        log.warning("--rate %g is above the API's limit of 20/s: expect RequestLimitExceeded replies", rate)
     request = RunRequest(
         input=input_path,
         output=output or default_output(input_path),
