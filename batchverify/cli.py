@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import signal
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -240,9 +241,15 @@ def _setup_logging() -> None:
     log.propagate = False
 
 
+def _terminate(signum: int, frame: object) -> None:
+    # SIGTERM outside the sending stage behaves like Ctrl-C: unwind cleanly, exit 130.
+    raise KeyboardInterrupt
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: maps every error to a one-line message and a documented exit code."""
     _setup_logging()
+    signal.signal(signal.SIGTERM, _terminate)
     try:
         cli.main(args=argv, prog_name="batchverify", standalone_mode=False)
     except click.exceptions.Abort:

@@ -174,6 +174,7 @@ def _signals(sender: Sender) -> Iterator[None]:
         log.warning("stopping: finishing calls in flight and writing the output (Ctrl-C again to quit now)")
         sender.stop(StopReason.INTERRUPTED)
 
+    previous_term = signal.getsignal(signal.SIGTERM)
     installed = []
     for sig in (signal.SIGINT, signal.SIGTERM):
         try:
@@ -186,6 +187,8 @@ def _signals(sender: Sender) -> Iterator[None]:
     finally:
         for sig in installed:
             loop.remove_signal_handler(sig)
+        if signal.SIGTERM in installed:
+            signal.signal(signal.SIGTERM, previous_term)
 
 
 @contextlib.contextmanager
