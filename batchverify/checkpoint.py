@@ -132,6 +132,20 @@ class Checkpoint:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    def bind_endpoint(self, identity: str) -> None:
+        """Tie the store to one API endpoint, so answers of a simulator never fill a real run.
+
+        Raises CheckpointError when the store already holds answers from another endpoint.
+        """
+        row = self._con.execute("SELECT value FROM meta WHERE key='endpoint'").fetchone()
+        if row is None:
+            self._con.execute("INSERT INTO meta VALUES ('endpoint', ?)", (identity,))
+        elif row[0] != identity:
+            raise CheckpointError(
+                f"{self.path.name} holds answers from {row[0]}, not {identity}; "
+                "choose another -o, or delete that file to start from nothing"
+            )
+
     # --- jobs ----------------------------------------------------------------------------------
 
     def open_job(self, *, now: str, restart: bool) -> JobInfo:

@@ -127,6 +127,7 @@ def run(
         settings = RunSettings(
             endpoint=target,
             credentials=creds,
+            endpoint_identity="the built-in simulator" if simulator else "",
             send=SendConfig(rate=rate, concurrency=concurrency, policy=RetryPolicy()),
             encryptor=_encryptor(encrypt, encryption_public_key, simulator),
             dry_run=dry_run,

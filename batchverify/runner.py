@@ -46,6 +46,7 @@ class RunSettings:
 
     endpoint: Endpoint
     credentials: Credentials | None  # None only for a dry run
+    endpoint_identity: str = ""  # what the checkpoint is tied to; default: the endpoint's host
     send: SendConfig = field(default_factory=SendConfig)
     encryptor: object | None = None
     dry_run: bool = False
@@ -112,6 +113,7 @@ def run_job(request: RunRequest, settings: RunSettings, console: Console) -> int
         _write_summary_json(settings.summary_json, summary)
         return errors.EXIT_OK
     with Checkpoint.open(store_path) as store:
+        store.bind_endpoint(settings.endpoint_identity or settings.endpoint.host)
         plan_sends(plan, request, store)
         assert plan.job is not None
         console.echo(describe_plan(plan, settings.send.rate, resumed=plan.job.resumed))

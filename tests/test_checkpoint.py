@@ -88,3 +88,15 @@ def test_garbage_file_is_a_clear_error(tmp_path: Path) -> None:
     # the lock is released after the failure
     path.unlink()
     Checkpoint.open(path).close()
+
+
+def test_store_is_tied_to_one_endpoint(tmp_path: Path) -> None:
+    path = tmp_path / "s.sqlite"
+    with Checkpoint.open(path) as store:
+        store.bind_endpoint("the built-in simulator")
+        store.bind_endpoint("the built-in simulator")
+    with (
+        Checkpoint.open(path) as store,
+        pytest.raises(CheckpointError, match="holds answers from the built-in"),
+    ):
+        store.bind_endpoint("faceid.intl.tencentcloudapi.com")
