@@ -41,7 +41,7 @@ def _clean_text(value: str) -> str:
     return str(ILLEGAL_CHARACTERS_RE.sub("", value))[:_EXCEL_CELL_MAX]
 
 
-def _set_value(cell: Cell, value: CellValue) -> None:
+def _set_value(cell: Any, value: CellValue) -> None:
     if isinstance(value, str):
         text = _clean_text(value)
         cell.value = text
@@ -82,6 +82,7 @@ def write_xlsx(
     records = table.records()
     header = next(records, None)
     header_row = header.line if header else 1
+    _unmerge_columns(sheet, header_row, layout.positions)
     template = _header_template(sheet, header_row, table.header, phone_col)
     for name, position in zip(layout.names, layout.positions, strict=True):
         cell = sheet.cell(row=header_row, column=position + 1)
@@ -101,21 +102,36 @@ def write_xlsx(
     return written
 
 
+def _unmerge_columns(sheet: Any, first_row: int, positions: list[int]) -> None:
+    """Split merged ranges that cover a cell we write: openpyxl's MergedCell is read-only."""
+    columns = {p + 1 for p in positions}
+    for merged in list(sheet.merged_cells.ranges):
+        if merged.max_row >= first_row and any(merged.min_col <= c <= merged.max_col for c in columns):
+            sheet.unmerge_cells(merged.coord)
+
+
 def _header_template(sheet: Any, row: int, header: list[str], phone_col: int) -> Cell | None:
     """The header cell whose look new header cells copy: the phone column's, else the last one."""
-    if phone_col < len(header) and header[phone_col]:
-        return sheet.cell(row=row, column=phone_col + 1)
     filled = [i for i, h in enumerate(header) if h]
-    return sheet.cell(row=row, column=filled[-1] + 1) if filled else None
+    if phone_col < len(header) and header[phone_col]:
+        column = phone_col + 1
+    elif filled:
+        column = filled[-1] + 1
+    else:
+        return None
+    template: Cell = sheet.cell(row=row, column=column)
+    return template
 
 
-def _copy_style(template: Cell | None, cell: Cell) -> None:
+def _copy_style(template: Cell | None, target: Any) -> None:
+    # ``target`` is typed loosely: the stubs declare style attributes as plain descriptors while
+    # reads give StyleProxy, and ``sheet.cell()`` may be declared to return a MergedCell.
     if template is None or not template.has_style:
         return
-    cell.font = copy(template.font)
-    cell.fill = copy(template.fill)
-    cell.border = copy(template.border)
-    cell.alignment = copy(template.alignment)
+    target.font = copy(template.font)
+    target.fill = copy(template.fill)
+    target.border = copy(template.border)
+    target.alignment = copy(template.alignment)
 
 
 def write_xls_as_xlsx(
@@ -179,9 +195,10 @@ def _native_cell(sheet: WriteOnlyWorksheet, value: NativeValue) -> object:
 
 def _new_cell(sheet: WriteOnlyWorksheet, value: CellValue) -> object:
     if isinstance(value, str):
-        cell = WriteOnlyCell(sheet, value=_clean_text(value))
+        text = _clean_text(value)
+        cell = WriteOnlyCell(sheet, value=text)
         cell.data_type = "s"
-        if _DIGITS_RE.fullmatch(cell.value):
+        if _DIGITS_RE.fullmatch(text):
             cell.number_format = "@"
         return cell
     return value

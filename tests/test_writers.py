@@ -401,3 +401,16 @@ def test_xls_becomes_xlsx_with_every_sheet(tmp_path: Path) -> None:
     assert rows[1][:4] == ["张三", 13800138000, 45000, "13800138000"]
     assert rows[2][1] == "=x" and result["客户"]["B3"].data_type == "s"
     assert result["说明"]["B2"].value == "说明文字"
+
+
+def test_xlsx_merged_cells_in_the_way_are_split(tmp_path: Path) -> None:
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.append(["姓名", "手机"])
+    sheet.append(["张三", "13800138000"])
+    sheet.merge_cells("C2:E2")  # empty merged block exactly where the result columns go
+    book.save(tmp_path / "in.xlsx")
+    out = tmp_path / "out.xlsx"
+    write(open_table(tmp_path / "in.xlsx"), out, phone_col=1)
+    result = openpyxl.load_workbook(out).active
+    assert [c.value for c in result[2]] == ["张三", "13800138000", "13800138000", "normal", True, 0, "成功"]
