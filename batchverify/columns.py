@@ -67,6 +67,7 @@ _EXACT_NAMES = frozenset(
         "客户手机",
         "客户手机号",
         "客户电话",
+        "号码",
         "手機",
         "手機號碼",
         "電話",
@@ -74,6 +75,9 @@ _EXACT_NAMES = frozenset(
         "聯繫電話",
     }
 )
+# batchverify's own result column: a previous output fed back in still has the original phone
+# column, which is the one to read (its invalid cells are blank in mobile_normalized).
+_OWN_OUTPUT = frozenset({"mobilenormalized"})
 # Substrings that make a header a weak match. "tel" and "cell" are left out: "hotel", "cellar".
 _KEYWORDS = ("mobile", "phone", "msisdn", "手机", "手機", "电话", "電話", "联系方式")
 
@@ -184,6 +188,8 @@ def detect_phone_column(header: list[str], sample: list[list[str]], requested: s
 
 def _gather(index: int, header: list[str], sample: list[list[str]]) -> _Evidence:
     name = _fold(header[index]) if index < len(header) else ""
+    if name in _OWN_OUTPUT:
+        return _Evidence(index, 0, 0, 0)
     if name in _EXACT_NAMES:
         strength = 2
     elif name and any(k in name for k in _KEYWORDS):

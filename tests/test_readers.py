@@ -440,3 +440,14 @@ def test_headers_with_newlines_stay_on_one_line() -> None:
 
 def test_record_is_a_plain_dataclass() -> None:
     assert Record(2, ["a"]) == Record(2, ["a"])
+
+
+def test_previous_output_column_is_not_the_phone_column() -> None:
+    header = ["号", "mobile_normalized", "mobile_status"]
+    sample = [
+        ["138 0013 8000", "13800138000", "normal"],
+        ["139-0000-0001", "13900000001", "normal"],
+        ["1380013800", "", "invalid_number"],
+    ]
+    assert detect_phone_column(header, sample, None) == 0
+    assert detect_phone_column(header, sample, "mobile_normalized") == 1  # still allowed when asked
