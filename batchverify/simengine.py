@@ -179,7 +179,7 @@ class Engine:
         stamp = request.headers.get("X-TC-Timestamp", "")
         if not stamp:
             raise ApiError("MissingParameter", "The request is missing a required parameter `Timestamp`.")
-        if not stamp.isdigit():
+        if not (stamp.isascii() and stamp.isdigit() and len(stamp) <= 11):
             raise ApiError("InvalidParameter", "Parameter `Timestamp` type error.")
         timestamp = int(stamp)
         if service != SERVICE or date != signing.utc_date(timestamp):

@@ -51,7 +51,7 @@ __all__ = [
     "unflatten",
 ]
 
-DEFAULT_PORT = 8787
+DEFAULT_PORT = 8080
 _REASONS = {502: "Bad Gateway", 503: "Service Unavailable", 504: "Gateway Timeout"}
 
 _SIM_KEY = web.AppKey("simulator", Engine)
@@ -195,7 +195,10 @@ async def _serve(cfg: SimConfig, host: str, port: int) -> None:
     runner = _runner(make_app(cfg))
     await runner.setup()
     try:
-        await web.TCPSite(runner, host, port).start()
+        try:
+            await web.TCPSite(runner, host, port).start()
+        except OSError as exc:
+            raise UsageError(f"the simulator cannot listen on {host}:{port}: {exc.strerror or exc}") from None
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -208,7 +211,10 @@ async def _serve(cfg: SimConfig, host: str, port: int) -> None:
 
 
 def serve_forever(cfg: SimConfig, host: str = "127.0.0.1", port: int = DEFAULT_PORT) -> None:
-    """Serve in the foreground until SIGINT/SIGTERM, then return normally."""
+    """Serve in the foreground until SIGINT/SIGTERM, then return normally.
+
+    Prints :func:`banner` once listening; UsageError if the address cannot be bound.
+    """
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(_serve(cfg, host, port))
 
@@ -238,7 +244,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--host", default="127.0.0.1")
     ap.add_argument("--port", type=int, default=DEFAULT_PORT, help="0 picks a free port")
     ap.add_argument("--rate-limit", type=int, default=20, help="requests/s per secret id; 0 = off")
-    ap.add_argument("--latency-ms", type=_latency_arg, default=(0, 0), help="MIN-MAX per reply")
+    ap.add_argument(
+        "--latency",
+        "--latency-ms",
+        dest="latency",
+        type=_latency_arg,
+        default=(0, 0),
+        help="MIN,MAX ms per reply",
+    )
     ap.add_argument("--faults", type=float, default=0.0, help="probability of an injected fault")
     ap.add_argument("--seed", type=int, default=None)
     ap.add_argument("--daily-quota", type=int, default=None)
@@ -246,7 +259,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         cfg = SimConfig.from_env(
             rate_limit=args.rate_limit,
-            latency_ms=args.latency_ms,
+            latency_ms=args.latency,
             faults=args.faults,
             seed=args.seed,
             daily_quota=args.daily_quota,
