@@ -198,7 +198,9 @@ def _confirm(question: str) -> bool:
 )
 @click.option("--seed", type=int, help="Seed for latency and faults (reproducible runs).")
 @click.option(
-    "--daily-quota", type=click.IntRange(min=0), help="Billed answers after which every call gets Result -4."
+    "--daily-quota",
+    type=click.IntRange(min=0),
+    help="Billed answers after which every billable answer becomes Result -4.",
 )
 def simulate(
     host: str,
