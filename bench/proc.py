@@ -61,6 +61,7 @@ class Measured:
     maxrss_mb: float  # peak resident set, MiB
     stdout: str
     stderr: str
+    steal: float = 0.0  # share of the machine's CPU time the hypervisor took away meanwhile
 
     @property
     def cpu(self) -> float:
@@ -82,6 +83,7 @@ def run_measured(
     """
     LOGS.mkdir(parents=True, exist_ok=True)
     out_path, err_path = LOGS / f"{log_name}.out", LOGS / f"{log_name}.err"
+    ticks0 = cpu_ticks()
     with out_path.open("wb") as out, err_path.open("wb") as err:
         started_epoch = time.time()
         t0 = time.perf_counter()
@@ -110,6 +112,7 @@ def run_measured(
         maxrss_mb=usage.ru_maxrss / 1024,
         stdout=out_path.read_text(errors="replace"),
         stderr=err_path.read_text(errors="replace"),
+        steal=steal_share(ticks0, cpu_ticks()),
     )
 
 
@@ -262,6 +265,28 @@ def cpu_probe() -> str:
     return f"{wall * 1000:.0f} ms wall / {cpu * 1000:.0f} ms CPU"
 
 
+def cpu_ticks() -> tuple[int, int]:
+    """(all CPU ticks, steal ticks) of the machine so far, from /proc/stat."""
+    try:
+        fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
+    except (OSError, ValueError):
+        return 0, 0
+    return sum(fields), fields[7] if len(fields) > 7 else 0
+
+
+def steal_share(start: tuple[int, int], end: tuple[int, int]) -> float:
+    """Share of CPU time stolen by the hypervisor between two ``cpu_ticks()`` readings."""
+    total = end[0] - start[0]
+    return (end[1] - start[1]) / total if total > 0 else 0.0
+
+
 def machine_state() -> str:
-    """Load average and the CPU probe, for the line before and after each section."""
-    return f"load average {loadavg()}; CPU probe (fixed 3M-iteration loop) {cpu_probe()}"
+    """Load average, CPU steal over one second and the CPU probe, before and after each section."""
+    t0 = cpu_ticks()
+    probe = cpu_probe()
+    time.sleep(1.0)
+    steal = steal_share(t0, cpu_ticks())
+    return (
+        f"load average {loadavg()}; CPU steal {steal * 100:.0f} %; "
+        f"CPU probe (fixed 3M-iteration loop) {probe}"
+    )

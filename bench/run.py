@@ -49,10 +49,12 @@ from bench.proc import (
     Simulator,
     batchverify,
     child_env,
+    cpu_ticks,
     ledger_rate,
     loadavg,
     machine_state,
     run_measured,
+    steal_share,
 )
 
 CAP = 20.0
@@ -304,6 +306,7 @@ def bv_ceiling_run(ctx: Context, sim: Simulator, label: str) -> dict[str, Any]:
         "wall": m.wall,
         "cpu": m.cpu,
         "maxrss_mb": m.maxrss_mb,
+        "steal": m.steal,
         "rows": rows,
         "final": final,
         "finished_per_s": final / m.wall,
@@ -345,6 +348,7 @@ def section_ceiling(ctx: Context) -> None:
             "wall s",
             "CPU s",
             "peak RSS MiB",
+            "steal %",
         ),
         [
             (
@@ -358,6 +362,7 @@ def section_ceiling(ctx: Context) -> None:
                 _f(r["wall"], 1),
                 _f(r["cpu"], 2),
                 _f(r["maxrss_mb"], 0),
+                f"{r['steal'] * 100:.0f}",
             )
             for r in runs
         ],
@@ -409,7 +414,9 @@ def section_ceiling(ctx: Context) -> None:
         )
         led = ledger_numbers(sim.ledger())
         peer = json.loads(out.read_text()) if out.exists() else {}
-        alim_rows.append({"label": label, "exit": m.returncode, "wall": m.wall, **led, "peer": peer})
+        alim_rows.append(
+            {"label": label, "exit": m.returncode, "wall": m.wall, "steal": m.steal, **led, "peer": peer}
+        )
     rep.raw["aiolimiter"] = alim_rows
 
     # Faults.
@@ -435,6 +442,7 @@ def section_ceiling(ctx: Context) -> None:
             "final rows",
             "billed (numbers billed twice)",
             "wall s",
+            "steal %",
         ),
         [
             (
@@ -449,6 +457,7 @@ def section_ceiling(ctx: Context) -> None:
                 f"{r['final']}/{r['rows']}",
                 f"{r['billed']} ({r['billed_twice']})",
                 _f(r["wall"], 1),
+                f"{r['steal'] * 100:.0f}",
             )
             for r in fault_runs
         ],
@@ -471,7 +480,15 @@ def section_ceiling(ctx: Context) -> None:
         "",
     )
     rep.table(
-        ("limiter", "requests", "rate /s", "share of 20", "RequestLimitExceeded", "max in 1 s (accepted)"),
+        (
+            "limiter",
+            "requests",
+            "rate /s",
+            "share of 20",
+            "RequestLimitExceeded",
+            "max in 1 s (accepted)",
+            "steal %",
+        ),
         [
             (
                 a["label"],
@@ -480,18 +497,9 @@ def section_ceiling(ctx: Context) -> None:
                 _f(a["share"], 4),
                 a["rle"],
                 f"{a['max_in_1s']} ({a['max_accepted_in_1s']})",
+                f"{a['steal'] * 100:.0f}",
             )
-            for a in alim_rows
-        ]
-        + [
-            (
-                "batchverify SlidingWindowLimiter (median run above)",
-                med["requests"],
-                _f(med["rate"], 3),
-                _f(med["share"], 4),
-                med["rle"],
-                f"{med['max_in_1s']} ({med['max_accepted_in_1s']})",
-            )
+            for a in [*alim_rows, {**med, "label": "batchverify SlidingWindowLimiter (median run above)"}]
         ],
     )
     rep.add("Targets:", "")
@@ -536,6 +544,7 @@ def section_peers(ctx: Context) -> None:
             "billed_twice": bv["billed_twice"],
             "maxrss_mb": bv["maxrss_mb"],
             "cpu": bv["cpu"],
+            "steal": bv["steal"],
             "outcomes": bv["statuses"],
         }
     ]
@@ -564,6 +573,7 @@ def section_peers(ctx: Context) -> None:
                 "billed_twice": led["billed_twice"],
                 "maxrss_mb": m.maxrss_mb,
                 "cpu": m.cpu,
+                "steal": m.steal,
                 "outcomes": peer["outcomes"],
             }
         )
@@ -587,6 +597,7 @@ def section_peers(ctx: Context) -> None:
             "billed calls (numbers billed twice)",
             "peak RSS MiB",
             "CPU s",
+            "steal %",
         ),
         [
             (
@@ -599,6 +610,7 @@ def section_peers(ctx: Context) -> None:
                 f"{r['billed']} ({r['billed_twice']})",
                 _f(r["maxrss_mb"], 0),
                 _f(r["cpu"], 2),
+                f"{r['steal'] * 100:.0f}",
             )
             for r in rows
         ],
@@ -662,6 +674,7 @@ def section_headroom(ctx: Context) -> None:
                 "send_rate": summary.get("achieved_rate"),
                 "final": final_rows(counts),
                 "sim_cpu": sim_cpu,
+                "steal": m.steal,
             }
         )
     rep.raw["headroom"] = runs
@@ -683,6 +696,7 @@ def section_headroom(ctx: Context) -> None:
             "peak RSS MiB",
             "final rows",
             "simulator CPU s",
+            "steal %",
         ),
         [
             (
@@ -695,6 +709,7 @@ def section_headroom(ctx: Context) -> None:
                 _f(r["maxrss_mb"], 0),
                 f"{r['final']}/{n}",
                 _f(r["sim_cpu"], 2),
+                f"{r['steal'] * 100:.0f}",
             )
             for r in runs
         ],
@@ -749,16 +764,8 @@ def section_headroom(ctx: Context) -> None:
     progress("§3 profiled run")
     clean_output(output)
     sim.reset()
-    prof = WORK / "logs" / "headroom.pstats"
     run_args = ["run", str(inp), "--column", "mobile", "--yes", "--progress", "off", "--rate", "100000"]
-    argv = [PYTHON, "-m", "cProfile", "-o", str(prof), "-m", "batchverify", *run_args]
-    pm = run_measured(argv, env=child_env(sim.url), log_name="headroom-profiled")
-    summary_json = run_measured(
-        [PYTHON, "-m", "bench.probes", "profile", str(prof), "--rows", str(n)],
-        env=child_env(),
-        log_name="profile-summary",
-    )
-    profile = json.loads(summary_json.stdout) if summary_json.returncode == 0 else {}
+    pm, profile = profiled(run_args, child_env(sim.url), n, "headroom")
     rep.raw["profile"] = profile
     rep.add(
         "Where the CPU goes. CPU per call of the per-number pieces, each in a tight loop "
@@ -769,35 +776,58 @@ def section_headroom(ctx: Context) -> None:
     )
     rep.table(("piece", "µs per call"), [(k, _f(v, 1)) for k, v in components.items()])
     if profile:
-        rep.add(
-            f"One more run under cProfile ({_f(pm.wall, 1)} s wall, {_f(pm.cpu, 2)} s CPU including the "
-            "profiler's own overhead, which inflates many small calls: read the shares more than the "
-            "absolute times). Own time by area, per row:",
-            "",
-        )
-        rep.table(
-            ("area", "own s", "share", "µs per row"),
-            [
-                (a["area"], _f(a["own_s"], 2), f"{a['share'] * 100:.1f} %", _f(a["us_per_row"], 1))
-                for a in profile["areas"][:16]
-            ],
-        )
-        rep.add("Cumulative time of chosen functions (a coroutine's time counts only while it runs):", "")
-        rep.table(
-            ("function", "cumulative s", "µs per row"),
-            [(c["what"], _f(c["cum_s"], 2), _f(c["us_per_row"], 1)) for c in profile["chosen"]],
-        )
-        rep.add("Top functions by own time:", "")
-        rep.table(
-            ("function", "own s", "share", "µs per row"),
-            [
-                (f"`{t['function']}`", _f(t["own_s"], 2), f"{t['share'] * 100:.1f} %", _f(t["us_per_row"], 1))
-                for t in profile["top_own"]
-            ],
-        )
+        rep.add(f"One more run under cProfile ({_f(pm.wall, 1)} s wall, {_f(pm.cpu, 2)} s CPU).", "")
+        profile_tables(rep, profile)
     rep.add("Targets:", "")
     rep.targets_table("headroom")
     rep.add(f"After: {machine_state()}.", "")
+
+
+def profiled(
+    run_args: list[str], env: dict[str, str], rows: int, label: str
+) -> tuple[Measured, dict[str, Any]]:
+    """``batchverify RUN_ARGS`` under cProfile, and the summary of where its time went."""
+    prof = WORK / "logs" / f"{label}.pstats"
+    prof.unlink(missing_ok=True)
+    argv = [PYTHON, "-m", "cProfile", "-o", str(prof), "-m", "batchverify", *run_args]
+    pm = run_measured(argv, env=env, log_name=f"{label}-profiled")
+    if not prof.exists():
+        return pm, {}
+    summary = run_measured(
+        [PYTHON, "-m", "bench.probes", "profile", str(prof), "--rows", str(rows)],
+        env=child_env(),
+        log_name=f"{label}-profile-summary",
+    )
+    return pm, json.loads(summary.stdout) if summary.returncode == 0 else {}
+
+
+def profile_tables(rep: Report, profile: dict[str, Any], top: int = 15) -> None:
+    """Own time by area, chosen functions and the top functions of a profiled run."""
+    rep.add(
+        "The profiler's own overhead inflates many small calls: read the shares more than the "
+        "absolute times. Own time by area, per row:",
+        "",
+    )
+    rep.table(
+        ("area", "own s", "share", "µs per row"),
+        [
+            (a["area"], _f(a["own_s"], 2), f"{a['share'] * 100:.1f} %", _f(a["us_per_row"], 1))
+            for a in profile["areas"][:16]
+        ],
+    )
+    rep.add("Cumulative time of chosen functions (a coroutine's time counts only while it runs):", "")
+    rep.table(
+        ("function", "cumulative s", "µs per row"),
+        [(c["what"], _f(c["cum_s"], 2), _f(c["us_per_row"], 1)) for c in profile["chosen"]],
+    )
+    rep.add("Top functions by own time:", "")
+    rep.table(
+        ("function", "own s", "share", "µs per row"),
+        [
+            (f"`{t['function']}`", _f(t["own_s"], 2), f"{t['share'] * 100:.1f} %", _f(t["us_per_row"], 1))
+            for t in profile["top_own"][:top]
+        ],
+    )
 
 
 # --------------------------------------------------------------------------------------------------
@@ -860,12 +890,13 @@ def section_scale(ctx: Context) -> None:
     }
     rep.add(f"**`--dry-run`** ({reps} runs each; median wall, largest peak RSS):", "")
     rep.table(
-        ("input", "wall s (runs)", "peak RSS MiB", "plan line"),
+        ("input", "wall s (runs)", "peak RSS MiB", "steal % (runs)", "plan line"),
         [
             (
                 name,
                 f"{_f(_median([m.wall for m in dry[k]]), 2)} ({', '.join(_f(m.wall, 2) for m in dry[k])})",
                 _f(max(m.maxrss_mb for m in dry[k]), 0),
+                ", ".join(f"{m.steal * 100:.0f}" for m in dry[k]),
                 plan_lines[k].replace("|", "/")[:160],
             )
             for k, name in (("csv", f"CSV {rows:,} rows"), ("xlsx", f"XLSX {xrows:,} rows"))
@@ -877,6 +908,25 @@ def section_scale(ctx: Context) -> None:
     rep.target("scale", f"dry run CSV ({rows:,} rows) under 15 s", f"{_f(csv_wall, 2)} s", csv_wall < 15)
     rep.target("scale", f"dry run CSV ({rows:,} rows) under 300 MB", f"{_f(csv_rss, 0)} MiB", csv_rss < 300)
     rep.target("scale", f"dry run XLSX ({xrows:,} rows) under 10 s", f"{_f(xlsx_wall, 2)} s", xlsx_wall < 10)
+    for kind, path, n_rows, missed in (
+        ("csv", big_csv, rows, csv_wall >= 15),
+        ("xlsx", big_xlsx, xrows, xlsx_wall >= 10),
+    ):
+        if missed:
+            progress(f"§4 profiling the {kind} dry run")
+            pm, prof = profiled(
+                ["run", str(path), "--column", "mobile", "--dry-run", "--progress", "off"],
+                env,
+                n_rows,
+                f"dry-{kind}",
+            )
+            if prof:
+                rep.add(
+                    f"The {kind.upper()} dry run missed its target, so it ran once more under cProfile "
+                    f"({_f(pm.wall, 1)} s wall):",
+                    "",
+                )
+                profile_tables(rep, prof, top=12)
 
     # Writing the output of a finished job.
     progress("§4 seeding the store of a finished job")
@@ -909,9 +959,16 @@ def section_scale(ctx: Context) -> None:
         "",
     )
     rep.table(
-        ("run", "wall s", "CPU s", "peak RSS MiB", "rows written"),
+        ("run", "wall s", "CPU s", "peak RSS MiB", "rows written", "steal %"),
         [
-            (i + 1, _f(w["m"].wall, 2), _f(w["m"].cpu, 2), _f(w["m"].maxrss_mb, 0), sum(w["counts"].values()))
+            (
+                i + 1,
+                _f(w["m"].wall, 2),
+                _f(w["m"].cpu, 2),
+                _f(w["m"].maxrss_mb, 0),
+                sum(w["counts"].values()),
+                f"{w['m'].steal * 100:.0f}",
+            )
             for i, w in enumerate(writes)
         ],
     )
@@ -941,10 +998,13 @@ def section_scale(ctx: Context) -> None:
         first: dict[str, float] = {}
 
         def wait_first(
-            proc: subprocess.Popen[bytes], started: float, first: dict[str, float] = first
+            proc: subprocess.Popen[bytes], started: float, first: dict[str, float] = first, run: int = i + 1
         ) -> None:
             deadline = time.monotonic() + 600
+            log = WORK / "logs" / f"resume-{run}.out"
             while time.monotonic() < deadline and proc.poll() is None:
+                if "plan" not in first and log.exists() and "plan:" in log.read_text(errors="replace"):
+                    first["plan"] = time.time() - started
                 at = sim.ledger()["first_request_at"]
                 if at is not None:
                     first["at"] = float(at) - started  # type: ignore[arg-type]
@@ -955,18 +1015,40 @@ def section_scale(ctx: Context) -> None:
         m, _ = run_batchverify(
             sim, resume_csv, f"resume-{i + 1}", "--rate", "100000", while_running=wait_first
         )
-        resumes.append({"to_first": first.get("at"), "rss": m.maxrss_mb, "exit": m.returncode})
+        resumes.append(
+            {
+                "to_first": first.get("at"),
+                "plan": first.get("plan"),
+                "rss": m.maxrss_mb,
+                "exit": m.returncode,
+                "steal": m.steal,
+            }
+        )
     rep.raw["resume"] = resumes
     rep.add(
         f"**Resume** of a {rows:,}-row job (all numbers distinct) with {res_seeded:,} answers stored "
         f"(every 100th number unanswered; seeding {_f(t_res_seed, 1)} s): time from starting "
-        "`batchverify run` to the simulator's ledger `first_request_at`; the process is then killed.",
+        "`batchverify run` to the simulator's ledger `first_request_at`; the process is then killed. "
+        "The plan line (printed once the input is scanned and the store read) is seen by polling the "
+        "process's output every 50 ms.",
         "",
     )
     rep.table(
-        ("run", "seconds to first new request", "peak RSS MiB by then"),
+        (
+            "run",
+            "seconds to the plan line",
+            "seconds to first new request",
+            "peak RSS MiB by then",
+            "steal %",
+        ),
         [
-            (i + 1, _f(r["to_first"], 2) if r["to_first"] is not None else "no request", _f(r["rss"], 0))
+            (
+                i + 1,
+                _f(r["plan"], 2) if r["plan"] is not None else "-",
+                _f(r["to_first"], 2) if r["to_first"] is not None else "no request",
+                _f(r["rss"], 0),
+                f"{r['steal'] * 100:.0f}",
+            )
             for i, r in enumerate(resumes)
         ],
     )
@@ -978,6 +1060,23 @@ def section_scale(ctx: Context) -> None:
         f"{_f(to_first, 2)} s (median)",
         len(firsts) == len(resumes) and to_first < 10,
     )
+    if not (len(firsts) == len(resumes) and to_first < 10):
+        progress("§4 profiling the resume's planning (a dry run on the same store)")
+        store.install_store(res_template, res_output)
+        pm, prof = profiled(
+            ["run", str(resume_csv), "--column", "mobile", "--dry-run", "--progress", "off"],
+            env,
+            rows,
+            "resume-plan",
+        )
+        if prof:
+            rep.add(
+                "The resume missed its target, so what a run does before its first request (scan the "
+                "input, read the store, plan) ran once more as a dry run on the same store under "
+                f"cProfile ({_f(pm.wall, 1)} s wall):",
+                "",
+            )
+            profile_tables(rep, prof, top=12)
 
     # Per-answer checkpoint cost.
     progress("§4 checkpoint cost")
@@ -1119,8 +1218,10 @@ def write_results(ctx: Context, path: Path, started: float, sections: Sequence[s
         "## Machine",
         "",
         *machine_info(),
-        f"- At the start: {ctx.report.raw.get('load_start', 'n/a')}. An idle run of this machine "
-        "does the CPU probe in about 100-150 ms; more means other work competed for the CPU.",
+        f"- At the start: {ctx.report.raw.get('load_start', 'n/a')}. On an idle machine the CPU "
+        "probe takes about 90 ms and steal is 0 %; steal is CPU time the hypervisor gave to other "
+        "virtual machines (this VM's load average does not show it), and it slows everything here. "
+        f"Steal over the whole benchmark: {ctx.report.raw.get('steal_total', 0) * 100:.0f} %.",
         "",
     ]
     if quick:
@@ -1165,6 +1266,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     started = time.perf_counter()
     ctx = Context(sizes, args.repeats)
     ctx.report.raw["load_start"] = machine_state()
+    ticks0 = cpu_ticks()
     runners = {
         "ceiling": section_ceiling,
         "peers": section_peers,
@@ -1180,6 +1282,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     ctx.stop_sim("strict")
     finally:
         ctx.close()
+    ctx.report.raw["steal_total"] = steal_share(ticks0, cpu_ticks())
     write_results(ctx, output, started, sections)
     progress(f"wrote {output} in {_f((time.perf_counter() - started) / 60, 1)} min")
     return 0
