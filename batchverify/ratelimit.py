@@ -36,7 +36,7 @@ class SlidingWindowLimiter:
         self._interval = 1.0 / rate
         self._per_window = max(1, int(rate * window))
         self._clock = clock or asyncio.get_running_loop().time
-        self._next_slot = 0.0
+        self._next_slot = self._clock()
         self._sent: collections.deque[float] = collections.deque(maxlen=self._per_window)
         self._lock = asyncio.Lock()
 
@@ -44,7 +44,10 @@ class SlidingWindowLimiter:
         """Wait for the next send slot; returns when a request may start."""
         async with self._lock:
             now = self._clock()
-            slot = max(self._next_slot, now)
+            # A slot missed by a late wake-up is still used (the schedule stays absolute); after
+            # an idle spell longer than the window the schedule starts again from now. The log of
+            # recent sends below keeps every window at the cap either way.
+            slot = self._next_slot if self._next_slot >= now - self.window else now
             if len(self._sent) == self._per_window:
                 slot = max(slot, self._sent[0] + self.window + self.margin)
             self._next_slot = slot + self._interval

@@ -51,3 +51,18 @@ def test_rejects_bad_rate() -> None:
     except ValueError:
         return
     raise AssertionError("rate 0 accepted")
+
+
+async def test_late_wake_ups_are_made_up() -> None:
+    now = [100.0]
+    limiter = SlidingWindowLimiter(20, clock=lambda: now[0])
+    await limiter.acquire()
+    now[0] += 0.5  # the process slept 0.5 s too long: ten slots have passed
+    # Those ten slots are used at once instead of being lost (no sleeping needed) ...
+    await asyncio.wait_for(asyncio.gather(*(limiter.acquire() for _ in range(10))), timeout=1.0)
+    # ... and the next one waits for its own slot again.
+    blocked = asyncio.ensure_future(limiter.acquire())
+    await asyncio.sleep(0.05)
+    assert not blocked.done()
+    now[0] += 0.05
+    await asyncio.wait_for(blocked, timeout=1.0)
