@@ -168,7 +168,7 @@ def test_every_status_and_resume_of_non_final_rows(
 def _kill_mid_run(tmp_path: Path, how: signal.Signals) -> None:
     with SimulatorServer(SimConfig(rate_limit=0, latency_ms=(40, 80), seed=5)) as sim:
         env = cli_env(sim, tmp_path / "home")
-        numbers = spread_numbers(120)
+        numbers = spread_numbers(80)
         src = tmp_path / "list.csv"
         write_csv(src, [["name", "mobile"]] + [[f"n{i}", n] for i, n in enumerate(numbers + numbers[:20])])
         reference = run_cli("run", src, "-o", tmp_path / "reference.csv", "--yes", "--rate", "200", env=env)
@@ -177,8 +177,8 @@ def _kill_mid_run(tmp_path: Path, how: signal.Signals) -> None:
         out = tmp_path / "list.verified.csv"
         store = out.with_name(out.name + ".checkpoint.sqlite")
         proc = start_cli("run", src, "--yes", "--rate", "25", "--concurrency", "8", env=env)
-        deadline = time.monotonic() + 60
-        while answers_in(store) < 30:
+        deadline = time.monotonic() + 240
+        while answers_in(store) < 20:
             assert proc.poll() is None, proc.communicate()
             assert time.monotonic() < deadline
             time.sleep(0.05)
@@ -202,10 +202,12 @@ def _kill_mid_run(tmp_path: Path, how: signal.Signals) -> None:
         assert len(billed) == sum(1 for n in numbers if n in billed)  # type: ignore[arg-type]
 
 
+@pytest.mark.timeout(400)
 def test_kill_9_then_resume_equals_an_uninterrupted_run(tmp_path: Path) -> None:
     _kill_mid_run(tmp_path, signal.SIGKILL)
 
 
+@pytest.mark.timeout(400)
 def test_ctrl_c_writes_partial_output_then_resume_completes(tmp_path: Path) -> None:
     _kill_mid_run(tmp_path, signal.SIGINT)
 
