@@ -42,7 +42,7 @@ def env(fast_sim: SimulatorServer, tmp_path: Path) -> dict[str, str]:
     return cli_env(fast_sim, tmp_path / "home")
 
 
-def run_cli(*args: str | Path, env: dict[str, str], timeout: float = 90) -> subprocess.CompletedProcess[str]:
+def run_cli(*args: str | Path, env: dict[str, str], timeout: float = 240) -> subprocess.CompletedProcess[str]:
     """Run ``python -m batchverify ARGS`` to completion."""
     return subprocess.run(
         [sys.executable, "-m", "batchverify", *map(str, args)],
