@@ -10,8 +10,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from batchverify.simulator import SimConfig, SimulatorServer
+
+# Property tests check behaviour, not speed: no per-example deadline, so a busy machine cannot fail them.
+settings.register_profile("batchverify", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("batchverify")
 
 PROXY_VARS = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy")
 
