@@ -180,10 +180,20 @@ def _area(filename: str, func: str) -> str:
     return "stdlib: " + name
 
 
-def profile_summary(path: Path, rows: int, top: int = 15) -> dict[str, object]:
-    """Own time by area and by function, and chosen functions' cumulative time; µs per row."""
+def profile_summary(path: Path, rows: int, baseline: Path | None = None, top: int = 15) -> dict[str, object]:
+    """Own time by area and by function, and chosen functions' cumulative time; µs per row.
+
+    ``baseline``: a profile of start-up alone (``batchverify --version``), subtracted function by
+    function, so that what remains is the work that grows with the rows.
+    """
     stats = pstats.Stats(str(path))
-    raw = stats.stats  # type: ignore[attr-defined]
+    raw = dict(stats.stats)  # type: ignore[attr-defined]
+    if baseline is not None:
+        base = pstats.Stats(str(baseline)).stats  # type: ignore[attr-defined]
+        for key, b in base.items():
+            if key in raw:
+                v = raw[key]
+                raw[key] = (v[0], v[1], max(0.0, v[2] - b[2]), max(0.0, v[3] - b[3]), v[4])
     total = sum(v[2] for v in raw.values())
     chosen = []
     areas: dict[str, float] = {}
@@ -261,6 +271,7 @@ def main() -> None:
     pr = sub.add_parser("profile")
     pr.add_argument("pstats", type=Path)
     pr.add_argument("--rows", type=int, required=True)
+    pr.add_argument("--baseline", type=Path, help="profile of start-up alone, to subtract")
     ins = sub.add_parser("instrumented")
     ins.add_argument("--stats", type=Path, required=True)
     ins.add_argument("--stop-after", type=int, required=True)
@@ -274,7 +285,7 @@ def main() -> None:
     elif args.what == "components":
         result = components(args.count)
     else:
-        result = profile_summary(args.pstats, args.rows)
+        result = profile_summary(args.pstats, args.rows, args.baseline)
     print(json.dumps(result, indent=1))
 
 

@@ -255,14 +255,13 @@ def loadavg() -> str:
         return "n/a"
 
 
-def cpu_probe() -> str:
-    """A fixed pure-Python loop, timed: how fast this machine is right now (compare sections)."""
+def cpu_probe_ms() -> tuple[float, float]:
+    """A fixed pure-Python loop, timed (wall ms, CPU ms): how fast this machine is right now."""
     t0, c0 = time.perf_counter(), time.process_time()
     total = 0
     for i in range(3_000_000):
         total += i & 7
-    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
-    return f"{wall * 1000:.0f} ms wall / {cpu * 1000:.0f} ms CPU"
+    return (time.perf_counter() - t0) * 1000, (time.process_time() - c0) * 1000
 
 
 def cpu_ticks() -> tuple[int, int]:
@@ -280,13 +279,23 @@ def steal_share(start: tuple[int, int], end: tuple[int, int]) -> float:
     return (end[1] - start[1]) / total if total > 0 else 0.0
 
 
+# Every machine_state() reading: (load average 1 min, steal share, probe wall ms, probe CPU ms).
+STATES: list[tuple[float, float, float, float]] = []
+
+
 def machine_state() -> str:
     """Load average, CPU steal over one second and the CPU probe, before and after each section."""
     t0 = cpu_ticks()
-    probe = cpu_probe()
+    wall, cpu = cpu_probe_ms()
     time.sleep(1.0)
     steal = steal_share(t0, cpu_ticks())
+    load = loadavg()
+    try:
+        load1 = float(load.split()[0])
+    except (ValueError, IndexError):
+        load1 = -1.0
+    STATES.append((load1, steal, wall, cpu))
     return (
-        f"load average {loadavg()}; CPU steal {steal * 100:.0f} %; "
-        f"CPU probe (fixed 3M-iteration loop) {probe}"
+        f"load average {load}; CPU steal {steal * 100:.0f} %; "
+        f"CPU probe (fixed 3M-iteration loop) {wall:.0f} ms wall / {cpu:.0f} ms CPU"
     )

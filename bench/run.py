@@ -32,6 +32,7 @@ import statistics
 import subprocess
 import sys
 import time
+import traceback
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -40,10 +41,11 @@ from pathlib import Path
 from typing import Any
 
 from batchverify.models import Status
-from bench import datagen, store
+from bench import datagen, notes, store
 from bench.proc import (
     PYTHON,
     ROOT,
+    STATES,
     WORK,
     Measured,
     Simulator,
@@ -902,6 +904,11 @@ def section_scale(ctx: Context) -> None:
             for k, name in (("csv", f"CSV {rows:,} rows"), ("xlsx", f"XLSX {xrows:,} rows"))
         ],
     )
+    rep.raw["dry"] = {
+        k: [{"wall": m.wall, "rss": m.maxrss_mb, "cpu": m.cpu, "steal": m.steal} for m in v]
+        for k, v in dry.items()
+    }
+    rep.raw["dry_rows"] = {"csv": rows, "xlsx": xrows}
     csv_wall = _median([m.wall for m in dry["csv"]])
     csv_rss = max(m.maxrss_mb for m in dry["csv"])
     xlsx_wall = _median([m.wall for m in dry["xlsx"]])
@@ -1198,16 +1205,17 @@ def section_scale(ctx: Context) -> None:
 # --------------------------------------------------------------------------------------------------
 
 
-def write_results(ctx: Context, path: Path, started: float, sections: Sequence[str]) -> None:
-    rep = ctx.report
-    quick = ctx.sizes.mode == "quick"
-    now = datetime.datetime.now().astimezone()
+def write_results(state: dict[str, Any], path: Path) -> None:
+    """Render RESULTS.md from a run's state (also saved as bench/work/state-<mode>.json)."""
+    quick = state["mode"] == "quick"
+    raw = state["raw"]
+    targets = [Target(**t) for t in state["targets"]]
     head = [
         "# batchverify benchmarks" + (" (QUICK MODE: small sizes, indicative only)" if quick else ""),
         "",
         f"Written by `{'make bench-quick' if quick else 'make bench'}` (`python -m bench.run"
-        f"{' --quick' if quick else ''}`) on {now:%Y-%m-%d %H:%M %Z}; took "
-        f"{_f((time.perf_counter() - started) / 60, 1)} min. Sections run: {', '.join(sections)}.",
+        f"{' --quick' if quick else ''}`) on {state['date']}; took {_f(state['minutes'], 1)} min. "
+        f"Sections run: {', '.join(state['sections'])}.",
         "",
         "Everything runs against the local simulator (`python -m batchverify.simulator`, a separate "
         "process) on 127.0.0.1. Each measured program is its own process; wall time, CPU (user+sys) "
@@ -1217,11 +1225,11 @@ def write_results(ctx: Context, path: Path, started: float, sections: Sequence[s
         "",
         "## Machine",
         "",
-        *machine_info(),
-        f"- At the start: {ctx.report.raw.get('load_start', 'n/a')}. On an idle machine the CPU "
-        "probe takes about 90 ms and steal is 0 %; steal is CPU time the hypervisor gave to other "
-        "virtual machines (this VM's load average does not show it), and it slows everything here. "
-        f"Steal over the whole benchmark: {ctx.report.raw.get('steal_total', 0) * 100:.0f} %.",
+        *state["machine"],
+        f"- At the start: {raw.get('load_start', 'n/a')}. On an idle machine the CPU probe takes "
+        "about 90 ms and steal is 0 %. Steal is CPU time the hypervisor gave to other virtual "
+        "machines; this VM's load average does not show it, and it slows everything here. Steal over "
+        f"the whole benchmark: {raw.get('steal_total', 0) * 100:.0f} %.",
         "",
     ]
     if quick:
@@ -1230,15 +1238,11 @@ def write_results(ctx: Context, path: Path, started: float, sections: Sequence[s
             "met/not met column is indicative only. The full figures are in bench/RESULTS.md.",
             "",
         ]
-    summary = ["## Targets at a glance", ""]
-    summary.append("| section | target | measured | |")
-    summary.append("|---|---|---|---|")
-    for t in rep.targets:
-        summary.append(f"| {t.section} | {t.target} | {t.measured} | {_met(t.met)} |")
+    summary = ["## Targets at a glance", "", "| section | target | measured | |", "|---|---|---|---|"]
+    summary += [f"| {t.section} | {t.target} | {t.measured} | {_met(t.met)} |" for t in targets]
     summary.append("")
-    text = "\n".join(head + summary + rep.lines).rstrip() + "\n"
+    text = "\n".join(head + summary + state["lines"] + notes.render(raw, targets, quick)).rstrip() + "\n"
     path.write_text(text, encoding="utf-8")
-    (WORK / f"results-{ctx.sizes.mode}.json").write_text(json.dumps(rep.raw, indent=1, default=str))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -1250,7 +1254,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--set", action="append", default=[], metavar="FIELD=N", help="override one size (debugging)"
     )
     ap.add_argument("--output", type=Path, help="where to write the results [default: bench/RESULTS*.md]")
+    ap.add_argument(
+        "--render", type=Path, metavar="STATE_JSON", help="only re-render the results of a saved run"
+    )
     args = ap.parse_args(argv)
+    if args.render:
+        state = json.loads(args.render.read_text())
+        output = args.output or ROOT / "bench" / (
+            "RESULTS-quick.md" if state["mode"] == "quick" else "RESULTS.md"
+        )
+        write_results(state, output)
+        progress(f"wrote {output}")
+        return 0
     sizes = QUICK if args.quick else FULL
     for item in args.set:
         name, _, value = item.partition("=")
@@ -1275,16 +1290,46 @@ def main(argv: Sequence[str] | None = None) -> int:
     }
     try:
         for name in SECTIONS:
-            if name in sections:
-                progress(f"section {name} (load average {loadavg()})")
+            if name not in sections:
+                continue
+            progress(f"section {name} (load average {loadavg()})")
+            try:
                 runners[name](ctx)
-                if name == "peers" or (name == "ceiling" and "peers" not in sections):
-                    ctx.stop_sim("strict")
+            except Exception as exc:  # one broken section must not lose the others' figures
+                tb = traceback.format_exc(limit=3).strip().splitlines()
+                progress(f"section {name} failed: {exc!r}")
+                ctx.report.add(
+                    "",
+                    f"**Section {name} failed** ({type(exc).__name__}: {exc}); figures above this "
+                    "line in the section are complete, the rest is missing:",
+                    "",
+                    "```",
+                    *tb[-6:],
+                    "```",
+                    "",
+                )
+                ctx.report.target(name, f"section {name} ran to the end", "failed", False)
+                ctx.report.raw.setdefault("failed", []).append(name)
+            if name == "peers" or (name == "ceiling" and "peers" not in sections):
+                ctx.stop_sim("strict")
     finally:
         ctx.close()
-    ctx.report.raw["steal_total"] = steal_share(ticks0, cpu_ticks())
-    write_results(ctx, output, started, sections)
-    progress(f"wrote {output} in {_f((time.perf_counter() - started) / 60, 1)} min")
+    raw = ctx.report.raw
+    raw["steal_total"] = steal_share(ticks0, cpu_ticks())
+    raw["states"] = list(STATES)
+    state = {
+        "mode": sizes.mode,
+        "sections": sections,
+        "date": f"{datetime.datetime.now().astimezone():%Y-%m-%d %H:%M %Z}",
+        "minutes": (time.perf_counter() - started) / 60,
+        "machine": machine_info(),
+        "lines": ctx.report.lines,
+        "targets": [dataclasses.asdict(t) for t in ctx.report.targets],
+        "raw": raw,
+    }
+    (WORK / f"state-{sizes.mode}.json").write_text(json.dumps(state, indent=1, default=str))
+    write_results(state, output)
+    progress(f"wrote {output} in {_f(state['minutes'], 1)} min")
     return 0
 
 
