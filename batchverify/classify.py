@@ -58,7 +58,7 @@ _FATAL_PREFIXES = ("AuthFailure", "UnauthorizedOperation")
 
 
 def classify(reply: Reply) -> CallKind:
-    """The retry class of one reply (see the foundation issue's classification)."""
+    """The retry class of one reply (the retry classes in the README, "Rate, retries and what is billed")."""
     if isinstance(reply, BusinessReply):
         return CallKind.BUSY if reply.result == "-3" else CallKind.ANSWER
     if isinstance(reply, TransportFailure):
@@ -80,7 +80,7 @@ def classify_error_code(code: str) -> CallKind:
 
 
 def result_from_reply(reply: BusinessReply, checked_at: str) -> RowResult:
-    """The row result a business reply stands for (the foundation issue's vocabulary table)."""
+    """The row result a business reply stands for (the README's status vocabulary)."""
     if reply.result == "0":
         status = (
             STATUS_BY_CODE.get(reply.status_code, Status.UNKNOWN)

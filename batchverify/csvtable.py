@@ -4,9 +4,9 @@ Why the stdlib ``csv`` module and not pandas: it streams (the file is never held
 keeps ragged rows ragged, duplicate and blank headers as they are, and every cell exactly as
 written (no NaN for "NA"/"null", no float for "13800138000", no lost leading zero). pandas'
 ``read_csv`` renames duplicate headers ("a.1"), pads short rows, and its chunked reader discovers a
-wrong encoding only after it has handed out thousands of rows (docs/pitfalls.md §2).
+wrong encoding only after it has handed out thousands of rows.
 
-Encoding (pitfalls §2, "robust detection"): a BOM decides (UTF-8, or UTF-16 as in Excel's "Unicode
+Encoding: a BOM decides (UTF-8, or UTF-16 as in Excel's "Unicode
 Text" export); otherwise the *whole* file must decode as strict UTF-8, then as gb18030 (a superset
 of GBK and GB2312; UTF-8 is tried first because UTF-8 bytes often decode as GB18030 mojibake);
 otherwise ``InputError``. The check reads the file once in 1 MiB blocks before any row is handed

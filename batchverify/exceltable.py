@@ -1,6 +1,6 @@
 """Excel worksheets (XLSX, XLSM, XLS) read by python-calamine, every cell handed out as text.
 
-Why calamine and not openpyxl: 7-16x faster on 200k rows (docs/pitfalls.md §3). It holds the
+Why calamine and not openpyxl: it parses in Rust, several times faster on large sheets. It holds the
 sheet in memory on the Rust side; the table keeps the loaded sheet so the scan pass and the write
 pass do not parse the workbook again. Formula cells give the value Excel cached when it saved the
 file; a formula written by a script without a cached value reads as empty.

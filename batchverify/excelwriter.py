@@ -1,7 +1,7 @@
 """The Excel half of ``batchverify.writers``: XLSX/XLSM edited in place, XLS copied to XLSX.
 
 Values we add are typed on purpose: text is stored as text even when it starts with ``=`` (openpyxl
-would otherwise store it as a formula, pitfalls §3), with the control characters Excel refuses
+would otherwise store any text starting with ``=`` as a formula), with the control characters Excel refuses
 stripped; digit strings such as the normalized number get the Text format ``@`` so Excel neither
 shows ``1.38E+10`` nor converts them when someone edits the cell; booleans stay booleans and
 integers numbers.

@@ -37,7 +37,7 @@ FULL_WIDTH = {ord(d): 0xFF10 + int(d) for d in "0123456789"}
 # The same text goes into the CSV (str(int) for numbers).
 PHONES: list[tuple[int | str, str]] = [
     (13800138000, "API 文档示例号码"),
-    (16137688175, "API 文档示例号码(号段不支持)"),
+    (16137688175, "API 文档示例号码(服务端判为格式错误)"),
     (13800000000, "正常"),
     ("138-0000-0001", "停机"),
     ("+86 138 0000 0002", "销号"),

@@ -49,7 +49,7 @@ def main() -> None:
     numbers = load_numbers(args.numbers, args.limit)
     started = time.perf_counter()
     outcomes = asyncio.run(check_all(args.endpoint, numbers, args.max_rate, args.period))
-    write_report(args.out, outcomes, started, max_rate=args.max_rate, period=args.period)
+    write_report(args.out, numbers, outcomes, started, max_rate=args.max_rate, period=args.period)
 
 
 if __name__ == "__main__":

@@ -43,13 +43,20 @@ def is_final(outcome: str) -> bool:
     return kind == "result" and value not in NOT_FINAL_RESULTS
 
 
-def write_report(path: Path, outcomes: Iterable[str], started: float, **extra: object) -> None:
-    """``outcomes``: one ``result:<Result>`` / ``error:<Code>`` / ``exception:<Type>`` per number."""
+def write_report(
+    path: Path, numbers: list[str], outcomes: Iterable[str], started: float, **extra: object
+) -> None:
+    """``outcomes``: one ``result:<Result>`` / ``error:<Code>`` / ``exception:<Type>`` per number.
+
+    The numbers left without a final answer are listed too, so the bench can run the same script
+    again on them, as its user would have to.
+    """
     elapsed = time.perf_counter() - started
     listed = list(outcomes)
     report = {
         "rows": len(listed),
         "finished": sum(is_final(o) for o in listed),
+        "unfinished": [n for n, o in zip(numbers, listed, strict=True) if not is_final(o)],
         "elapsed": elapsed,
         "outcomes": dict(Counter(listed).most_common()),
         "maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,

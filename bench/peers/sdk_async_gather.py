@@ -40,7 +40,7 @@ def main() -> None:
     numbers = load_numbers(args.numbers, args.limit)
     started = time.perf_counter()
     outcomes = asyncio.run(check_all(args.endpoint, numbers))
-    write_report(args.out, outcomes, started)
+    write_report(args.out, numbers, outcomes, started)
 
 
 if __name__ == "__main__":

@@ -39,7 +39,7 @@ def main() -> None:
 
     with ThreadPoolExecutor(max_workers=20) as pool:
         outcomes = list(pool.map(one, numbers))
-    write_report(args.out, outcomes, started)
+    write_report(args.out, numbers, outcomes, started)
 
 
 if __name__ == "__main__":

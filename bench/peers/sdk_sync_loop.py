@@ -31,7 +31,7 @@ def main() -> None:
             outcomes.append(f"error:{exc.get_code()}")
         except Exception as exc:
             outcomes.append(f"exception:{type(exc).__name__}")
-    write_report(args.out, outcomes, started)
+    write_report(args.out, numbers, outcomes, started)
 
 
 if __name__ == "__main__":
