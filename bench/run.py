@@ -82,7 +82,7 @@ class Sizes:
     rerun_budget_s: int  # per peer: how long to keep running it again on the rows it left
 
 
-FULL = Sizes("full", 2000, 3, 1, 600, 20_000, 3, 1_000_000, 200_000, 3, 2000, 100, 20_000, 400, 240)
+FULL = Sizes("full", 2000, 3, 1, 600, 20_000, 3, 1_000_000, 200_000, 3, 2000, 100, 20_000, 400, 150)
 QUICK = Sizes("quick", 200, 2, 1, 150, 2000, 2, 50_000, 10_000, 2, 500, 40, 5000, 100, 60)
 
 
@@ -681,15 +681,19 @@ def section_peers(ctx: Context) -> None:
             f"every row final sooner than: {c['who']} (run again on the rows it left)",
             f"{_f(mine_time, 1)} s vs "
             + (
-                f"{_f(their_time, 1)} s in {c['passes']} passes"
+                f"{_f(their_time, 1)} s in {_runs(c['passes'])}"
                 if done
-                else f"{c['final']}/{c['rows']} after {c['passes']} passes, {_f(their_time, 1)} s"
+                else f"{c['final']}/{c['rows']} after {_runs(c['passes'])}, {_f(their_time, 1)} s"
             ),
             mine["final"] == mine["rows"] and (not done or mine_time < their_time),
         )
     rep.add("Targets:", "")
     rep.targets_table("peers")
     rep.add(f"After: {machine_state()}.", "")
+
+
+def _runs(count: int) -> str:
+    return "1 run" if count == 1 else f"{count} runs"
 
 
 def _peer_pass(
