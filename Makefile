@@ -37,7 +37,7 @@ simulate: $(STAMP)
 	$(BIN)/batchverify simulate
 
 # Benchmarks against the local simulator (not tests): full sizes write bench/RESULTS.md (about
-# 25 minutes), quick sizes bench/RESULTS-quick.md (under 3 minutes). Inputs go to bench/work/.
+# 30 minutes), quick sizes bench/RESULTS-quick.md (under 3 minutes). Inputs go to bench/work/.
 # The bench extra (aiolimiter, the official SDK, httpx) is installed when it is missing.
 bench: $(STAMP)
 	$(BIN)/python -c 'import aiolimiter, httpx, tencentcloud.faceid' 2>/dev/null \

@@ -27,7 +27,7 @@ class CallKind(enum.StrEnum):
     BUSY = "busy"  # Result -3: retry later, not billed
     NOT_SENT = "not_sent"  # connection refused / connect timeout: safe to retry
     SERVER = "server"  # InternalError, 5xx, malformed body: retry a bounded number of times
-    UNCERTAIN = "uncertain"  # may have reached the server and been billed: retry once
+    UNCERTAIN = "uncertain"  # may have reached the server and been billed: retry, but few times
     FATAL = "fatal"  # the whole job must stop
     ROW_ERROR = "row_error"  # this number cannot be checked; record the error
 
@@ -125,7 +125,9 @@ class RetryPolicy:
     busy_retries: int = 3
     server_retries: int = 3
     not_sent_retries: int = 5
-    uncertain_retries: int = 1
+    # Not retrying would not save money: the row stays unanswered and the next run asks again. The
+    # bound only caps what a server that bills and then drops every reply can cost per number.
+    uncertain_retries: int = 2
     base_delay: float = 0.5
     max_delay: float = 30.0
 

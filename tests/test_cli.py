@@ -139,7 +139,7 @@ def test_every_status_and_resume_of_non_final_rows(
         "13900000004": "daily_limit",
         "13700000001": "error",
         "13900000033": "normal",  # busy twice, then answered within the retry budget
-        "13700000006": "normal",  # dropped once (uncertain), retried once
+        "13700000006": "normal",  # dropped once (uncertain), then answered
         "1.38001E+10": "invalid_number",
         "": "empty",
     }
@@ -163,6 +163,24 @@ def test_every_status_and_resume_of_non_final_rows(
     calls_after = fast_sim.ledger()["calls_by_number"]
     asked_again = {n for n in calls_after if calls_after[n] != calls_before.get(n)}  # type: ignore[index]
     assert asked_again == {"13900000004", "13700000001"}
+
+
+def test_uncertain_calls_are_retried_twice_then_the_row_is_an_error(
+    tmp_path: Path, fast_sim: SimulatorServer, env: dict[str, str]
+) -> None:
+    src = tmp_path / "drops.csv"
+    write_csv(src, [["phone"], ["13700000007"], ["13700000006"]])
+    done = run_cli("run", src, "--yes", "--summary-json", tmp_path / "s.json", env=env)
+    assert done.returncode == 1, done.stderr  # the row whose every reply is dropped is not final
+    out = read_csv(tmp_path / "drops.verified.csv")
+    status, error = out[0].index("mobile_status"), out[0].index("mobile_error")
+    assert [(row[status], row[error].split(":")[0]) for row in out[1:]] == [
+        ("error", "uncertain"),
+        ("normal", ""),
+    ]
+    calls = fast_sim.ledger()["calls_by_number"]
+    assert calls["13700000007"] == 3 and calls["13700000006"] == 2  # type: ignore[index]
+    assert json.loads((tmp_path / "s.json").read_text())["uncertain_calls"] == 4
 
 
 def _kill_mid_run(tmp_path: Path, how: signal.Signals) -> None:
