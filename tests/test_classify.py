@@ -102,7 +102,7 @@ def test_error_results_keep_the_code() -> None:
 def test_retry_budget_and_backoff() -> None:
     policy = RetryPolicy(base_delay=1.0, max_delay=8.0)
     assert policy.retries_for(CallKind.THROTTLED) is None
-    assert policy.retries_for(CallKind.UNCERTAIN) == 1
+    assert policy.retries_for(CallKind.UNCERTAIN) == 2
     assert policy.retries_for(CallKind.ROW_ERROR) == 0
     assert policy.retries_for(CallKind.FATAL) == 0
     rng = random.Random(1)
