@@ -83,7 +83,7 @@ class Sizes:
 
 
 FULL = Sizes("full", 2000, 3, 1, 600, 20_000, 3, 1_000_000, 200_000, 3, 2000, 100, 20_000, 400, 150)
-QUICK = Sizes("quick", 200, 2, 1, 150, 2000, 2, 50_000, 10_000, 2, 500, 40, 5000, 100, 60)
+QUICK = Sizes("quick", 150, 2, 1, 100, 2000, 2, 50_000, 10_000, 2, 500, 40, 5000, 100, 15)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -697,15 +697,19 @@ def _runs(count: int) -> str:
 
 
 def _peer_pass(
-    sim: Simulator, module: str, numbers_csv: Path, log_name: str
+    sim: Simulator, module: str, numbers_csv: Path, log_name: str, timeout: float = 3600.0
 ) -> tuple[Measured, dict[str, Any]]:
-    """One run of a peer script on ``numbers_csv``: its measurements and its JSON report."""
+    """One run of a peer script on ``numbers_csv``: its measurements and its JSON report.
+
+    A run killed at ``timeout`` leaves no report: what it answered is lost, as for its user.
+    """
     out = WORK / "logs" / f"{log_name}.json"
     out.unlink(missing_ok=True)
     m = run_measured(
         [PYTHON, "-m", module, "--endpoint", sim.host, "--numbers", str(numbers_csv), "--out", str(out)],
         env=child_env(),
         log_name=log_name,
+        timeout=timeout,
     )
     if out.exists():
         return m, json.loads(out.read_text())
@@ -730,7 +734,9 @@ def _peer_until_done(
             writer = csv.writer(f)
             writer.writerow(["mobile"])
             writer.writerows([number] for number in left)
-        m, again = _peer_pass(sim, module, rest, f"{name}-pass")
+        # The budget bounds each rerun too, so one slow pass cannot run far past it.
+        remaining = max(1.0, budget_end - time.perf_counter())
+        m, again = _peer_pass(sim, module, rest, f"{name}-pass", timeout=remaining)
         wall += m.wall
         final += again["finished"]
         if again["rows"] != len(left):  # the script died: stop rather than loop on it
