@@ -43,6 +43,7 @@ from typing import Any
 from batchverify.models import Status
 from bench import datagen, notes, store
 from bench.proc import (
+    LOGS,
     PYTHON,
     ROOT,
     STATES,
@@ -165,7 +166,7 @@ def clean_output(output: Path) -> None:
 def run_batchverify(
     sim: Simulator, inp: Path, log_name: str, *extra: str, while_running: Any = None
 ) -> tuple[Measured, dict[str, Any]]:
-    summary_path = WORK / "logs" / f"{log_name}.summary.json"
+    summary_path = LOGS / f"{log_name}.summary.json"
     summary_path.unlink(missing_ok=True)
     argv = batchverify(
         "run",
@@ -393,7 +394,7 @@ def section_ceiling(ctx: Context) -> None:
         label = f"AsyncLimiter({max_rate:g}, {period:g})"
         progress(f"§1 {label}")
         sim.reset()
-        out = WORK / "logs" / f"aiolimiter-{max_rate:g}-{period:g}.json"
+        out = LOGS / f"aiolimiter-{max_rate:g}-{period:g}.json"
         m = run_measured(
             [
                 PYTHON,
@@ -551,18 +552,8 @@ def section_peers(ctx: Context) -> None:
             "outcomes": bv["statuses"],
         }
     ]
-    completions = [
-        {
-            "who": "**batchverify**",
-            "passes": 1,
-            "final": bv["final"],
-            "rows": bv["rows"],
-            "wall": bv["wall"],
-            "rle": bv["rle"],
-            "billed": bv["billed"],
-            "billed_twice": bv["billed_twice"],
-        }
-    ]
+    # batchverify finishes in one run: its row here is its row above.
+    completions = [{"passes": 1, **rows[0]}]
     for who, module in PEERS:
         progress(f"§2 {who}")
         sim.reset()
@@ -574,7 +565,7 @@ def section_peers(ctx: Context) -> None:
                 "exit": m.returncode,
                 "wall": m.wall,
                 "final": peer["finished"],
-                "rows": peer["rows"],
+                "rows": n,
                 "finished_per_s": peer["finished"] / m.wall,
                 "rle": led["rle"],
                 "billed": led["billed"],
@@ -703,7 +694,7 @@ def _peer_pass(
 
     A run killed at ``timeout`` leaves no report: what it answered is lost, as for its user.
     """
-    out = WORK / "logs" / f"{log_name}.json"
+    out = LOGS / f"{log_name}.json"
     out.unlink(missing_ok=True)
     m = run_measured(
         [PYTHON, "-m", module, "--endpoint", sim.host, "--numbers", str(numbers_csv), "--out", str(out)],
@@ -906,7 +897,7 @@ def profiled(
     run_args: list[str], env: dict[str, str], rows: int, label: str
 ) -> tuple[Measured, dict[str, Any]]:
     """``batchverify RUN_ARGS`` under cProfile, and the summary of where its time went."""
-    prof = WORK / "logs" / f"{label}.pstats"
+    prof = LOGS / f"{label}.pstats"
     prof.unlink(missing_ok=True)
     argv = [PYTHON, "-m", "cProfile", "-o", str(prof), "-m", "batchverify", *run_args]
     pm = run_measured(argv, env=env, log_name=f"{label}-profiled")
@@ -1114,7 +1105,7 @@ def section_scale(ctx: Context) -> None:
     sim.reset()
     xm, xsummary = run_batchverify(sim, big_xlsx, "write-xlsx")
     x_sent = sim.ledger()["requests"]
-    x_rows = int(xsummary.get("rows", 0)) if xsummary else 0
+    x_size_mb = x_output.stat().st_size / 1e6 if x_output.exists() else 0.0
     rep.raw["write_xlsx"] = {
         "rows": xrows,
         "wall": xm.wall,
@@ -1122,13 +1113,13 @@ def section_scale(ctx: Context) -> None:
         "rss": xm.maxrss_mb,
         "sent": x_sent,
         "exit": xm.returncode,
-        "size_mb": x_output.stat().st_size / 1e6 if x_output.exists() else 0.0,
+        "size_mb": x_size_mb,
     }
     rep.add(
         f"**Writing the output of a finished {xrows:,}-row XLSX job** (no target; one run; the same "
         f"seeding, {big_xlsx.name}): the workbook is edited in place with openpyxl, which holds it "
         f"whole in memory. Requests sent: {x_sent}; exit {xm.returncode}; rows in the summary: "
-        f"{x_rows:,}.",
+        f"{int(xsummary.get('rows', 0)):,}.",
         "",
     )
     rep.table(
@@ -1139,7 +1130,7 @@ def section_scale(ctx: Context) -> None:
                 _f(xm.wall, 1),
                 _f(xm.cpu, 1),
                 _f(xm.maxrss_mb, 0),
-                _f(rep.raw["write_xlsx"]["size_mb"], 1),
+                _f(x_size_mb, 1),
                 f"{xm.steal * 100:.0f}",
             )
         ],
@@ -1166,7 +1157,7 @@ def section_scale(ctx: Context) -> None:
             proc: subprocess.Popen[bytes], started: float, first: dict[str, float] = first, run: int = i + 1
         ) -> None:
             deadline = time.monotonic() + 600
-            log = WORK / "logs" / f"resume-{run}.out"
+            log = LOGS / f"resume-{run}.out"
             while time.monotonic() < deadline and proc.poll() is None:
                 if "plan" not in first and log.exists() and "plan:" in log.read_text(errors="replace"):
                     first["plan"] = time.time() - started
@@ -1272,7 +1263,7 @@ def section_scale(ctx: Context) -> None:
     strict.reset()
     res_output.unlink(missing_ok=True)
     store.install_store(res_template, res_output)
-    insitu_path = WORK / "logs" / "checkpoint-insitu.json"
+    insitu_path = LOGS / "checkpoint-insitu.json"
     insitu_path.unlink(missing_ok=True)
     im = run_measured(
         [
