@@ -13,14 +13,14 @@ from pathlib import Path
 import click
 
 from batchverify import __version__, errors
-from batchverify.classify import RetryPolicy
-from batchverify.client import DEFAULT_ENDPOINT, Endpoint
-from batchverify.credentials import Credentials, load_credentials
-from batchverify.pipeline import RunRequest, default_output
+from batchverify.core.classify import RetryPolicy
+from batchverify.core.timeutil import parse_duration
+from batchverify.engine.job import Console, RunSettings, run_job
+from batchverify.engine.plan import RunRequest, default_output
+from batchverify.engine.sender import SendConfig
 from batchverify.progress import resolve_mode
-from batchverify.runner import Console, RunSettings, run_job
-from batchverify.sender import SendConfig
-from batchverify.timeutil import parse_duration
+from batchverify.tencent.client import DEFAULT_ENDPOINT, Endpoint
+from batchverify.tencent.credentials import Credentials, load_credentials
 
 log = logging.getLogger("batchverify")
 
@@ -160,13 +160,15 @@ def _encryptor(encrypt: str | None, key_file: Path | None, simulator: bool) -> o
         if key_file is not None:
             raise errors.UsageError("--encryption-public-key needs --encrypt")
         return None
-    from batchverify import crypto
+    from batchverify.tencent import crypto
 
     algorithm = ENCRYPT_CHOICES[encrypt]
     if key_file is not None:
         key: bytes | None = crypto.load_public_key(key_file)
     elif simulator:
-        key = crypto.simulator_public_key(algorithm)
+        from batchverify.simulator.decrypt import simulator_public_key
+
+        key = simulator_public_key(algorithm)
     else:
         key = None  # Tencent's published key
     return crypto.Encryptor(algorithm, key)

@@ -25,13 +25,13 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path
 
-from batchverify.checkpoint import Checkpoint
-from batchverify.classify import classify, result_from_reply
-from batchverify.client import Endpoint, MobileStatusClient, parse_reply
-from batchverify.credentials import Credentials
+from batchverify.core.classify import classify, result_from_reply
+from batchverify.core.normalize import normalize_mobile
+from batchverify.core.timeutil import utc_now_iso
+from batchverify.engine.store import Checkpoint
 from batchverify.models import BusinessReply, RowResult, Status
-from batchverify.normalize import normalize_mobile
-from batchverify.timeutil import utc_now_iso
+from batchverify.tencent.client import Endpoint, MobileStatusClient, parse_reply
+from batchverify.tencent.credentials import Credentials
 from bench.datagen import distinct_numbers
 
 _REPLY = (

@@ -12,8 +12,8 @@ import uuid
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from batchverify.checkpoint import Checkpoint, checkpoint_path
-from batchverify.timeutil import utc_now_iso
+from batchverify.core.timeutil import utc_now_iso
+from batchverify.engine.store import Checkpoint, checkpoint_path
 
 _CHECKED_AT = "2026-11-26T22:00:00Z"
 

@@ -1,7 +1,7 @@
 """Fixtures and helpers for the simulator, crypto and signing tests (import them from test modules).
 
 Real servers on 127.0.0.1 only: a :class:`SimulatorServer` per test, the official SDK or a raw
-aiohttp client signed with :mod:`batchverify.signing`.
+aiohttp client signed with :mod:`batchverify.core.signing`.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from tencentcloud.common.profile.client_profile import ClientProfile
 from tencentcloud.common.profile.http_profile import HttpProfile
 from tencentcloud.faceid.v20180301 import faceid_client, models
 
-from batchverify import signing
+from batchverify.core import signing
 from batchverify.simulator import DEMO_SECRET_ID, DEMO_SECRET_KEY, SimConfig, SimulatorServer
 
 PROXY_VARS = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy")
@@ -122,7 +122,7 @@ async def raw_call(
     language: str = "en-US",
     authorization: str | None = None,
 ) -> RawReply:
-    """One request signed with batchverify.signing (POST JSON body, or GET with the query)."""
+    """One request signed with batchverify.core.signing (POST JSON body, or GET with the query)."""
     ts = int(time.time()) if timestamp is None else timestamp
     host = host_of(server)
     query = ""

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from batchverify.checkpoint import Checkpoint, checkpoint_path
+from batchverify.engine.store import Checkpoint, checkpoint_path
 from batchverify.errors import BusyError, CheckpointError
 from batchverify.models import RowResult, Status
 

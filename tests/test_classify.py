@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from batchverify.classify import (
+from batchverify.core.classify import (
     CallKind,
     RetryPolicy,
     classify,

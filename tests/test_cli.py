@@ -13,7 +13,7 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from batchverify.checkpoint import Checkpoint
+from batchverify.engine.store import Checkpoint
 from batchverify.simulator import SimConfig, SimulatorServer
 from tests.conftest import answers_in, cli_env, run_cli, start_cli
 

@@ -12,13 +12,15 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from batchverify import crypto, signing
-from batchverify.classify import CallKind, classify
-from batchverify.client import Endpoint, MobileStatusClient, make_session, parse_reply
-from batchverify.credentials import Credentials
+from batchverify.core import signing
+from batchverify.core.classify import CallKind, classify
 from batchverify.errors import UsageError
 from batchverify.models import BadReply, BusinessReply, ErrorReply, TransportFailure
 from batchverify.simulator import SimConfig, SimulatorServer
+from batchverify.simulator.decrypt import simulator_public_key
+from batchverify.tencent import crypto
+from batchverify.tencent.client import Endpoint, MobileStatusClient, make_session, parse_reply
+from batchverify.tencent.credentials import Credentials
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -104,7 +106,7 @@ async def test_encrypted_numbers_get_the_clear_answer(
 ) -> None:
     clear = await client_for(session, sim.url, demo(sim)).query("13800000002")
     for algorithm in ("AES-256-CBC", "SM4-GCM"):
-        enc = crypto.Encryptor(algorithm, crypto.simulator_public_key(algorithm))
+        enc = crypto.Encryptor(algorithm, simulator_public_key(algorithm))
         reply = await client_for(session, sim.url, demo(sim), encryptor=enc).query("13800000002")
         assert isinstance(reply, BusinessReply) and isinstance(clear, BusinessReply)
         assert (reply.result, reply.status_code) == (clear.result, clear.status_code)

@@ -17,20 +17,18 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from simfixtures import no_proxy, raw_call, sdk_call, sdk_client, sim
 
-from batchverify.crypto import (
+from batchverify.errors import EncryptionError
+from batchverify.simulator import SimulatorServer
+from batchverify.simulator.decrypt import DecryptFailure, simulator_decryptor, simulator_public_key
+from batchverify.tencent.crypto import (
     AES_256_CBC,
     SM4_GCM,
     TENCENT_RSA_PUBLIC_KEY,
     TENCENT_SM2_PUBLIC_KEY,
-    DecryptFailure,
     Encryptor,
     load_public_key,
-    simulator_decryptor,
-    simulator_public_key,
     sm2_public_key_hex,
 )
-from batchverify.errors import EncryptionError
-from batchverify.simulator import SimulatorServer
 
 __all__ = ["no_proxy", "sim"]  # fixtures used by name
 

@@ -9,9 +9,9 @@ import pytest
 
 from batchverify import errors
 from batchverify.cli import cli
+from batchverify.engine.plan import OUTPUT_COLUMNS
 from batchverify.models import Status
-from batchverify.pipeline import OUTPUT_COLUMNS
-from batchverify.simnumbers import TEST_NUMBERS
+from batchverify.simulator.numbers import TEST_NUMBERS
 
 README = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
 

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
+from batchverify.core.normalize import Normalized, is_valid_mobile, normalize_mobile
 from batchverify.models import Status
-from batchverify.normalize import Normalized, is_valid_mobile, normalize_mobile
 
 VALID = [
     ("13800138000", "13800138000"),

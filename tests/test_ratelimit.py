@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import bisect
 
-from batchverify.ratelimit import SlidingWindowLimiter
+from batchverify.engine.gate import SlidingWindowLimiter
 
 
 def busiest_window(times: list[float], window: float) -> int:

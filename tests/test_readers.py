@@ -9,10 +9,10 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from batchverify.columns import column_letter, detect_phone_column
+from batchverify.core.columns import column_letter, detect_phone_column
 from batchverify.errors import InputError
-from batchverify.readers import Record, Table, open_table
-from batchverify.tables import cell_text
+from batchverify.files.readers import Record, Table, open_table
+from batchverify.files.tables import cell_text
 
 HEADER = ["客户编号", "姓名", "手机号码", "备注"]
 ROWS = [["007", "张三", "138-0013-8000", "NA"], ["008", "李四", "13900000001", "null"]]

@@ -9,10 +9,10 @@ from pathlib import Path
 import openpyxl
 import pytest
 
+from batchverify.core.normalize import normalize_mobile
 from batchverify.errors import OutputError
-from batchverify.normalize import normalize_mobile
-from batchverify.readers import Table, open_table
-from batchverify.writers import CellValue, write_table
+from batchverify.files.readers import Table, open_table
+from batchverify.files.writers import CellValue, write_table
 
 COLUMNS = [
     "mobile_normalized",

@@ -12,9 +12,9 @@ import time
 
 from aiolimiter import AsyncLimiter
 
-from batchverify.client import Endpoint, MobileStatusClient, make_session
-from batchverify.credentials import Credentials
 from batchverify.models import BusinessReply, ErrorReply
+from batchverify.tencent.client import Endpoint, MobileStatusClient, make_session
+from batchverify.tencent.credentials import Credentials
 from bench.peers.common import credentials, load_numbers, parse_args, write_report
 
 

@@ -14,14 +14,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from batchverify.checkpoint import Checkpoint, JobInfo, StoredAnswer, checkpoint_path
-from batchverify.columns import detect_phone_column
+from batchverify.core.columns import detect_phone_column
+from batchverify.core.normalize import normalize_mobile
+from batchverify.core.timeutil import utc_now_iso
+from batchverify.engine.store import Checkpoint, JobInfo, StoredAnswer, checkpoint_path
 from batchverify.errors import OutputError, UsageError
+from batchverify.files.readers import Table, open_table
+from batchverify.files.writers import CellValue, write_table
 from batchverify.models import RowResult, Status
-from batchverify.normalize import normalize_mobile
-from batchverify.readers import Table, open_table
-from batchverify.timeutil import utc_now_iso
-from batchverify.writers import CellValue, write_table
 
 OUTPUT_COLUMNS = [
     "mobile_normalized",

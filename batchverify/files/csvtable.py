@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from batchverify.errors import InputError
-from batchverify.tables import Record, Table, TableFormat
+from batchverify.files.tables import Record, Table, TableFormat
 
 __all__ = ["CsvTable"]
 

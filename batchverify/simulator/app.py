@@ -1,7 +1,7 @@
 """A local MobileStatus endpoint faithful enough that Tencent's official SDK works against it unchanged.
 
-The checks and answers are :mod:`batchverify.simengine`, the billing ledger
-:mod:`batchverify.simledger`; this module is the HTTP side: the aiohttp app (``/``, and unsigned
+The checks and answers are :mod:`batchverify.simulator.engine`, the billing ledger
+:mod:`batchverify.simulator.ledger`; this module is the HTTP side: the aiohttp app (``/``, and unsigned
 ``GET /__ledger`` / ``POST /__reset``), an in-process :class:`SimulatorServer`, and the foreground
 :func:`serve_forever` behind ``batchverify simulate`` and ``python -m batchverify.simulator``.
 """
@@ -22,9 +22,8 @@ from types import TracebackType
 
 from aiohttp import web
 
-from batchverify.credentials import mask
 from batchverify.errors import UsageError
-from batchverify.simengine import (
+from batchverify.simulator.engine import (
     DEMO_SECRET_ID,
     DEMO_SECRET_KEY,
     FAULT_KINDS,
@@ -35,6 +34,7 @@ from batchverify.simengine import (
     SimConfig,
     unflatten,
 )
+from batchverify.tencent.credentials import mask
 
 __all__ = [
     "DEFAULT_PORT",
@@ -269,7 +269,3 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     serve_forever(cfg, args.host, args.port)
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -16,8 +16,8 @@ from urllib.parse import urlsplit
 
 import aiohttp
 
-from batchverify import __version__, signing
-from batchverify.credentials import Credentials
+from batchverify import __version__
+from batchverify.core import signing
 from batchverify.errors import FatalApiError, UsageError
 from batchverify.models import (
     ACTION,
@@ -29,6 +29,7 @@ from batchverify.models import (
     Reply,
     TransportFailure,
 )
+from batchverify.tencent.credentials import Credentials
 
 DEFAULT_ENDPOINT = "https://faceid.intl.tencentcloudapi.com"
 CONTENT_TYPE = "application/json"
@@ -70,7 +71,7 @@ def make_session(
 
 
 class Encrypts:
-    """What the client needs from an encryptor (see ``batchverify.crypto.Encryptor``)."""
+    """What the client needs from an encryptor (see ``batchverify.tencent.crypto.Encryptor``)."""
 
     def encrypt_params(self, mobile: str) -> dict[str, object]:  # pragma: no cover - protocol
         raise NotImplementedError

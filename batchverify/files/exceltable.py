@@ -14,7 +14,7 @@ from pathlib import Path
 import python_calamine
 
 from batchverify.errors import InputError
-from batchverify.tables import NativeValue, Record, Table, TableFormat, TableKind, cell_text
+from batchverify.files.tables import NativeValue, Record, Table, TableFormat, TableKind, cell_text
 
 __all__ = ["ExcelTable", "sheet_values"]
 

@@ -16,12 +16,12 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from batchverify.checkpoint import Checkpoint
-from batchverify.classify import CallKind, RetryPolicy, classify, error_result, result_from_reply
+from batchverify.core.classify import CallKind, RetryPolicy, classify, error_result, result_from_reply
+from batchverify.core.timeutil import utc_now_iso
+from batchverify.engine.gate import SlidingWindowLimiter
+from batchverify.engine.store import Checkpoint
 from batchverify.errors import FatalApiError
 from batchverify.models import BusinessReply, ErrorReply, Reply, RowResult, Status
-from batchverify.ratelimit import SlidingWindowLimiter
-from batchverify.timeutil import utc_now_iso
 
 
 class Verifier(Protocol):

@@ -20,11 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from batchverify import errors
-from batchverify.checkpoint import Checkpoint
-from batchverify.client import Endpoint, MobileStatusClient, make_session
-from batchverify.credentials import Credentials
-from batchverify.models import Status
-from batchverify.pipeline import (
+from batchverify.core.timeutil import utc_now_iso
+from batchverify.engine.plan import (
     Plan,
     RunRequest,
     check_paths,
@@ -33,9 +30,12 @@ from batchverify.pipeline import (
     store_path_for,
     write_output,
 )
+from batchverify.engine.sender import SendConfig, Sender, StopReason
+from batchverify.engine.store import Checkpoint
+from batchverify.models import Status
 from batchverify.progress import Progress
-from batchverify.sender import SendConfig, Sender, StopReason
-from batchverify.timeutil import utc_now_iso
+from batchverify.tencent.client import Endpoint, MobileStatusClient, make_session
+from batchverify.tencent.credentials import Credentials
 
 log = logging.getLogger("batchverify")
 

@@ -1,7 +1,7 @@
 """The simulator's request pipeline: authentication, limits, faults, parameters, scripted answers.
 
 Checks run in the order of protocol.md §6; business answers come only from
-:func:`batchverify.simnumbers.scripted_outcome`. The HTTP side lives in :mod:`batchverify.simulator`.
+:func:`batchverify.simulator.numbers.scripted_outcome`. The HTTP side lives in :mod:`batchverify.simulator`.
 """
 
 from __future__ import annotations
@@ -20,14 +20,15 @@ from urllib.parse import parse_qsl
 
 from aiohttp import web
 
-from batchverify import signing, simnumbers
-from batchverify.credentials import ENV_ID, ENV_KEY
+from batchverify.core import signing
 from batchverify.errors import UsageError
 from batchverify.models import ACTION, API_VERSION, SERVICE
-from batchverify.simledger import Ledger
+from batchverify.simulator import numbers as simnumbers
+from batchverify.simulator.ledger import Ledger
+from batchverify.tencent.credentials import ENV_ID, ENV_KEY
 
 if TYPE_CHECKING:  # crypto (cryptography, gmssl) loads on the first encrypted request only
-    from batchverify.crypto import Decryptor
+    from batchverify.simulator.decrypt import Decryptor
 
 DEMO_SECRET_ID = "AKIDbatchverifyDEMO00000000000000000"
 DEMO_SECRET_KEY = "batchverifyDEMOsecretKey00000000"
@@ -168,7 +169,7 @@ class Engine:
     @property
     def decryptor(self) -> Decryptor:
         if self._decryptor is None:
-            from batchverify.crypto import simulator_decryptor
+            from batchverify.simulator.decrypt import simulator_decryptor
 
             self._decryptor = simulator_decryptor()
         return self._decryptor
@@ -236,7 +237,7 @@ class Engine:
                 raise ApiError("UnknownParameter", f"The parameter `{name[:60]}` is not recognized.")
         if "Encryption" not in params:
             return params["Mobile"]
-        from batchverify.crypto import DecryptFailure
+        from batchverify.simulator.decrypt import DecryptFailure
 
         try:
             return self.decryptor.decrypt_mobile(params)

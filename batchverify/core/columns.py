@@ -19,8 +19,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from batchverify.core.normalize import normalize_mobile
 from batchverify.errors import InputError
-from batchverify.normalize import normalize_mobile
 
 __all__ = ["column_letter", "describe_headers", "detect_phone_column"]
 

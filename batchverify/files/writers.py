@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from batchverify.errors import OutputError
-from batchverify.tables import Record, Table
+from batchverify.files.tables import Record, Table
 
 __all__ = ["Annotate", "CellValue", "Layout", "annotated", "atomic_path", "place", "write_table"]
 
@@ -67,7 +67,7 @@ def write_table(
     if kind == "csv":
         return _write_csv(table, out, layout, phone_col, annotate, output_encoding, batch_size)
     # Imported here: openpyxl takes a while to import and CSV runs never need it.
-    from batchverify import excelwriter
+    from batchverify.files import excelwriter
 
     if kind == "xls":
         return excelwriter.write_xls_as_xlsx(table, out, layout, phone_col, annotate, batch_size)

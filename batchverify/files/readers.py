@@ -1,8 +1,8 @@
 """Open an input table by extension, after checking that the content agrees with it.
 
-``open_table`` returns a ``Table`` (see ``batchverify.tables``): CSV/TSV/TXT through the stdlib
-``csv`` module (``batchverify.csvtable``), XLSX/XLSM/XLS through python-calamine
-(``batchverify.exceltable``). Every failure caused by the file itself is an ``InputError`` with one
+``open_table`` returns a ``Table`` (see ``batchverify.files.tables``): CSV/TSV/TXT through the stdlib
+``csv`` module (``batchverify.files.csvtable``), XLSX/XLSM/XLS through python-calamine
+(``batchverify.files.exceltable``). Every failure caused by the file itself is an ``InputError`` with one
 line naming the file; no parser traceback escapes.
 """
 
@@ -11,10 +11,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from batchverify.csvtable import CsvTable
 from batchverify.errors import InputError
-from batchverify.exceltable import ExcelTable
-from batchverify.tables import Record, Table, TableFormat, TableKind
+from batchverify.files.csvtable import CsvTable
+from batchverify.files.exceltable import ExcelTable
+from batchverify.files.tables import Record, Table, TableFormat, TableKind
 
 __all__ = ["Record", "Table", "TableFormat", "open_table"]
 

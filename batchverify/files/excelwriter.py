@@ -1,4 +1,4 @@
-"""The Excel half of ``batchverify.writers``: XLSX/XLSM edited in place, XLS copied to XLSX.
+"""The Excel half of ``batchverify.files.writers``: XLSX/XLSM edited in place, XLS copied to XLSX.
 
 Values we add are typed on purpose: text is stored as text even when it starts with ``=`` (openpyxl
 would otherwise store any text starting with ``=`` as a formula), with the control characters Excel refuses
@@ -27,9 +27,9 @@ from openpyxl.workbook.workbook import Workbook  # type: ignore[import-untyped,u
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet  # type: ignore[import-untyped,unused-ignore]
 
 from batchverify.errors import InputError
-from batchverify.exceltable import ExcelTable, sheet_values
-from batchverify.tables import NativeValue, Record, Table, cell_text
-from batchverify.writers import Annotate, CellValue, Layout, annotated, atomic_path, place
+from batchverify.files.exceltable import ExcelTable, sheet_values
+from batchverify.files.tables import NativeValue, Record, Table, cell_text
+from batchverify.files.writers import Annotate, CellValue, Layout, annotated, atomic_path, place
 
 __all__ = ["write_xls_as_xlsx", "write_xlsx"]
 

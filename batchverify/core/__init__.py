@@ -1,0 +1,1 @@
+"""Pure rules: no I/O. Normalization, column detection, reply classification, signing, time."""

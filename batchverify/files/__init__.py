@@ -1,0 +1,1 @@
+"""Reading input tables and writing them back annotated (CSV, XLSX/XLSM, XLS)."""

@@ -1,0 +1,1 @@
+"""Talking to Tencent Cloud: the signed MobileStatus client, credentials, sensitive-data encryption."""
