@@ -2,24 +2,30 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import json
 import logging
 import os
 import signal
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import click
 
 from batchverify import __version__, errors
+from batchverify.console import describe_plan, describe_summary
 from batchverify.core.classify import RetryPolicy
 from batchverify.core.timeutil import parse_duration
-from batchverify.engine.job import Console, RunSettings, run_job
+from batchverify.engine.events import StopReason
+from batchverify.engine.job import Job, Target, plan
 from batchverify.engine.plan import RunRequest, default_output
 from batchverify.engine.sender import SendConfig
-from batchverify.progress import resolve_mode
-from batchverify.tencent.client import DEFAULT_ENDPOINT, Endpoint
+from batchverify.engine.summary import Summary, summary_from_plan
+from batchverify.progress import Progress, resolve_mode
+from batchverify.tencent.client import DEFAULT_ENDPOINT, Encrypts, Endpoint
 from batchverify.tencent.credentials import Credentials, load_credentials
 
 log = logging.getLogger("batchverify")
@@ -122,21 +128,130 @@ def run(
     )
     mode = resolve_mode(progress)
     interactive = sys.stdin.isatty() and sys.stderr.isatty()
-    console = Console(echo=click.echo, confirm=None if (yes or not interactive) else _confirm)
-    with _target(simulator, endpoint, profile, dry_run, encrypt) as (target, creds):
-        settings = RunSettings(
-            endpoint=target,
+    confirm = None if (yes or not interactive) else _confirm
+    with _target(simulator, endpoint, profile, dry_run, encrypt) as (where, creds):
+        options = _RunOptions(
+            where=where,
             credentials=creds,
-            endpoint_identity="the built-in simulator" if simulator else "",
+            identity="the built-in simulator" if simulator else where.host,
             send=SendConfig(rate=rate, concurrency=concurrency, policy=RetryPolicy()),
             encryptor=_encryptor(encrypt, encryption_public_key, simulator),
             dry_run=dry_run,
             progress=mode,
             summary_json=summary_json,
             read_timeout=timeout,
+            confirm=confirm,
         )
-        code = run_job(request, settings, console)
+        code = asyncio.run(_run(request, options))
     sys.exit(code)
+
+
+@dataclass(frozen=True)
+class _RunOptions:
+    where: Endpoint
+    credentials: Credentials | None  # None only for a dry run
+    identity: str
+    send: SendConfig
+    encryptor: Encrypts | None
+    dry_run: bool
+    progress: str
+    summary_json: Path | None
+    read_timeout: float
+    confirm: Callable[[str], bool] | None  # None: never ask (off a terminal, or --yes)
+
+
+async def _run(request: RunRequest, opts: _RunOptions) -> int:
+    """plan, confirm, execute, summarize: the engine's three steps with a terminal around them."""
+    made = await plan(request, endpoint_identity=opts.identity)
+    click.echo(describe_plan(made, opts.send.rate))
+    if opts.dry_run:
+        click.echo("dry run: nothing was sent and nothing was written")
+        summary = summary_from_plan(made, written=False)
+        summary.outcome = "dry_run"
+        _write_summary_json(opts.summary_json, summary)
+        return errors.EXIT_OK
+    if made.to_send and opts.confirm is not None and not opts.confirm("Send these numbers?"):
+        click.echo("nothing sent")
+        return errors.EXIT_USAGE
+    assert opts.credentials is not None
+    target = Target(
+        endpoint=opts.where,
+        credentials=opts.credentials,
+        identity=opts.identity,
+        send=opts.send,
+        encryptor=opts.encryptor,
+        read_timeout=opts.read_timeout,
+    )
+    progress = Progress(opts.progress)
+    job = Job(made, target, events=progress)
+    try:
+        with _signals(job), _ticker(progress):
+            summary = await job.run()
+    finally:
+        progress.close()
+    click.echo(describe_summary(summary))
+    _write_summary_json(opts.summary_json, summary)
+    return summary.exit_code
+
+
+@contextlib.contextmanager
+def _signals(job: Job) -> Iterator[None]:
+    """First Ctrl-C, SIGTERM or SIGHUP: stop sending and finish cleanly. A second: leave at once.
+
+    Leaving at once is safe: every answer is already committed to the checkpoint.
+    """
+    loop = asyncio.get_running_loop()
+    hits = 0
+
+    def handle() -> None:
+        nonlocal hits
+        hits += 1
+        if hits > 1:
+            os._exit(errors.EXIT_INTERRUPTED)
+        log.warning("stopping: finishing calls in flight and writing the output (signal again to quit now)")
+        job.stop(StopReason.INTERRUPTED)
+
+    signals = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+    previous = {sig: signal.getsignal(sig) for sig in signals}
+    installed = []
+    for sig in signals:
+        try:
+            loop.add_signal_handler(sig, handle)
+            installed.append(sig)
+        except (NotImplementedError, RuntimeError, ValueError):
+            pass  # not the main thread
+    try:
+        yield
+    finally:
+        for sig in installed:
+            loop.remove_signal_handler(sig)
+            if sig is not signal.SIGINT:
+                signal.signal(sig, previous[sig])
+
+
+@contextlib.contextmanager
+def _ticker(progress: Progress) -> Iterator[None]:
+    async def tick() -> None:
+        while True:
+            await asyncio.sleep(1.0)
+            progress.tick()
+
+    task = asyncio.get_running_loop().create_task(tick())
+    try:
+        yield
+    finally:
+        task.cancel()
+
+
+def _write_summary_json(path: Path | None, summary: Summary) -> None:
+    if path is None:
+        return
+    tmp = path.with_name(path.name + ".tmp")
+    try:
+        tmp.write_text(json.dumps(summary.to_dict(), indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        tmp.replace(path)
+    except OSError as exc:
+        raise errors.OutputError(f"cannot write the summary {path}: {exc.strerror}") from None
 
 
 @contextlib.contextmanager
@@ -155,7 +270,7 @@ def _target(
         yield Endpoint.parse(server.url), Credentials(config.secret_id, config.secret_key)
 
 
-def _encryptor(encrypt: str | None, key_file: Path | None, simulator: bool) -> object | None:
+def _encryptor(encrypt: str | None, key_file: Path | None, simulator: bool) -> Encrypts | None:
     if encrypt is None:
         if key_file is not None:
             raise errors.UsageError("--encryption-public-key needs --encrypt")
@@ -276,4 +391,4 @@ def main(argv: list[str] | None = None) -> None:
             f"batchverify: internal error: {type(exc).__name__}: {exc} (set BATCHVERIFY_DEBUG=1 for details)",
             err=True,
         )
-        sys.exit(70)
+        sys.exit(errors.EXIT_INTERNAL)

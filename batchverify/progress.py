@@ -1,15 +1,16 @@
-"""Progress while sending: a tqdm bar on a terminal, a log line every few seconds off one."""
+"""Progress while sending, as one consumer of the engine's events: a tqdm bar on a terminal, a log
+line every few seconds off one (cron, redirects), or a notebook's ``tqdm.auto`` bar."""
 
 from __future__ import annotations
 
 import logging
 import sys
 import time
-from typing import Never, TextIO
+from typing import Any, TextIO
 
 from tqdm import tqdm
 
-from batchverify.models import RowResult
+from batchverify.engine.events import AnswerRecorded, Event, JobStarted
 
 log = logging.getLogger("batchverify")
 
@@ -22,35 +23,50 @@ def resolve_mode(mode: str, stream: TextIO = sys.stderr) -> str:
 
 
 class Progress:
-    """Counts answers and shows them; keeps its own counters (a disabled tqdm counts nothing)."""
+    """An event sink that shows progress. Keeps its own counters (a disabled tqdm counts nothing).
 
-    def __init__(self, total: int, mode: str, *, interval: float = 10.0, stream: TextIO = sys.stderr) -> None:
-        self.total = total
+    ``mode``: ``bar`` (tqdm on ``stream``), ``notebook`` (``tqdm.auto``), ``log`` (a log line every
+    ``interval`` seconds, and from ``tick()``, which a timer calls so stalls show) or ``off``.
+    """
+
+    def __init__(self, mode: str, *, interval: float = 10.0, stream: TextIO = sys.stderr) -> None:
         self.mode = mode
+        self.total = 0
         self.done = 0
         self.billable = 0
         self._interval = interval
+        self._stream = stream
         self._started = time.monotonic()
         self._last_log = self._started
-        self._bar: tqdm[Never] | None = None
-        if mode == "bar" and total:
-            bar: tqdm[Never] = tqdm(total=total, unit="num", file=stream, dynamic_ncols=True, smoothing=0.05)
-            bar.set_postfix(billable=0, refresh=False)
-            self._bar = bar
+        self._bar: Any = None
 
-    def update(self, result: RowResult) -> None:
-        """One more number answered."""
-        self.done += 1
-        self.billable += int(result.billable)
-        if self._bar is not None:
-            self._bar.update(1)
-            self._bar.set_postfix(billable=self.billable, refresh=False)
+    def __call__(self, event: Event) -> None:
+        if isinstance(event, JobStarted):
+            self._start(event.to_send)
+        elif isinstance(event, AnswerRecorded):
+            self.done, self.billable = event.done, event.billable
+            if self._bar is not None:
+                self._bar.update(event.done - self._bar.n)
+                self._bar.set_postfix(billable=self.billable, refresh=False)
+            else:
+                self.tick()
+
+    def _start(self, total: int) -> None:
+        self.total = total
+        self._started = self._last_log = time.monotonic()
+        if not total or self.mode not in ("bar", "notebook"):
+            return
+        if self.mode == "notebook":
+            from tqdm.auto import tqdm as auto_tqdm
+
+            self._bar = auto_tqdm(total=total, unit="num")
         else:
-            self.tick()
+            self._bar = tqdm(total=total, unit="num", file=self._stream, dynamic_ncols=True, smoothing=0.05)
+        self._bar.set_postfix(billable=0, refresh=False)
 
     def tick(self) -> None:
-        """Log a line if the interval has passed (called by a timer too, so stalls show)."""
-        if self.mode != "log":
+        """Log a line if the interval has passed."""
+        if self.mode != "log" or not self.total:
             return
         now = time.monotonic()
         if now - self._last_log < self._interval:

@@ -30,7 +30,7 @@ def test_reopen_remembers_answers(tmp_path: Path) -> None:
         store.record(13800000001, answer(Status.BUSY))
     with Checkpoint.open(path) as store:
         job2 = store.open_job(now=T1, restart=False)
-        assert job2.resumed and job2.job_id == job.job_id and job2.previous_runs == 1
+        assert job2.resumed and job2.job_id == job.job_id and job2.started_at == job.started_at
         assert set(store.finals(job2.job_id, None)) == {13800000000}
         got = store.lookup([13800000000, 13800000001, 13900000000])
         assert got[13800000000].result == answer(Status.NORMAL)

@@ -9,7 +9,7 @@ import pytest
 
 from batchverify import errors
 from batchverify.cli import cli
-from batchverify.engine.plan import OUTPUT_COLUMNS
+from batchverify.engine.output import OUTPUT_COLUMNS
 from batchverify.models import Status
 from batchverify.simulator.numbers import TEST_NUMBERS
 
@@ -34,6 +34,7 @@ def test_exit_codes_columns_statuses_and_test_numbers_are_documented() -> None:
         errors.EXIT_INCOMPLETE,
         errors.EXIT_USAGE,
         errors.EXIT_FATAL_API,
+        errors.EXIT_INTERNAL,
         errors.EXIT_INTERRUPTED,
     ):
         assert f"| {code} |" in README

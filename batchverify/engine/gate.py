@@ -1,21 +1,174 @@
-"""A rate limiter that never lets more than ``rate`` requests start in any sliding window.
+"""Rate gates: what every request passes before it is sent, so the API's per-second cap holds.
 
-aiolimiter's ``AsyncLimiter(rate, 1)`` bursts up to twice the rate in a one-second window, and
-``AsyncLimiter(1, 1/rate)`` never makes up a late wake-up, so both miss either the cap or the
-throughput. This limiter hands out send slots on an absolute schedule (a late wake-up is made up by
-the next slot, because sleeps round up to whole milliseconds) and checks every send against a log
-of the last ``rate`` sends, so at most ``rate`` requests start in any ``window + margin`` seconds.
+``StrictGate`` is the default. aiolimiter paces the sends (``AsyncLimiter(k, k/rate)``: a small
+bucket, so one late wake-up is made up by the next send instead of being lost), and a strict guard
+behind it keeps a log of the last ``rate`` send times, so no sliding window of ``window + margin``
+seconds ever holds more than ``rate`` sends, whatever the pacer, the event loop or a burst of jobs
+does. A ``RequestLimitExceeded`` reply (``throttled()``) widens the margin (the network put sends
+closer together at the server than they left us) and holds sends briefly; a quiet minute narrows
+it again.
+
+``shared_gate`` hands every job in a process that uses the same account and endpoint the same
+gate, so concurrent jobs together stay within the cap. The guard's state is loop-agnostic (a thread
+lock, the monotonic clock), so jobs on different event loops (a notebook's worker thread) share it
+too; each loop gets its own pacer, because an aiolimiter instance belongs to one loop.
+
+``SlidingWindowLimiter`` is the first release's limiter (an absolute send schedule plus the same
+log, with a fixed 15 ms margin), kept for the side-by-side benchmark.
 """
 
 from __future__ import annotations
 
 import asyncio
 import collections
+import threading
+import time
+import weakref
 from collections.abc import Callable
+from typing import Protocol
+
+from aiolimiter import AsyncLimiter
+
+__all__ = ["RateGate", "SlidingWindowLimiter", "StrictGate", "shared_gate"]
+
+
+class RateGate(Protocol):
+    """What the sender needs from a rate gate."""
+
+    @property
+    def rate(self) -> float:
+        """Sends per second at most."""
+        ...
+
+    async def acquire(self) -> None:
+        """Return when one request may be sent (every attempt, retries included, acquires once)."""
+        ...
+
+    def throttled(self) -> None:
+        """The server answered ``RequestLimitExceeded``: be more careful from now on."""
+        ...
+
+
+class StrictGate:
+    """At most ``rate * window`` sends in any ``window + margin`` seconds, paced by aiolimiter.
+
+    ``margin`` starts at ``base_margin`` and grows (up to ``max_margin``) with every ``throttled()``;
+    after ``relax_after`` seconds without one it halves back toward ``base_margin``. ``clock`` must
+    be the clock of the event loops that use the gate (``time.monotonic`` is asyncio's default).
+    """
+
+    def __init__(
+        self,
+        rate: float,
+        *,
+        window: float = 1.0,
+        base_margin: float = 0.005,
+        max_margin: float = 0.25,
+        burst: int = 2,
+        hold: float = 0.25,
+        relax_after: float = 60.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if rate <= 0:
+            raise ValueError("rate must be positive")
+        self.window = window
+        self.base_margin = base_margin
+        self.max_margin = max_margin
+        self.margin = base_margin
+        self._burst = max(1, burst)
+        self._hold = hold
+        self._relax_after = relax_after
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._pacers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, AsyncLimiter] = (
+            weakref.WeakKeyDictionary()
+        )
+        self._hold_until = 0.0
+        self._last_throttle = clock()
+        self.sends = 0
+        self.throttles = 0
+        self._set_rate(rate)
+
+    @property
+    def rate(self) -> float:
+        return self._rate
+
+    def _set_rate(self, rate: float) -> None:
+        self._rate = rate
+        self._cap = max(1, int(rate * self.window))
+        self._log: collections.deque[float] = collections.deque(maxlen=self._cap)
+        self._pacers.clear()
+
+    def limit_to(self, rate: float) -> None:
+        """Lower the rate (a job sharing this gate asked for less); never raises it."""
+        with self._lock:
+            if rate < self._rate:
+                old = list(self._log)
+                self._set_rate(rate)
+                self._log.extend(old[-self._cap :])
+
+    def _pacer(self) -> AsyncLimiter:
+        loop = asyncio.get_running_loop()
+        pacer = self._pacers.get(loop)
+        if pacer is None:
+            burst = min(self._burst, self._cap)
+            pacer = self._pacers[loop] = AsyncLimiter(burst, burst / self._rate)
+        return pacer
+
+    async def acquire(self) -> None:
+        await self._pacer().acquire()
+        while True:
+            with self._lock:
+                now = self._clock()
+                ready = max(now, self._hold_until)
+                if len(self._log) == self._cap:
+                    ready = max(ready, self._log[0] + self.window + self.margin)
+                if now >= ready:
+                    self._log.append(now)
+                    self.sends += 1
+                    self._relax(now)
+                    return
+                wait = ready - now
+            # Several waiters may wake for one free slot; the lock above lets one through and
+            # the others compute their wait again.
+            await asyncio.sleep(wait)
+
+    def _relax(self, now: float) -> None:
+        if self.margin > self.base_margin and now - self._last_throttle >= self._relax_after:
+            self.margin = max(self.base_margin, self.margin / 2)
+            self._last_throttle = now
+
+    def throttled(self) -> None:
+        with self._lock:
+            now = self._clock()
+            self.throttles += 1
+            self.margin = min(self.max_margin, max(2 * self.margin, self.margin + 0.01))
+            self._hold_until = max(self._hold_until, now + self._hold)
+            self._last_throttle = now
+
+
+_SHARED: dict[tuple[str, str], StrictGate] = {}
+_SHARED_LOCK = threading.Lock()
+
+
+def shared_gate(account: str, endpoint: str, rate: float) -> StrictGate:
+    """The process-wide gate of one account (SecretId) at one endpoint.
+
+    Jobs asking for different rates share the lowest one: the cap belongs to the account, not to
+    a job.
+    """
+    with _SHARED_LOCK:
+        gate = _SHARED.get((account, endpoint))
+        if gate is None:
+            gate = _SHARED[(account, endpoint)] = StrictGate(rate)
+        else:
+            gate.limit_to(rate)
+        return gate
 
 
 class SlidingWindowLimiter:
-    """``rate`` acquisitions per second, at most ``rate * window`` in any ``window + margin`` seconds.
+    """The first release's limiter: ``rate`` per second on an absolute schedule, at most
+    ``rate * window`` in any ``window + margin`` seconds. Kept for the benchmark's comparison.
 
     ``clock`` defaults to the running loop's clock; create the limiter inside the running loop.
     """
@@ -39,14 +192,14 @@ class SlidingWindowLimiter:
         self._next_slot = self._clock()
         self._sent: collections.deque[float] = collections.deque(maxlen=self._per_window)
         self._lock = asyncio.Lock()
+        self.pause_seconds = 1.0
 
     async def acquire(self) -> None:
         """Wait for the next send slot; returns when a request may start."""
         async with self._lock:
             now = self._clock()
             # A slot missed by a late wake-up is still used (the schedule stays absolute); after
-            # an idle spell longer than the window the schedule starts again from now. The log of
-            # recent sends below keeps every window at the cap either way.
+            # an idle spell longer than the window the schedule starts again from now.
             slot = self._next_slot if self._next_slot >= now - self.window else now
             if len(self._sent) == self._per_window:
                 slot = max(slot, self._sent[0] + self.window + self.margin)
@@ -57,11 +210,8 @@ class SlidingWindowLimiter:
             self._sent.append(now)
 
     def pause(self, seconds: float) -> None:
-        """Hold every further send for ``seconds`` (the server said we are over its limit)."""
+        """Hold every further send for ``seconds``."""
         self._next_slot = max(self._next_slot, self._clock() + seconds)
 
-    async def __aenter__(self) -> None:
-        await self.acquire()
-
-    async def __aexit__(self, *exc: object) -> None:
-        return None
+    def throttled(self) -> None:
+        self.pause(self.pause_seconds)

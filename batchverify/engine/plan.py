@@ -1,64 +1,68 @@
-"""The batch run: read and scan the input, plan, send, and write the annotated output.
+"""The plan: read the input, find the column, normalize, deduplicate, and see what the checkpoint
+already holds, to decide what a run would send. Creates no file and sends nothing.
 
-``plan_run`` does everything up to the point of sending (it is all ``--dry-run`` does);
-``execute`` sends and writes. Output is a pure function of the input and the checkpoint store, so a
-resumed run writes exactly what an uninterrupted one would.
+``build_plan`` blocks (it reads the whole input); ``batchverify.engine.job.plan`` runs it in a worker
+thread for callers on an event loop.
 """
 
 from __future__ import annotations
 
 import datetime
 import itertools
-from collections import Counter
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from batchverify.core.columns import detect_phone_column
 from batchverify.core.normalize import normalize_mobile
 from batchverify.core.timeutil import utc_now_iso
-from batchverify.engine.store import Checkpoint, JobInfo, StoredAnswer, checkpoint_path
+from batchverify.engine.store import Checkpoint, check_endpoint, checkpoint_path
 from batchverify.errors import OutputError, UsageError
 from batchverify.files.readers import Table, open_table
-from batchverify.files.writers import CellValue, write_table
-from batchverify.models import RowResult, Status
+from batchverify.models import Status
 
-OUTPUT_COLUMNS = [
-    "mobile_normalized",
-    "mobile_status",
-    "mobile_status_code",
-    "mobile_result_code",
-    "mobile_billable",
-    "mobile_description",
-    "mobile_request_id",
-    "mobile_checked_at",
-    "mobile_error",
-    "mobile_source",
-]
 _DETECT_SAMPLE = 500
 
 
 @dataclass(frozen=True)
 class RunRequest:
-    """What to read and where to write."""
+    """What to read, where to write, and which stored answers may be used.
+
+    ``output`` None: results are not written to a file (the DataFrame API collects them).
+    ``checkpoint`` None: the store beside the output (``<output>.checkpoint.sqlite``), or, with no
+    output either, a store in memory that lasts one run.
+    """
 
     input: Path
-    output: Path
+    output: Path | None
     column: str | None = None
     sheet: str | None = None
     encoding: str | None = None
     output_encoding: str | None = None
     max_age: datetime.timedelta | None = None
     restart: bool = False
+    checkpoint: Path | None = None
+
+    @property
+    def store_path(self) -> Path | None:
+        """Where this run's checkpoint store lives (None: in memory)."""
+        if self.checkpoint is not None:
+            return self.checkpoint
+        return None if self.output is None else checkpoint_path(self.output)
 
 
 @dataclass
 class Plan:
-    """The scan of the input and what a run will do; everything the pre-send summary shows."""
+    """The scan of the input and what a run will do; everything the pre-send line shows.
 
+    ``to_send`` is a bound the run keeps: it sends only these numbers, each at most once per
+    attempt budget, so ``max_billable`` (one billable answer per number) holds.
+    """
+
+    request: RunRequest
     table: Table
     phone_col: int
     column_name: str
+    endpoint_identity: str
     rows: int = 0
     empty: int = 0
     invalid: int = 0
@@ -67,8 +71,19 @@ class Plan:
     already_answered: int = 0  # final answers this job already has (a resumed run)
     reused: int = 0  # final answers from earlier jobs, younger than --max-age
     to_send: list[int] = field(default_factory=list)
-    job: JobInfo | None = None
+    resumed_job: int | None = None  # the open job this run would resume
+    resumed_started_at: str | None = None
     reuse_since: str | None = None
+    made_at: str = ""
+
+    @property
+    def max_billable(self) -> int:
+        """The most billable answers the run can produce: one per number it sends."""
+        return len(self.to_send)
+
+    @property
+    def resumed(self) -> bool:
+        return self.resumed_job is not None
 
 
 def default_output(path: Path) -> Path:
@@ -79,28 +94,78 @@ def default_output(path: Path) -> Path:
 
 def check_paths(request: RunRequest) -> None:
     """Refuse an output that would overwrite the input or change the format."""
-    if not request.input.exists():
+    out = request.output
+    if out is None or not request.input.exists():
         return  # the reader reports a missing input with its own message
-    if request.output.resolve() == request.input.resolve():
-        raise OutputError(f"the output {request.output} is the input itself; choose another -o")
+    if out.resolve() == request.input.resolve():
+        raise OutputError(f"the output {out} is the input itself; choose another -o")
     expected = default_output(request.input).suffix.lower()
-    actual = request.output.suffix.lower()
+    actual = out.suffix.lower()
     if actual != expected and not (
         expected in (".csv", ".tsv", ".txt") and actual in (".csv", ".tsv", ".txt")
     ):
         raise UsageError(
             f"the output must keep the input's format ({expected}), not {actual or 'no extension'}"
         )
-    if not request.output.parent.is_dir():
-        raise OutputError(f"the output folder {request.output.parent} does not exist")
+    if out.is_dir():
+        raise OutputError(f"the output {out} is a directory")
+    if not out.parent.is_dir():
+        raise OutputError(f"the output folder {out.parent} does not exist")
 
 
-def scan_input(request: RunRequest) -> Plan:
-    """Read the input once: find the phone column, normalize and deduplicate. Creates no file."""
-    table = open_table(request.input, sheet=request.sheet, encoding=request.encoding)
+def build_plan(
+    request: RunRequest,
+    *,
+    endpoint_identity: str,
+    table: Table | None = None,
+    now: datetime.datetime | None = None,
+) -> Plan:
+    """Scan the input and look at the checkpoint (read only) to decide what would be sent.
+
+    ``table`` replaces reading ``request.input`` (the DataFrame API passes its column). Raises
+    ``InputError``, ``OutputError``, ``UsageError`` or ``CheckpointError``; creates no file.
+    """
+    check_paths(request)
+    if table is None:
+        table = open_table(request.input, sheet=request.sheet, encoding=request.encoding)
+    plan = _scan(request, table, endpoint_identity)
+    now = now or datetime.datetime.now(datetime.UTC)
+    plan.made_at = utc_now_iso(now)
+    if request.max_age is not None:
+        plan.reuse_since = utc_now_iso(now - request.max_age)
+    path = request.store_path
+    if path is None or not path.exists():
+        plan.to_send = list(plan.distinct)
+        return plan
+    with Checkpoint.open(path, lock=False, create=False) as store:
+        bound = store.bound_endpoint()
+        if bound is not None:
+            check_endpoint(path, bound, endpoint_identity)
+        peeked = None if request.restart else store.peek_job()
+        if peeked is not None:
+            plan.resumed_job, plan.resumed_started_at = peeked
+        done_this_job = set(store.finals(plan.resumed_job, None)) if peeked else set()
+        reusable = set(store.finals(None, plan.reuse_since)) if plan.reuse_since else set()
+    for number in plan.distinct:
+        if number in done_this_job:
+            plan.already_answered += 1
+        elif number in reusable:
+            plan.reused += 1
+        else:
+            plan.to_send.append(number)
+    return plan
+
+
+def _scan(request: RunRequest, table: Table, endpoint_identity: str) -> Plan:
     sample = [rec.cells for rec in itertools.islice(table.records(), 1, _DETECT_SAMPLE + 1)]
     phone_col = detect_phone_column(table.header, sample, request.column)
-    plan = Plan(table=table, phone_col=phone_col, column_name=_column_label(table.header, phone_col))
+    plan = Plan(
+        request=request,
+        table=table,
+        phone_col=phone_col,
+        column_name=_column_label(table.header, phone_col),
+        endpoint_identity=endpoint_identity,
+    )
     distinct = plan.distinct
     for record in itertools.islice(table.records(), 1, None):
         plan.rows += 1
@@ -120,105 +185,6 @@ def scan_input(request: RunRequest) -> Plan:
     return plan
 
 
-def plan_sends(plan: Plan, request: RunRequest, store: Checkpoint | None, *, dry_run: bool = False) -> Plan:
-    """Decide what needs sending: resume the open job (or start one), reuse what ``--max-age`` allows.
-
-    With ``dry_run`` the store is only read.
-    """
-    distinct = plan.distinct
-    now = datetime.datetime.now(datetime.UTC)
-    if request.max_age is not None:
-        plan.reuse_since = utc_now_iso(now - request.max_age)
-    if store is None:
-        plan.to_send = list(distinct)
-        return plan
-    if dry_run:
-        job_id = None if request.restart else store.peek_job()
-    else:
-        plan.job = store.open_job(now=utc_now_iso(now), restart=request.restart)
-        job_id = plan.job.job_id
-    done_this_job = set(store.finals(job_id, None)) if job_id is not None else set()
-    reusable = set(store.finals(None, plan.reuse_since)) if plan.reuse_since else set()
-    for number in distinct:
-        if number in done_this_job:
-            plan.already_answered += 1
-        elif number in reusable:
-            plan.reused += 1
-        else:
-            plan.to_send.append(number)
-    return plan
-
-
 def _column_label(header: list[str], index: int) -> str:
     name = header[index] if index < len(header) else ""
     return name or f"column {index + 1}"
-
-
-def write_output(plan: Plan, request: RunRequest, store: Checkpoint | None) -> Counter[str]:
-    """Write the annotated output atomically; returns the row count per status."""
-    counts: Counter[str] = Counter()
-    job_id = plan.job.job_id if plan.job else None
-    reuse_since = plan.reuse_since
-
-    def annotate(cells: list[str]) -> list[list[CellValue]]:
-        norms = [normalize_mobile(cell) for cell in cells]
-        numbers = [int(n.number) for n in norms if n.number is not None]
-        stored = store.lookup(numbers) if store is not None else {}
-        out: list[list[CellValue]] = []
-        for norm in norms:
-            if norm.number is None:
-                status = norm.status or Status.INVALID_NUMBER
-                row: list[CellValue] = ["", status.value, None, None, False, "", "", "", norm.reason, "local"]
-            else:
-                row = _answer_columns(norm.number, stored.get(int(norm.number)), job_id, reuse_since)
-            counts[str(row[1])] += 1
-            out.append(row)
-        return out
-
-    write_table(
-        plan.table,
-        request.output,
-        phone_col=plan.phone_col,
-        columns=OUTPUT_COLUMNS,
-        annotate=annotate,
-        output_encoding=request.output_encoding,
-    )
-    return counts
-
-
-def _answer_columns(
-    number: str, stored: StoredAnswer | None, job_id: int | None, reuse_since: str | None
-) -> list[CellValue]:
-    source = "api"
-    if stored is None:
-        result: RowResult | None = None
-    elif stored.job_id == job_id:
-        result = stored.result
-    elif reuse_since is not None and stored.final and stored.result.checked_at >= reuse_since:
-        result, source = stored.result, "reused"
-    else:
-        result = None
-    if result is None:
-        return [number, Status.PENDING.value, None, None, False, "", "", "", "", ""]
-    return [
-        number,
-        result.status.value,
-        result.status_code,
-        result.result_code,
-        result.billable,
-        result.description,
-        result.request_id,
-        result.checked_at,
-        result.error,
-        source,
-    ]
-
-
-def numbers_to_send(plan: Plan) -> Iterator[int]:
-    """The numbers the sender works through, in order of first appearance."""
-    return iter(plan.to_send)
-
-
-def store_path_for(request: RunRequest) -> Path:
-    """Where this output's checkpoint store lives."""
-    return checkpoint_path(request.output)

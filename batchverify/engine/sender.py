@@ -1,42 +1,34 @@
-"""The sending stage: a pool of workers calling the API under the rate limiter, with retries.
+"""The sending stage: a pool of workers calling the API through the rate gate, with retries.
 
 Every answer is written to the checkpoint before the next call of that worker starts. The stage
 stops early (``StopReason``) on a fatal API error, an exhausted daily quota, a network that stays
-down, or a stop request (Ctrl-C / SIGTERM); rows it did not finish stay pending for the next run.
+down, or a stop request (``stop()``); rows it did not finish stay pending for the next run.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import enum
 import random
 import time
-from collections.abc import Callable, Iterator
+from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Protocol
 
 from batchverify.core.classify import CallKind, RetryPolicy, classify, error_result, result_from_reply
 from batchverify.core.timeutil import utc_now_iso
-from batchverify.engine.gate import SlidingWindowLimiter
-from batchverify.engine.store import Checkpoint
+from batchverify.engine.asyncstore import AsyncStore
+from batchverify.engine.events import AnswerRecorded, EventSink, Retrying, StopReason, Throttled, ignore
+from batchverify.engine.gate import RateGate
 from batchverify.errors import FatalApiError
-from batchverify.models import BusinessReply, ErrorReply, Reply, RowResult, Status
+from batchverify.models import BusinessReply, ErrorReply, Reply, Status
 
 
 class Verifier(Protocol):
     """What the sender needs from a client: one call for one number."""
 
     async def query(self, mobile: str) -> Reply: ...
-
-
-class StopReason(enum.StrEnum):
-    """Why the sending stage ended before every number had an answer."""
-
-    INTERRUPTED = "interrupted"
-    FATAL = "fatal"
-    DAILY_LIMIT = "daily_limit"
-    NETWORK = "network"
 
 
 @dataclass
@@ -48,11 +40,10 @@ class SendStats:
     throttled: int = 0
     uncertain: int = 0
     billable: int = 0
-    answered: int = 0
     abandoned_in_flight: int = 0
     first_send: float | None = None
     last_send: float | None = None
-    by_status: dict[str, int] = field(default_factory=dict)
+    counts: Counter[str] = field(default_factory=Counter)
 
     @property
     def achieved_rate(self) -> float:
@@ -73,25 +64,28 @@ class SendConfig:
     daily_limit_streak: int = 20  # this many -4 answers in a row mean the account's quota is gone
     network_down_streak: int = 3  # this many numbers failing on connection errors in a row
     grace: float = 2.0  # how long calls in flight may finish after a stop
-    throttle_pause: float = 1.0
     seed: int | None = None
 
 
 class Sender:
-    """Runs the sending stage for one job. ``stop()`` may be called from a signal handler."""
+    """Runs the sending stage for one job. ``stop()`` must be called on the sender's loop."""
 
     def __init__(
         self,
         verifier: Verifier,
-        store: Checkpoint,
+        store: AsyncStore,
         config: SendConfig,
+        gate: RateGate,
         *,
-        on_answer: Callable[[RowResult], None] = lambda _r: None,
+        total: int = 0,
+        events: EventSink = ignore,
     ) -> None:
         self._verifier = verifier
         self._store = store
         self._config = config
-        self._on_answer = on_answer
+        self._gate = gate
+        self._total = total
+        self._events = events
         self._rng = random.Random(config.seed)
         self.stats = SendStats()
         self.stop_reason: StopReason | None = None
@@ -108,9 +102,8 @@ class Sender:
 
     async def run(self, numbers: Iterator[int]) -> StopReason | None:
         """Send every number (in order), until done or stopped. Returns why it stopped early."""
-        limiter = SlidingWindowLimiter(self._config.rate)
         workers = [
-            asyncio.create_task(self._worker(numbers, limiter), name=f"worker-{i}")
+            asyncio.create_task(self._worker(numbers), name=f"worker-{i}")
             for i in range(max(1, self._config.concurrency))
         ]
         stopper = asyncio.create_task(self._stop.wait())
@@ -132,21 +125,22 @@ class Sender:
                 raise exc
         return self.stop_reason
 
-    async def _worker(self, numbers: Iterator[int], limiter: SlidingWindowLimiter) -> None:
+    async def _worker(self, numbers: Iterator[int]) -> None:
         for number in numbers:
             if self._stop.is_set():
                 return
-            await self._verify(number, limiter)
+            await self._verify(number)
 
-    async def _verify(self, number: int, limiter: SlidingWindowLimiter) -> None:
+    async def _verify(self, number: int) -> None:
         policy = self._config.policy
         tries: dict[CallKind, int] = {}
         mobile = str(number)
+        store = self._store
         while True:
-            await limiter.acquire()
+            await self._gate.acquire()
             if self._stop.is_set():
                 return
-            self._store.mark_inflight(number, utc_now_iso())
+            await store.run(store.store.mark_inflight, number, utc_now_iso())
             self._count_send()
             try:
                 reply = await self._verifier.query(mobile)
@@ -162,7 +156,8 @@ class Sender:
                 self.stats.uncertain += 1
             if kind is CallKind.THROTTLED:
                 self.stats.throttled += 1
-                limiter.pause(self._config.throttle_pause)
+                self._gate.throttled()
+                self._events(Throttled(number))
                 continue
             if kind is CallKind.FATAL:
                 assert isinstance(reply, ErrorReply)
@@ -174,23 +169,27 @@ class Sender:
             if allowed and used < allowed:
                 tries[kind] = used + 1
                 self.stats.retries += 1
-                if await self._sleep(policy.delay(used + 1, self._rng)):
+                delay = policy.delay(used + 1, self._rng)
+                self._events(Retrying(number, kind.value, used + 1, delay))
+                if await self._sleep(delay):
                     return
                 continue
-            self._finish(number, reply, kind)
+            await self._finish(number, reply, kind)
             return
 
-    def _finish(self, number: int, reply: Reply, kind: CallKind) -> None:
+    async def _finish(self, number: int, reply: Reply, kind: CallKind) -> None:
         now = utc_now_iso()
         if isinstance(reply, BusinessReply):
             result = result_from_reply(reply, now)
         else:
             result = error_result(reply, kind, now)
-        self._store.record(number, result)
-        self.stats.answered += 1
-        self.stats.billable += int(result.billable)
-        self.stats.by_status[result.status.value] = self.stats.by_status.get(result.status.value, 0) + 1
-        self._on_answer(result)
+        store = self._store
+        await store.run(store.store.record, number, result)
+        stats = self.stats
+        stats.billable += int(result.billable)
+        stats.counts[result.status.value] += 1
+        done = stats.counts.total()
+        self._events(AnswerRecorded(number, result, done, self._total, stats.billable, dict(stats.counts)))
         self._daily_streak = self._daily_streak + 1 if result.status is Status.DAILY_LIMIT else 0
         if self._daily_streak >= self._config.daily_limit_streak:
             self.stop(StopReason.DAILY_LIMIT)

@@ -21,6 +21,7 @@ import sqlite3
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 from batchverify.errors import BusyError, CheckpointError
 from batchverify.models import RowResult, Status
@@ -77,8 +78,28 @@ class JobInfo:
 
     job_id: int
     resumed: bool
-    previous_runs: int
+    started_at: str
     orphaned_inflight: int  # calls sent by a run that died before their answer arrived
+
+
+class Store(Protocol):
+    """What the engine needs from a checkpoint store. ``Checkpoint`` (SQLite) is the one in use.
+
+    Every method is synchronous and may block on disk: the engine calls them from one worker
+    thread (``AsyncStore``), never from its event loop.
+    """
+
+    def bind_endpoint(self, identity: str) -> None: ...
+    def bound_endpoint(self) -> str | None: ...
+    def open_job(self, *, now: str, restart: bool) -> JobInfo: ...
+    def peek_job(self) -> tuple[int, str] | None: ...
+    def end_run(self, *, state: str, now: str, close_job: bool) -> None: ...
+    def mark_inflight(self, number: int, now: str) -> None: ...
+    def record(self, number: int, result: RowResult) -> None: ...
+    def finals(self, job_id: int | None, reuse_since: str | None) -> Iterator[int]: ...
+    def lookup(self, numbers: Iterable[int]) -> dict[int, StoredAnswer]: ...
+    def answer_count(self) -> int: ...
+    def close(self) -> None: ...
 
 
 class Checkpoint:
@@ -89,6 +110,14 @@ class Checkpoint:
         self._con = con
         self._lock_fd = lock_fd
         self.job_id = 0
+
+    @classmethod
+    def memory(cls) -> Checkpoint:
+        """A store that lives only as long as this object (a DataFrame run without a checkpoint)."""
+        con = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
+        con.executescript(_SCHEMA)
+        con.execute("INSERT INTO meta VALUES ('schema', ?)", (SCHEMA_VERSION,))
+        return cls(Path(":memory:"), con, None)
 
     @classmethod
     def open(cls, path: Path, *, lock: bool = True, create: bool = True) -> Checkpoint:
@@ -105,8 +134,11 @@ class Checkpoint:
             con.execute("PRAGMA journal_mode=WAL")
             con.execute("PRAGMA synchronous=NORMAL")
             con.execute("PRAGMA busy_timeout=5000")
-            con.executescript(_SCHEMA)
+            if create:
+                con.executescript(_SCHEMA)
             row = con.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
+            if row is None and not create:
+                raise sqlite3.DatabaseError("no batchverify schema")
             if row is None:
                 con.execute("INSERT INTO meta VALUES ('schema', ?)", (SCHEMA_VERSION,))
             elif row[0] != SCHEMA_VERSION:
@@ -132,19 +164,21 @@ class Checkpoint:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    def bound_endpoint(self) -> str | None:
+        """The endpoint this store is tied to, if any."""
+        row = self._con.execute("SELECT value FROM meta WHERE key='endpoint'").fetchone()
+        return None if row is None else str(row[0])
+
     def bind_endpoint(self, identity: str) -> None:
         """Tie the store to one API endpoint, so answers of a simulator never fill a real run.
 
         Raises CheckpointError when the store already holds answers from another endpoint.
         """
-        row = self._con.execute("SELECT value FROM meta WHERE key='endpoint'").fetchone()
-        if row is None:
+        bound = self.bound_endpoint()
+        if bound is None:
             self._con.execute("INSERT INTO meta VALUES ('endpoint', ?)", (identity,))
-        elif row[0] != identity:
-            raise CheckpointError(
-                f"{self.path.name} holds answers from {row[0]}, not {identity}; "
-                "choose another -o, or delete that file to start from nothing"
-            )
+        else:
+            check_endpoint(self.path, bound, identity)
 
     # --- jobs ----------------------------------------------------------------------------------
 
@@ -152,7 +186,7 @@ class Checkpoint:
         """Resume the open job, or start a new one (always with ``restart``)."""
         con = self._con
         row = con.execute(
-            "SELECT id, runs FROM jobs WHERE closed_at IS NULL ORDER BY id DESC LIMIT 1"
+            "SELECT id, started_at FROM jobs WHERE closed_at IS NULL ORDER BY id DESC LIMIT 1"
         ).fetchone()
         with self._transaction():
             if row is not None and restart:
@@ -161,21 +195,25 @@ class Checkpoint:
             if row is None:
                 job_id = con.execute("INSERT INTO jobs (started_at) VALUES (?)", (now,)).lastrowid
                 assert job_id is not None
-                runs, resumed = 0, False
+                started_at, resumed = now, False
             else:
-                job_id, runs, resumed = row[0], row[1], True
+                job_id, started_at, resumed = int(row[0]), str(row[1]), True
             orphans = con.execute("SELECT COUNT(*) FROM inflight").fetchone()[0]
             con.execute("DELETE FROM inflight")
             con.execute("UPDATE jobs SET runs=runs+1, last_state='running' WHERE id=?", (job_id,))
         self.job_id = job_id
-        return JobInfo(job_id=job_id, resumed=resumed, previous_runs=runs, orphaned_inflight=orphans)
+        return JobInfo(job_id=job_id, resumed=resumed, started_at=started_at, orphaned_inflight=orphans)
 
-    def peek_job(self) -> int | None:
-        """The open job a run would resume, without changing anything (for ``--dry-run``)."""
+    def peek_job(self) -> tuple[int, str] | None:
+        """The open job a run would resume and when it started, without changing anything."""
         row = self._con.execute(
-            "SELECT id FROM jobs WHERE closed_at IS NULL ORDER BY id DESC LIMIT 1"
+            "SELECT id, started_at FROM jobs WHERE closed_at IS NULL ORDER BY id DESC LIMIT 1"
         ).fetchone()
-        return None if row is None else int(row[0])
+        return None if row is None else (int(row[0]), str(row[1]))
+
+    def answer_count(self) -> int:
+        """How many numbers have a stored answer."""
+        return int(self._con.execute("SELECT COUNT(*) FROM answers").fetchone()[0])
 
     def end_run(self, *, state: str, now: str, close_job: bool) -> None:
         """Record how the run ended; ``close_job`` when every row has a final answer."""
@@ -245,6 +283,15 @@ class Checkpoint:
             with contextlib.suppress(sqlite3.Error):
                 self._con.execute("ROLLBACK")
             raise
+
+
+def check_endpoint(path: Path, bound: str, identity: str) -> None:
+    """Refuse to mix answers of two endpoints in one store."""
+    if bound != identity:
+        raise CheckpointError(
+            f"{path.name} holds answers from {bound}, not {identity}; "
+            "choose another -o, or delete that file to start from nothing"
+        )
 
 
 def _row_result(row: tuple[object, ...]) -> RowResult:

@@ -28,8 +28,8 @@ from openpyxl.worksheet._write_only import WriteOnlyWorksheet  # type: ignore[im
 
 from batchverify.errors import InputError
 from batchverify.files.exceltable import ExcelTable, sheet_values
+from batchverify.files.layout import Annotate, CellValue, Layout, annotated, atomic_path, place
 from batchverify.files.tables import NativeValue, Record, Table, cell_text
-from batchverify.files.writers import Annotate, CellValue, Layout, annotated, atomic_path, place
 
 __all__ = ["write_xls_as_xlsx", "write_xlsx"]
 

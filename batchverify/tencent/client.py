@@ -11,7 +11,7 @@ import json
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 import aiohttp
@@ -70,11 +70,12 @@ def make_session(
     return aiohttp.ClientSession(connector=connector, timeout=timeout, headers={"User-Agent": USER_AGENT})
 
 
-class Encrypts:
+class Encrypts(Protocol):
     """What the client needs from an encryptor (see ``batchverify.tencent.crypto.Encryptor``)."""
 
-    def encrypt_params(self, mobile: str) -> dict[str, object]:  # pragma: no cover - protocol
-        raise NotImplementedError
+    def encrypt_params(self, mobile: str) -> dict[str, object]:
+        """The request parameters carrying ``mobile`` encrypted."""
+        ...
 
 
 class MobileStatusClient:

@@ -1,0 +1,112 @@
+"""What a running job tells its front ends, as plain values.
+
+The command line's tqdm bar and log lines, the upload page's event stream and a notebook's
+``tqdm.auto`` bar each consume the same events through an ``EventSink`` (any callable taking one
+event). A sink is called on the job's event loop and must not block it.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from batchverify.models import RowResult
+
+if TYPE_CHECKING:
+    from batchverify.engine.plan import Plan
+
+__all__ = [
+    "AnswerRecorded",
+    "Event",
+    "EventSink",
+    "JobStarted",
+    "OutputWritten",
+    "PlanReady",
+    "Retrying",
+    "StopReason",
+    "Stopped",
+    "Throttled",
+    "ignore",
+]
+
+
+class StopReason(enum.StrEnum):
+    """Why the sending stage ended before every number had an answer (machine-readable)."""
+
+    INTERRUPTED = "interrupted"  # a stop was asked for (Ctrl-C, SIGTERM, job.stop(), a web Stop)
+    FATAL = "fatal"  # the API refused the whole job (authentication, arrears, ...)
+    DAILY_LIMIT = "daily_limit"  # the account's daily quota is used up
+    NETWORK = "network"  # the API could not be reached
+
+
+@dataclass(frozen=True, slots=True)
+class PlanReady:
+    """The plan is made; nothing has been sent."""
+
+    plan: Plan
+
+
+@dataclass(frozen=True, slots=True)
+class JobStarted:
+    """The job holds its checkpoint and is about to send ``to_send`` numbers."""
+
+    job_id: int
+    resumed: bool
+    to_send: int
+
+
+@dataclass(frozen=True, slots=True)
+class AnswerRecorded:
+    """One number's answer is durable in the checkpoint. Counts are for this run so far."""
+
+    number: int
+    result: RowResult
+    done: int
+    total: int
+    billable: int
+    counts: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Retrying:
+    """One call will be tried again after ``delay`` seconds (``kind``: busy, server, uncertain...)."""
+
+    number: int
+    kind: str
+    attempt: int
+    delay: float
+
+
+@dataclass(frozen=True, slots=True)
+class Throttled:
+    """The server answered ``RequestLimitExceeded``; the gate slows down and the call is retried."""
+
+    number: int
+
+
+@dataclass(frozen=True, slots=True)
+class Stopped:
+    """Sending stopped before every number was asked."""
+
+    reason: StopReason
+    detail: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class OutputWritten:
+    """The annotated output is in place."""
+
+    path: Path
+    rows: int
+    counts: dict[str, int]
+
+
+Event = PlanReady | JobStarted | AnswerRecorded | Retrying | Throttled | Stopped | OutputWritten
+EventSink = Callable[[Event], None]
+
+
+def ignore(_event: Event) -> None:
+    """The default sink."""

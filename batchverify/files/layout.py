@@ -1,0 +1,120 @@
+"""What every writer shares: where the result columns go, batching rows through ``annotate``, the
+check of the target path, and the atomic write (a temporary file beside the target, moved onto it
+with ``os.replace`` only when complete, so a failed or interrupted write leaves the old file)."""
+
+from __future__ import annotations
+
+import contextlib
+import secrets
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+from batchverify.errors import OutputError
+from batchverify.files.tables import Record, Table
+
+__all__ = ["Annotate", "CellValue", "Layout", "annotated", "atomic_path", "check_target", "place"]
+
+CellValue = str | int | bool | None
+Annotate = Callable[[list[str]], list[list[CellValue]]]
+_P = TypeVar("_P")
+
+
+@dataclass(frozen=True, slots=True)
+class Layout:
+    """Where each result column goes (0-based), and the header names."""
+
+    names: list[str]
+    positions: list[int]
+
+    @classmethod
+    def build(cls, header: list[str], width: int, names: list[str]) -> Layout:
+        positions: list[int] = []
+        next_free = max(width, len(header))
+        for name in names:
+            if name in header:
+                positions.append(header.index(name))
+            else:
+                positions.append(next_free)
+                next_free += 1
+        return cls(list(names), positions)
+
+    @property
+    def width(self) -> int:
+        return max(self.positions, default=-1) + 1
+
+
+def annotated(
+    items: Iterable[tuple[Record, _P]],
+    phone_col: int,
+    n_columns: int,
+    annotate: Annotate,
+    batch_size: int,
+) -> Iterator[tuple[Record, _P, list[CellValue] | None]]:
+    """Pair each data record with its result values (None for a blank record), in batches."""
+    batch: list[tuple[Record, _P]] = []
+
+    def flush() -> Iterator[tuple[Record, _P, list[CellValue] | None]]:
+        phones = [rec.cells[phone_col] if phone_col < len(rec.cells) else "" for rec, _ in batch]
+        results = annotate(phones)
+        if len(results) != len(batch):
+            raise ValueError(f"annotate returned {len(results)} rows for {len(batch)} records")
+        for (rec, payload), values in zip(batch, results, strict=True):
+            if len(values) != n_columns:
+                raise ValueError(f"annotate returned {len(values)} values for {n_columns} columns")
+            blank = not any(rec.cells)
+            yield rec, payload, None if blank else values
+        batch.clear()
+
+    for item in items:
+        batch.append(item)
+        if len(batch) >= max(1, batch_size):
+            yield from flush()
+    if batch:
+        yield from flush()
+
+
+def place(cells: list[Any], layout: Layout, values: list[Any], fill: Any) -> list[Any]:
+    """``cells`` extended with ``fill`` as far as needed and ``values`` put at their positions."""
+    row = list(cells)
+    if len(row) < layout.width:
+        row.extend([fill] * (layout.width - len(row)))
+    for position, value in zip(layout.positions, values, strict=True):
+        row[position] = value
+    return row
+
+
+@contextlib.contextmanager
+def atomic_path(out: Path) -> Iterator[Path]:
+    """A fresh temporary path beside ``out``; moved onto ``out`` only if the block succeeds."""
+    # Hidden, unique, and with the same suffix (openpyxl and people look at suffixes).
+    tmp = out.with_name(f".{out.stem}.{secrets.token_hex(4)}.tmp{out.suffix}")
+    try:
+        yield tmp
+        with contextlib.suppress(OSError):
+            # Keep the permissions of the file being replaced (temp files start private).
+            tmp.chmod(out.stat().st_mode & 0o7777)
+        tmp.replace(out)
+    except OSError as exc:
+        _unlink(tmp)
+        raise OutputError(f"cannot write {out} ({exc.strerror or exc})") from None
+    except BaseException:
+        _unlink(tmp)
+        raise
+
+
+def _unlink(path: Path) -> None:
+    with contextlib.suppress(OSError):
+        path.unlink()
+
+
+def check_target(table: Table, out: Path) -> None:
+    """Refuse an output that is the input itself, a directory, or in a missing folder."""
+    with contextlib.suppress(OSError):
+        if out.exists() and out.samefile(table.path):
+            raise OutputError(f"the output {out} is the input itself; choose another output file")
+    if out.is_dir():
+        raise OutputError(f"the output {out} is a directory")
+    if not out.parent.is_dir():
+        raise OutputError(f"the output folder {out.parent} does not exist")
