@@ -1,0 +1,1 @@
+"""The sections of ``python -m bench.run``, one module each (the scale section in three)."""
