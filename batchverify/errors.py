@@ -72,6 +72,7 @@ class FatalApiError(BatchVerifyError):
         self.code = code
         self.message = message
         self.request_id = request_id
+        self.summary: object | None = None  # the run's Summary, when raised by the Python API
         detail = f"{code}: {message}" if message else code
         if request_id:
             detail += f" (RequestId {request_id})"
