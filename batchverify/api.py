@@ -157,11 +157,26 @@ def run_sync(make: Callable[[_Handle], Coroutine[Any, Any, _T]]) -> _T:
     thread = threading.Thread(target=work, name="batchverify-job", daemon=True)
     thread.start()
     try:
-        return future.result()
+        return _wait(future)
     except KeyboardInterrupt:
         handle.stop()
-        future.exception()  # wait for the clean stop; a second Ctrl-C ends this wait
+        _wait_done(future)  # the clean stop; a second Ctrl-C ends this wait
         raise
+
+
+def _wait(future: concurrent.futures.Future[_T]) -> _T:
+    # Short waits, not one long one: a SIGINT delivered to another thread only sets a flag that
+    # the main thread checks between bytecodes, so a wait without end would never see it.
+    while True:
+        try:
+            return future.result(timeout=0.2)
+        except concurrent.futures.TimeoutError:
+            continue
+
+
+def _wait_done(future: concurrent.futures.Future[_T]) -> None:
+    while not future.done():
+        concurrent.futures.wait([future], timeout=0.2)
 
 
 async def _verify_file(
