@@ -48,7 +48,7 @@ class Simulator:
     def __init__(self, **options: Any) -> None:
         from batchverify.simulator import SimConfig, SimulatorServer
 
-        self.config = SimConfig.from_env(**options) if options else SimConfig()
+        self.config = SimConfig(**options)
         self._server = SimulatorServer(self.config)
 
     @property

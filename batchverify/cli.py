@@ -304,7 +304,10 @@ def _confirm(question: str) -> bool:
     help="Requests per second per key; 0 turns the limit off.",
 )
 @click.option(
-    "--latency", default="0,0", show_default=True, help="MIN,MAX milliseconds added to every answer."
+    "--latency",
+    default="0,0",
+    show_default=True,
+    help="MIN,MAX (or MIN-MAX, or one value) milliseconds added to every answer.",
 )
 @click.option(
     "--faults",
@@ -329,22 +332,15 @@ def simulate(
     daily_quota: int | None,
 ) -> None:
     """Run the local MobileStatus simulator in the foreground (Ctrl-C stops it)."""
-    from batchverify.simulator import SimConfig, serve_forever
+    from batchverify.simulator import SimConfig, parse_latency, serve_forever
 
-    try:
-        low, high = (int(part) for part in latency.split(","))
-    except ValueError:
-        raise errors.UsageError(
-            f"bad --latency {latency!r}: use MIN,MAX in milliseconds, e.g. 50,250"
-        ) from None
-    if not 0 <= low <= high:
-        raise errors.UsageError("bad --latency: need 0 <= MIN <= MAX")
-    config = SimConfig.from_env()
-    config.rate_limit = rate_limit
-    config.latency_ms = (low, high)
-    config.faults = faults
-    config.seed = seed
-    config.daily_quota = daily_quota
+    config = SimConfig.from_env(
+        rate_limit=rate_limit,
+        latency_ms=parse_latency(latency),
+        faults=faults,
+        seed=seed,
+        daily_quota=daily_quota,
+    )
     serve_forever(config, host, port)
 
 

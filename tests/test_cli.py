@@ -230,6 +230,11 @@ def test_ctrl_c_writes_partial_output_then_resume_completes(tmp_path: Path) -> N
     _kill_mid_run(tmp_path, signal.SIGINT)
 
 
+@pytest.mark.timeout(400)
+def test_sighup_writes_partial_output_like_sigterm(tmp_path: Path) -> None:
+    _kill_mid_run(tmp_path, signal.SIGHUP)
+
+
 def test_fatal_error_stops_the_job_with_exit_3(
     tmp_path: Path, fast_sim: SimulatorServer, env: dict[str, str]
 ) -> None:

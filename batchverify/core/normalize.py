@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 from batchverify.models import Status
 
-__all__ = ["MOBILE_RE", "Normalized", "is_valid_mobile", "normalize_mobile"]
+__all__ = ["MOBILE_RE", "Normalized", "normalize_mobile"]
 
 # ASCII-only on purpose: in ``re`` a bare ``\d`` also matches Arabic-Indic, Devanagari, ... digits.
 # All are used with fullmatch(): "$" would also match before a trailing newline.
@@ -79,11 +79,6 @@ _EMPTY = Normalized(None, Status.EMPTY, "empty")
 
 def _invalid(reason: str) -> Normalized:
     return Normalized(None, Status.INVALID_NUMBER, reason)
-
-
-def is_valid_mobile(text: str) -> bool:
-    """Whether ``text`` already is a normalized mainland mobile number (11 ASCII digits, 1[3-9]…)."""
-    return MOBILE_RE.fullmatch(text) is not None
 
 
 def normalize_mobile(cell: str) -> Normalized:

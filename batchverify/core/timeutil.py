@@ -8,7 +8,9 @@ import re
 from batchverify.errors import UsageError
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$", re.IGNORECASE)
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$", re.IGNORECASE | re.ASCII)
+# Far beyond any useful --max-age, and well inside what datetime arithmetic can hold.
+_LONGEST = datetime.timedelta(days=3650)
 
 
 def utc_now_iso(now: datetime.datetime | None = None) -> str:
@@ -22,4 +24,7 @@ def parse_duration(text: str) -> datetime.timedelta:
     match = _DURATION.match(text)
     if not match:
         raise UsageError(f"bad duration {text!r}: use a number and a unit, e.g. 30m, 12h, 7d")
-    return datetime.timedelta(seconds=float(match.group(1)) * _UNITS[match.group(2).lower()])
+    seconds = float(match.group(1)) * _UNITS[match.group(2).lower()]
+    if seconds > _LONGEST.total_seconds():
+        raise UsageError(f"bad duration {text!r}: at most 3650d (ten years)")
+    return datetime.timedelta(seconds=seconds)

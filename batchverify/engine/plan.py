@@ -16,7 +16,8 @@ from batchverify.core.columns import detect_phone_column
 from batchverify.core.normalize import normalize_mobile
 from batchverify.core.timeutil import utc_now_iso
 from batchverify.engine.store import Checkpoint, check_endpoint, checkpoint_path
-from batchverify.errors import OutputError, UsageError
+from batchverify.errors import UsageError
+from batchverify.files.layout import check_output
 from batchverify.files.readers import Table, open_table
 from batchverify.models import Status
 
@@ -93,12 +94,11 @@ def default_output(path: Path) -> Path:
 
 
 def check_paths(request: RunRequest) -> None:
-    """Refuse an output that would overwrite the input or change the format."""
+    """Refuse an output that would overwrite the input, change the format, or cannot be written."""
     out = request.output
     if out is None or not request.input.exists():
         return  # the reader reports a missing input with its own message
-    if out.resolve() == request.input.resolve():
-        raise OutputError(f"the output {out} is the input itself; choose another -o")
+    check_output(request.input, out)
     expected = default_output(request.input).suffix.lower()
     actual = out.suffix.lower()
     if actual != expected and not (
@@ -107,10 +107,6 @@ def check_paths(request: RunRequest) -> None:
         raise UsageError(
             f"the output must keep the input's format ({expected}), not {actual or 'no extension'}"
         )
-    if out.is_dir():
-        raise OutputError(f"the output {out} is a directory")
-    if not out.parent.is_dir():
-        raise OutputError(f"the output folder {out.parent} does not exist")
 
 
 def build_plan(

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import codecs
 import csv
-import importlib
 import io
 import re
 import sys
@@ -184,7 +183,7 @@ def _detect_encoding(path: Path, head: bytes, override: str | None) -> tuple[str
     if _decode_problem(path, "gb18030") is None:
         return "gb18030", False
     raise InputError(
-        f"{path} is neither UTF-8 nor GB18030 text (UTF-8: {utf8_problem}){_encoding_hint(head)}; "
+        f"{path} is neither UTF-8 nor GB18030 text (UTF-8: {utf8_problem}); "
         "if it is a text table, pass its encoding with --encoding"
     )
 
@@ -209,18 +208,6 @@ def _decode_problem(path: Path, codec: str) -> str | None:
     except OSError as exc:
         return f"it cannot be read ({exc.strerror or exc})"
     return None
-
-
-def _encoding_hint(head: bytes) -> str:
-    # charset-normalizer comes with pandas/aiohttp; its guess is only a hint (often wrong, §2).
-    # Imported by name so neither the import nor mypy depends on it being installed.
-    try:
-        module: Any = importlib.import_module("charset_normalizer")
-        best = module.from_bytes(head[:65536]).best()
-        guess = str(best.encoding) if best is not None and best.encoding else ""
-    except Exception:
-        return ""
-    return f"; charset-normalizer guesses {guess}" if guess else ""
 
 
 def _read_sample(path: Path, codec: str) -> tuple[str, bool]:

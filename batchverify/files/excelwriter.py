@@ -26,7 +26,7 @@ from openpyxl.cell.cell import (  # type: ignore[import-untyped,unused-ignore]
 from openpyxl.workbook.workbook import Workbook  # type: ignore[import-untyped,unused-ignore]
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet  # type: ignore[import-untyped,unused-ignore]
 
-from batchverify.errors import InputError
+from batchverify.errors import OutputError
 from batchverify.files.exceltable import ExcelTable, sheet_values
 from batchverify.files.layout import Annotate, CellValue, Layout, annotated, atomic_path, place
 from batchverify.files.tables import NativeValue, Record, Table, cell_text
@@ -60,10 +60,15 @@ def _load(path: Path, keep_vba: bool) -> Workbook:
             warnings.simplefilter("ignore")
             # A file object, so openpyxl does not insist on an .xlsx/.xlsm name.
             return openpyxl.load_workbook(f, keep_vba=keep_vba, rich_text=True)
+    except MemoryError:
+        raise
     except Exception as exc:
+        # openpyxl raises a wide mix (KeyError, ValueError, BadZipFile, XML errors) for workbooks
+        # it cannot model; by now answers may have been paid for, and they are in the checkpoint.
         detail = " ".join(str(exc).split())[:200] or type(exc).__name__
-        raise InputError(
-            f"{path}: openpyxl cannot open the workbook to write the output ({detail})"
+        raise OutputError(
+            f"{path}: openpyxl cannot open the workbook to write the output ({detail}); "
+            "the answers are kept in the checkpoint"
         ) from None
 
 

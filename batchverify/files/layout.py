@@ -111,9 +111,17 @@ def _unlink(path: Path) -> None:
 
 def check_target(table: Table, out: Path) -> None:
     """Refuse an output that is the input itself, a directory, or in a missing folder."""
+    check_output(table.path, out)
+
+
+def check_output(source: Path, out: Path) -> None:
+    """Refuse an output that is ``source`` (by any name or hard link), a directory, or in a missing
+    folder. The one check of an output path, before the plan and again before writing."""
+    same = out.resolve() == source.resolve()
     with contextlib.suppress(OSError):
-        if out.exists() and out.samefile(table.path):
-            raise OutputError(f"the output {out} is the input itself; choose another output file")
+        same = same or (out.exists() and out.samefile(source))
+    if same:
+        raise OutputError(f"the output {out} is the input itself; choose another -o")
     if out.is_dir():
         raise OutputError(f"the output {out} is a directory")
     if not out.parent.is_dir():

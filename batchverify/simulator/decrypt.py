@@ -68,7 +68,7 @@ def _unb64(value: object, field: str) -> bytes:
 
 
 class Decryptor:
-    """Decrypts an encrypted ``Mobile`` with a private key pair (the simulator's side of §4).
+    """Decrypts an encrypted ``Mobile`` with a private key pair (the scheme of ``tencent.crypto``).
 
     ``rsa_private_pem``: PEM RSA private key (PKCS#1 or PKCS#8). ``sm2_private``: SM2 private key as
     PKCS#8/SEC1 PEM text or 64 hex chars. Raises EncryptionError if either cannot be loaded.

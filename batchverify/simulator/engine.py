@@ -1,7 +1,9 @@
 """The simulator's request pipeline: authentication, limits, faults, parameters, scripted answers.
 
-Checks run in the order of protocol.md §6; business answers come only from
-:func:`batchverify.simulator.numbers.scripted_outcome`. The HTTP side lives in :mod:`batchverify.simulator`.
+Checks run in the order the real endpoint applies them: the HTTP method, authentication (headers,
+signature, timestamp, key), action and version, the per-key rate limit, injected faults, then the
+parameters; business answers come only from :func:`batchverify.simulator.numbers.scripted_outcome`.
+The HTTP side lives in :mod:`batchverify.simulator.app`.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """FaceID sensitive-data encryption of ``Mobile``: the client side.
 
 The scheme is the one of Tencent's official helper libraries (``faceid-api-crypto-{golang,java,
-nodejs}``), see protocol.md §4:
+nodejs}``):
 
 ==================  =====================================  =====================================
 step                AES-256-CBC (default)                  SM4-GCM
