@@ -58,6 +58,11 @@ class Sizes:
     component_count: int
     insitu_answers: int
     rerun_budget_s: int  # per peer: how long to keep running it again on the rows it left
+    gate_numbers: int = 1000  # §5: one job per gate and machine state
+    three_numbers: int = 300  # §5: per job, three jobs at once
+    lag_rows: int = 100_000  # §5: the XLSX job whose loop lag is measured
+    lag_send: int = 400  # §5: numbers of it still to send
+    startup_repeats: int = 10
 
 
 # --------------------------------------------------------------------------------------------------

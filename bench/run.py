@@ -1,6 +1,6 @@
 """``make bench`` / ``make bench-quick``: batchverify against the local simulator, written to RESULTS.md.
 
-    python -m bench.run [--quick] [--only ceiling,peers,headroom,scale] [--repeats N]
+    python -m bench.run [--quick] [--only ceiling,peers,headroom,scale,library] [--repeats N]
 
 Sections:
   1. ceiling   2,000 numbers, strict 20/s simulator with 50-250 ms latency; also --faults 0.05, and
@@ -9,6 +9,9 @@ Sections:
   3. headroom  20,000 numbers, limit off and no latency: rows/s and CPU per row of batchverify.
   4. scale     generated 1,000,000-row CSV and 200,000-row XLSX: dry runs, writing a finished
                job, resuming a 99 %-done job, per-answer checkpoint cost.
+  5. library   the engine in process: the composed rate gate against the first release's limiter
+               (idle and with both cores loaded), three concurrent jobs on one account, the event
+               loop's lag during a 100,000-row XLSX job, the command line's start-up.
 
 Every measured program runs as its own process (CPU and peak RSS from ``os.wait4``); the simulator
 is another process. Generated inputs go to bench/work/ (not committed). Full mode writes
@@ -33,13 +36,35 @@ from bench.proc import ROOT, STATES, WORK, cpu_ticks, loadavg, machine_state, st
 from bench.report import Context, Sizes, Target, _f, _met, machine_info, progress
 from bench.sections.ceiling import section_ceiling
 from bench.sections.headroom import section_headroom
+from bench.sections.library import section_library
 from bench.sections.peers import section_peers
 from bench.sections.scale import section_scale
 
-SECTIONS = ("ceiling", "peers", "headroom", "scale")
+SECTIONS = ("ceiling", "peers", "headroom", "scale", "library")
 
 FULL = Sizes("full", 2000, 3, 1, 600, 20_000, 3, 1_000_000, 200_000, 3, 2000, 100, 20_000, 400, 150)
-QUICK = Sizes("quick", 150, 2, 1, 100, 2000, 2, 50_000, 10_000, 2, 500, 40, 5000, 100, 15)
+QUICK = Sizes(
+    "quick",
+    150,
+    2,
+    1,
+    100,
+    2000,
+    2,
+    50_000,
+    10_000,
+    2,
+    500,
+    40,
+    5000,
+    100,
+    15,
+    gate_numbers=150,
+    three_numbers=60,
+    lag_rows=10_000,
+    lag_send=60,
+    startup_repeats=5,
+)
 
 
 def write_results(state: dict[str, Any], path: Path) -> None:
@@ -124,6 +149,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "peers": section_peers,
         "headroom": section_headroom,
         "scale": section_scale,
+        "library": section_library,
     }
     try:
         for name in SECTIONS:
