@@ -76,7 +76,7 @@ class _Collector:
 
     def __call__(self, made: Plan, store: Store, job_id: int) -> Counter[str]:
         counts: Counter[str] = Counter()
-        annotate = annotator(made, store, job_id, counts)
+        annotate = annotator(made.reuse_since, store, job_id, counts)
         values = self.table.values
         rows: list[list[CellValue]] = []
         for start in range(0, len(values), _BATCH):

@@ -13,7 +13,7 @@ import time
 import pytest
 from virtualtime import VirtualClockLoop, run_virtual
 
-from batchverify.engine.gate import SlidingWindowLimiter, StrictGate, shared_gate
+from batchverify.engine.gate import FairShare, SlidingWindowLimiter, StrictGate, shared_gate
 
 
 def busiest_window(times: list[float], window: float) -> int:
@@ -161,3 +161,35 @@ def test_one_gate_shared_by_two_event_loops_in_two_threads_holds_the_cap() -> No
         t.join(timeout=30)
     assert len(sent) == 120
     assert busiest_window(sent, 1.0) <= 100
+
+
+def test_jobs_sharing_a_gate_take_turns() -> None:
+    # Three jobs of 50 workers each join one gate a little apart; while all three run, each gets
+    # about a third of the sends (without FairShare the first job's 50 queued workers go first).
+    async def main() -> list[list[float]]:
+        loop = asyncio.get_running_loop()
+        gate = StrictGate(20, clock=loop.time)
+        times: list[list[float]] = [[], [], []]
+
+        async def job(i: int) -> None:
+            await asyncio.sleep(i * 0.3)
+            share = FairShare(gate)
+            todo = iter(range(200))
+
+            async def worker() -> None:
+                for _ in todo:
+                    await share.acquire()
+                    times[i].append(loop.time())
+                    await asyncio.sleep(0.15)  # the call itself
+
+            await asyncio.gather(*(worker() for _ in range(50)))
+
+        await asyncio.gather(*(job(i) for i in range(3)))
+        return times
+
+    times = run_virtual(main())
+    start = max(t[0] for t in times)
+    end = min(t[-1] for t in times)
+    counts = [sum(start <= x <= end for x in t) for t in times]
+    assert all(abs(c / sum(counts) - 1 / 3) * 3 <= 0.2 for c in counts), counts
+    assert busiest_window(sorted(x for t in times for x in t), 1.0) <= 20

@@ -29,7 +29,7 @@ from typing import Protocol
 
 from aiolimiter import AsyncLimiter
 
-__all__ = ["RateGate", "SlidingWindowLimiter", "StrictGate", "shared_gate"]
+__all__ = ["FairShare", "RateGate", "SlidingWindowLimiter", "StrictGate", "shared_gate"]
 
 
 class RateGate(Protocol):
@@ -145,6 +145,31 @@ class StrictGate:
             self.margin = min(self.max_margin, max(2 * self.margin, self.margin + 0.01))
             self._hold_until = max(self._hold_until, now + self._hold)
             self._last_throttle = now
+
+
+class FairShare:
+    """One job's way through a gate that several jobs share: one of its workers waits at a time.
+
+    The pacer serves its waiters in arrival order, and a job starts by putting all of its workers
+    in the queue at once, so without this the first job to start would take every slot until its
+    workers came round again. With one waiter per job in the queue, jobs take turns. Create it on
+    the job's loop.
+    """
+
+    def __init__(self, gate: RateGate) -> None:
+        self.gate = gate
+        self._turn = asyncio.Lock()
+
+    @property
+    def rate(self) -> float:
+        return self.gate.rate
+
+    async def acquire(self) -> None:
+        async with self._turn:
+            await self.gate.acquire()
+
+    def throttled(self) -> None:
+        self.gate.throttled()
 
 
 _SHARED: dict[tuple[str, str], StrictGate] = {}

@@ -29,7 +29,7 @@ from batchverify.engine.events import (
     StopReason,
     ignore,
 )
-from batchverify.engine.gate import RateGate, shared_gate
+from batchverify.engine.gate import FairShare, RateGate, shared_gate
 from batchverify.engine.output import write_output
 from batchverify.engine.plan import Plan, RunRequest, build_plan
 from batchverify.engine.sender import SendConfig, Sender, Verifier
@@ -155,7 +155,7 @@ class Job:
                         target.credentials.secret_id, target.endpoint_identity, target.send.rate
                     )
                     sender = self._sender = Sender(
-                        verifier, store, target.send, gate, total=len(to_send), events=self._events
+                        verifier, store, target.send, FairShare(gate), total=len(to_send), events=self._events
                     )
                     await sender.run(iter(to_send))
             counts = await store.run(self._writer, made, store.store, info.job_id)

@@ -1,21 +1,28 @@
 """The result columns of every row, from the plan and the checkpoint; and the annotated file.
 
 Output is a pure function of the input and the checkpoint store, so a resumed run writes exactly
-what an uninterrupted one would.
+what an uninterrupted one would. That also lets a workbook be written by a child process that
+reads both again: openpyxl's save holds the GIL for hundreds of milliseconds at a time, which in a
+thread would stall the caller's event loop (an upload page serving other jobs).
 """
 
 from __future__ import annotations
 
+import concurrent.futures
+import multiprocessing
 from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
 
 from batchverify.core.normalize import normalize_mobile
 from batchverify.engine.plan import Plan
-from batchverify.engine.store import Store, StoredAnswer
+from batchverify.engine.store import Checkpoint, Store, StoredAnswer
 from batchverify.files.layout import Annotate, CellValue
+from batchverify.files.readers import Table, open_table
 from batchverify.files.writers import write_table
 from batchverify.models import RowResult, Status
 
-__all__ = ["OUTPUT_COLUMNS", "annotator", "write_output"]
+__all__ = ["OUTPUT_COLUMNS", "WriteSpec", "annotator", "write_output"]
 
 OUTPUT_COLUMNS = [
     "mobile_normalized",
@@ -31,13 +38,14 @@ OUTPUT_COLUMNS = [
 ]
 
 
-def annotator(plan: Plan, store: Store | None, job_id: int | None, counts: Counter[str]) -> Annotate:
+def annotator(
+    reuse_since: str | None, store: Store | None, job_id: int | None, counts: Counter[str]
+) -> Annotate:
     """The function that turns a batch of phone cells into their result columns (and counts them).
 
-    An answer is used when it belongs to ``job_id`` (this run's job), or when it is final and young
-    enough for the plan's ``--max-age``; otherwise the row is ``pending``.
+    An answer is used when it belongs to ``job_id`` (this run's job), or when it is final and
+    checked at or after ``reuse_since`` (``--max-age``); otherwise the row is ``pending``.
     """
-    reuse_since = plan.reuse_since
 
     def annotate(cells: list[str]) -> list[list[CellValue]]:
         norms = [normalize_mobile(cell) for cell in cells]
@@ -57,19 +65,95 @@ def annotator(plan: Plan, store: Store | None, job_id: int | None, counts: Count
     return annotate
 
 
-def write_output(plan: Plan, store: Store | None, job_id: int | None) -> Counter[str]:
-    """Write the annotated output file atomically; returns the row count per status. Blocks."""
-    assert plan.request.output is not None
-    counts: Counter[str] = Counter()
-    write_table(
-        plan.table,
-        plan.request.output,
+@dataclass(frozen=True)
+class WriteSpec:
+    """Everything a child process needs to write the output again from the input and the store."""
+
+    input: Path
+    sheet: str | None
+    encoding: str | None
+    output: Path
+    output_encoding: str | None
+    phone_col: int
+    store: Path
+    job_id: int
+    reuse_since: str | None
+
+
+def write_output(plan: Plan, store: Store, job_id: int) -> Counter[str]:
+    """Write the annotated output file atomically; returns the row count per status. Blocks.
+
+    A workbook is written by a child process (see the module docstring); CSV, which streams in
+    small steps, in the calling thread.
+    """
+    request = plan.request
+    assert request.output is not None
+    path = request.store_path
+    if plan.table.format.kind == "csv" or path is None:
+        counts: Counter[str] = Counter()
+        _write(
+            plan.table,
+            request.output,
+            request.output_encoding,
+            plan.phone_col,
+            store,
+            job_id,
+            plan.reuse_since,
+            counts,
+        )
+        return counts
+    spec = WriteSpec(
+        input=request.input,
+        sheet=request.sheet,
+        encoding=request.encoding,
+        output=request.output,
+        output_encoding=request.output_encoding,
         phone_col=plan.phone_col,
-        columns=OUTPUT_COLUMNS,
-        annotate=annotator(plan, store, job_id, counts),
-        output_encoding=plan.request.output_encoding,
+        store=path,
+        job_id=job_id,
+        reuse_since=plan.reuse_since,
     )
+    context = multiprocessing.get_context("spawn")  # never fork a process that runs threads
+    with concurrent.futures.ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
+        return pool.submit(write_in_child, spec).result()
+
+
+def write_in_child(spec: WriteSpec) -> Counter[str]:
+    """The output written from ``spec`` (in the child process)."""
+    table = open_table(spec.input, sheet=spec.sheet, encoding=spec.encoding)
+    counts: Counter[str] = Counter()
+    with Checkpoint.open(spec.store, lock=False, create=False) as store:
+        _write(
+            table,
+            spec.output,
+            spec.output_encoding,
+            spec.phone_col,
+            store,
+            spec.job_id,
+            spec.reuse_since,
+            counts,
+        )
     return counts
+
+
+def _write(
+    table: Table,
+    out: Path,
+    output_encoding: str | None,
+    phone_col: int,
+    store: Store,
+    job_id: int,
+    reuse_since: str | None,
+    counts: Counter[str],
+) -> None:
+    write_table(
+        table,
+        out,
+        phone_col=phone_col,
+        columns=OUTPUT_COLUMNS,
+        annotate=annotator(reuse_since, store, job_id, counts),
+        output_encoding=output_encoding,
+    )
 
 
 def _answer_columns(
