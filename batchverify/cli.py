@@ -21,7 +21,7 @@ from batchverify.core.classify import RetryPolicy
 from batchverify.core.timeutil import parse_duration
 from batchverify.engine.events import StopReason
 from batchverify.engine.job import Job, Target, plan
-from batchverify.engine.plan import RunRequest, default_output
+from batchverify.engine.plan import RunRequest, check_summary_path, default_output
 from batchverify.engine.sender import SendConfig
 from batchverify.engine.summary import Summary, summary_from_plan
 from batchverify.progress import Progress, resolve_mode
@@ -81,11 +81,12 @@ def cli() -> None:
 )
 @click.option(
     "--timeout",
-    type=click.FloatRange(min=0.1),
+    type=click.FloatRange(min=1.0, max=600.0),
     default=30.0,
     show_default=True,
-    help="Seconds to wait for an answer.",
+    help="Seconds to wait for an answer (1 to 600).",
 )
+@click.option("--overwrite", is_flag=True, help="Replace an output file that batchverify did not write.")
 def run(
     input_path: Path,
     output: Path | None,
@@ -107,6 +108,7 @@ def run(
     encrypt: str | None,
     encryption_public_key: Path | None,
     timeout: float,
+    overwrite: bool,
 ) -> None:
     """Verify the phone numbers in INPUT (CSV, TSV, XLSX, XLSM or XLS) and write them back annotated."""
     if simulator:
@@ -125,7 +127,10 @@ def run(
         output_encoding=output_encoding,
         max_age=parse_duration(max_age) if max_age else None,
         restart=restart,
+        overwrite=overwrite,
     )
+    if summary_json is not None:
+        check_summary_path(summary_json, request)
     mode = resolve_mode(progress)
     interactive = sys.stdin.isatty() and sys.stderr.isatty()
     confirm = None if (yes or not interactive) else _confirm
@@ -372,7 +377,9 @@ def main(argv: list[str] | None = None) -> None:
         click.echo("batchverify: interrupted", err=True)
         sys.exit(errors.EXIT_INTERRUPTED)
     except click.ClickException as exc:
-        exc.show()
+        # One line, like every other error ("batchverify run --help" shows the usage).
+        message = " ".join(exc.format_message().split())
+        click.echo(f"batchverify: error: {message}", err=True)
         sys.exit(errors.EXIT_USAGE)
     except errors.BatchVerifyError as exc:
         click.echo(f"batchverify: error: {exc}", err=True)

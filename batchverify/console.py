@@ -22,7 +22,13 @@ def describe_plan(plan: Plan, rate: float) -> str:
         parts.append(f"{plan.already_answered} already answered (resuming)")
     parts.append(f"{plan.reused} reused")
     parts.append(f"{to_send} to send")
-    parts.append(f"at most {plan.max_billable} billable")
+    if to_send:
+        parts.append(
+            f"at most {plan.max_billable} billable ({to_send} numbers, and up to "
+            f"{plan.repeat_allowance} repeats of calls whose answer is lost)"
+        )
+    else:
+        parts.append("nothing billable")
     parts.append(f"about {duration(seconds)} at {rate:g}/s")
     return "plan: " + ", ".join(parts)
 
@@ -30,8 +36,9 @@ def describe_plan(plan: Plan, rate: float) -> str:
 def describe_summary(summary: Summary) -> str:
     """The lines printed at the end of a run."""
     statuses = ", ".join(f"{k} {v}" for k, v in sorted(summary.by_status.items(), key=lambda kv: -kv[1]))
+    where = f"written to {summary.output}" if summary.output else "not written (see below)"
     lines = [
-        f"{summary.outcome}: {summary.rows} rows written to {summary.output}",
+        f"{summary.outcome}: {summary.rows} rows {where}",
         f"  by status: {statuses or 'none'}",
         (
             f"  billable calls {summary.billable_calls}, requests {summary.requests}, "
@@ -41,6 +48,17 @@ def describe_summary(summary: Summary) -> str:
         ),
         f"  elapsed {duration(summary.elapsed_seconds)}, achieved rate {summary.achieved_rate:g}/s",
     ]
+    if summary.maybe_billed:
+        lines.append(
+            f"  {summary.maybe_billed} calls got no answer and may have been billed (at most "
+            f"{summary.billable_calls + summary.maybe_billed} billed in all, "
+            f"within the plan's {summary.max_billable})"
+        )
+    if summary.answers_not_stored:
+        lines.append(
+            f"  {summary.answers_not_stored} answers arrived but could not be stored; "
+            "they will be asked (and billed) again"
+        )
     if summary.uncertain_from_previous_run:
         lines.append(
             f"  {summary.uncertain_from_previous_run} calls of an interrupted earlier run got no answer "

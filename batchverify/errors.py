@@ -22,6 +22,7 @@ EXIT_OK = 0
 EXIT_INCOMPLETE = 1
 EXIT_USAGE = 2
 EXIT_FATAL_API = 3
+EXIT_STORAGE = 4  # calls were made, then the checkpoint or output could not be written; answers kept
 EXIT_INTERNAL = 70  # a bug: an exception batchverify did not expect (BATCHVERIFY_DEBUG=1 shows it)
 EXIT_INTERRUPTED = 130
 

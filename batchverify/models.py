@@ -68,6 +68,7 @@ class BusinessReply:
     status_code: int | None
     description: str
     request_id: str
+    problem: str = ""  # what was wrong with a field of it (the answer is still recorded, as it was paid)
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +78,7 @@ class ErrorReply:
     code: str
     message: str
     request_id: str
+    server_date: str = ""  # the reply's HTTP Date header, to name a local clock that is off
 
 
 @dataclass(frozen=True, slots=True)

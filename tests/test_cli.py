@@ -169,18 +169,38 @@ def test_uncertain_calls_are_retried_twice_then_the_row_is_an_error(
     tmp_path: Path, fast_sim: SimulatorServer, env: dict[str, str]
 ) -> None:
     src = tmp_path / "drops.csv"
-    write_csv(src, [["phone"], ["13700000007"], ["13700000006"]])
+    others = spread_numbers(8)  # enough numbers for the plan's allowance of repeats (5)
+    write_csv(src, [["phone"], ["13700000007"], ["13700000006"], *([n] for n in others)])
     done = run_cli("run", src, "--yes", "--summary-json", tmp_path / "s.json", env=env)
     assert done.returncode == 1, done.stderr  # the row whose every reply is dropped is not final
     out = read_csv(tmp_path / "drops.verified.csv")
     status, error = out[0].index("mobile_status"), out[0].index("mobile_error")
-    assert [(row[status], row[error].split(":")[0]) for row in out[1:]] == [
+    assert [(row[status], row[error].split(":")[0]) for row in out[1:3]] == [
         ("error", "uncertain"),
         ("normal", ""),
     ]
     calls = fast_sim.ledger()["calls_by_number"]
     assert calls["13700000007"] == 3 and calls["13700000006"] == 2  # type: ignore[index]
     assert json.loads((tmp_path / "s.json").read_text())["uncertain_calls"] == 4
+
+
+def test_repeats_of_lost_answers_stop_at_the_plans_bound(
+    tmp_path: Path, fast_sim: SimulatorServer, env: dict[str, str]
+) -> None:
+    src = tmp_path / "drops.csv"
+    write_csv(src, [["phone"], ["13700000007"], ["13700000006"]])
+    done = run_cli("run", src, "--yes", "--summary-json", tmp_path / "s.json", env=env)
+    assert done.returncode == 1, done.stderr
+    assert "at most 4 billable (2 numbers, and up to 2 repeats" in done.stdout
+    summary = json.loads((tmp_path / "s.json").read_text())
+    ledger = fast_sim.ledger()
+    # Counting every lost answer as billed, the run never passes its bound of 4.
+    assert summary["billable_calls"] + summary["maybe_billed"] <= summary["max_billable"] == 4
+    assert (
+        summary["billable_calls"] <= ledger["billed"] <= summary["billable_calls"] + summary["maybe_billed"]
+    )
+    out = read_csv(tmp_path / "drops.verified.csv")
+    assert "the run's bound on billing" in out[1][out[0].index("mobile_error")]
 
 
 def _kill_mid_run(tmp_path: Path, how: signal.Signals) -> None:

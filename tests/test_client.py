@@ -153,7 +153,7 @@ async def test_read_timeout_is_uncertain(session: aiohttp.ClientSession) -> None
     [
         (200, b"<html>oops</html>", "text/html", BadReply),
         (200, b'{"Response": {"RequestId": "r"}}', "application/json", BadReply),
-        (200, b'{"Response": {"Result": "0", "StatusCode": "x"}}', "application/json", BadReply),
+        (200, b'{"Response": {"Result": "0", "StatusCode": "x"}}', "application/json", BusinessReply),
         (200, b"[]", "application/json", BadReply),
         (503, b"Service Unavailable", "text/plain", BadReply),
         # A well-formed answer under another content type is still an answer.

@@ -34,6 +34,7 @@ def test_exit_codes_columns_statuses_and_test_numbers_are_documented() -> None:
         errors.EXIT_INCOMPLETE,
         errors.EXIT_USAGE,
         errors.EXIT_FATAL_API,
+        errors.EXIT_STORAGE,
         errors.EXIT_INTERNAL,
         errors.EXIT_INTERRUPTED,
     ):

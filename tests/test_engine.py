@@ -85,7 +85,7 @@ async def test_plan_creates_no_file_and_counts(tmp_path: Path) -> None:
     made = await plan(req, endpoint_identity="scripted", events=seen.append)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["list.csv"]
     assert (made.rows, len(made.distinct), made.duplicate_rows, made.empty, made.invalid) == (8, 5, 1, 1, 1)
-    assert made.max_billable == 5 and not made.resumed
+    assert made.max_billable == 5 + made.repeat_allowance == 10 and not made.resumed
     assert isinstance(seen[0], PlanReady) and seen[0].plan is made
 
 
@@ -124,7 +124,7 @@ async def test_stop_keeps_answers_and_a_rerun_sends_only_the_rest(tmp_path: Path
     answered = sum(first.by_status.get(s, 0) for s in ("normal",))
     assert answered >= 10 and first.by_status.get("pending", 0) == 40 - answered
     again = await plan(req, endpoint_identity="scripted")
-    assert again.resumed and again.already_answered == answered and again.max_billable == 40 - answered
+    assert again.resumed and again.already_answered == answered and len(again.to_send) == 40 - answered
     second = await Job(again, TARGET, verifier=script, gate=fast_gate()).run()
     assert second.outcome == "complete"
     assert set(script.calls.values()) == {1}  # nothing asked twice

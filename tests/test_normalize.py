@@ -49,7 +49,10 @@ INVALID = [
     ("1380013800", "10 digits"),
     ("138001380001", "12 digits"),
     ("1380013800.0", "10 digits"),  # the float rule strips only the .0 tail, never more
-    ("13800138000.5", "12 digits"),
+    ("13800138000.5", "has a fractional part (never guessed)"),
+    ("1380013800.5", "has a fractional part (never guessed)"),  # not 13800138005
+    ("+861380013800.5", "has a fractional part (never guessed)"),
+    ("１３８００１３８００．５", "has a fractional part (never guessed)"),
     ("12800138000", "not a mainland mobile number"),
     ("10086", "5 digits"),
     ("02112345678", "not a mainland mobile number"),
@@ -131,5 +134,9 @@ def test_noise_around_a_valid_number(number: str, prefix: str, gaps: list[str], 
     # One dot followed by nothing but zeros reads as a float export ("1380013800.0" is 10 digits),
     # on purpose; that one ambiguous shape is not "noise".
     if re.fullmatch(r"[^.]*\.[0０\s\-–—－()（）]*", text):
+        return
+    # One dot between digits reads as a decimal ("1380.0138000"), never guessed: invalid on purpose.
+    if text.count(".") == 1 and re.search(r"[0-9０-９][^0-9０-９]*\.[^0-9０-９]*[0-9０-９]", text):
+        assert normalize_mobile(text).reason == "has a fractional part (never guessed)"
         return
     assert normalize_mobile(text) == Normalized(number, None, "")

@@ -81,7 +81,9 @@ def classify_error_code(code: str) -> CallKind:
 
 def result_from_reply(reply: BusinessReply, checked_at: str) -> RowResult:
     """The row result a business reply stands for (the README's status vocabulary)."""
-    if reply.result == "0":
+    if reply.problem:
+        status = Status.UNRECOGNIZED
+    elif reply.result == "0":
         status = (
             STATUS_BY_CODE.get(reply.status_code, Status.UNKNOWN)
             if reply.status_code is not None
@@ -97,6 +99,7 @@ def result_from_reply(reply: BusinessReply, checked_at: str) -> RowResult:
         description=reply.description,
         request_id=reply.request_id,
         checked_at=checked_at,
+        error=reply.problem,
     )
 
 

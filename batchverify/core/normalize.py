@@ -11,7 +11,9 @@ Rules, in order:
 3. Scientific notation (``1.38001E+10``, any case) is INVALID: the spreadsheet kept only 6-7
    significant digits, and ``float()`` of it is a *different* valid-looking number. Never guessed.
 4. An integer-valued numeric text ``13800138000.0`` (what a float export gives) loses exactly the
-   ``.0+`` tail. Nothing else that looks like a fraction is rounded.
+   ``.0+`` tail. A number with one dot and any other fraction (``1380013800.5``) is INVALID: it is
+   a decimal, and dropping the dot would send digits that are not the cell's number. Dots in
+   groups (``138.0013.8000``, two or more) are formatting.
 5. Formatting noise is dropped: every kind of space, dashes (ASCII, en/em, full-width, minus sign),
    dots, ASCII and full-width brackets, and a leading ``'`` (Excel's "this is text" marker).
 6. A ``+86``, ``0086`` or bare ``86`` (only when 13 digits are left) country prefix is stripped.
@@ -33,6 +35,7 @@ MOBILE_RE = re.compile(r"1[3-9][0-9]{9}", re.ASCII)
 
 _SCIENTIFIC_RE = re.compile(r"[+-]?[0-9]+(?:\.[0-9]*)?[eE][+-]?[0-9]+", re.ASCII)
 _FLOAT_INT_RE = re.compile(r"(\+?[0-9]+)\.0+", re.ASCII)
+_DECIMAL_RE = re.compile(r"\+?[0-9]+\.[0-9]+", re.ASCII)
 _DIGITS_RE = re.compile(r"\+?[0-9]+", re.ASCII)
 
 
@@ -100,6 +103,8 @@ def normalize_mobile(cell: str) -> Normalized:
     float_int = _FLOAT_INT_RE.fullmatch(text)
     if float_int:
         text = float_int.group(1)
+    elif _DECIMAL_RE.fullmatch(text):
+        return _invalid("has a fractional part (never guessed)")
     # Any other dot is grouping ("138.0013.8000"), never a decimal point.
     text = text.replace(".", "")
     if not text.strip("+"):

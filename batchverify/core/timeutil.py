@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import email.utils
 import re
 
 from batchverify.errors import UsageError
@@ -28,3 +29,14 @@ def parse_duration(text: str) -> datetime.timedelta:
     if seconds > _LONGEST.total_seconds():
         raise UsageError(f"bad duration {text!r}: at most 3650d (ten years)")
     return datetime.timedelta(seconds=seconds)
+
+
+def clock_offset(server_date: str, local_epoch: float) -> float | None:
+    """Seconds the local clock is ahead of a server's HTTP ``Date`` header (None if unreadable)."""
+    try:
+        server = email.utils.parsedate_to_datetime(server_date)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if server.tzinfo is None:
+        return None
+    return local_epoch - server.timestamp()

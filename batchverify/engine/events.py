@@ -40,6 +40,9 @@ class StopReason(enum.StrEnum):
     FATAL = "fatal"  # the API refused the whole job (authentication, arrears, ...)
     DAILY_LIMIT = "daily_limit"  # the account's daily quota is used up
     NETWORK = "network"  # the API could not be reached
+    NO_ANSWER = "no_answer"  # calls keep timing out or being cut off: each may have been billed
+    BAD_REPLIES = "bad_replies"  # the endpoint answers something that is not the API (HTML, 5xx)
+    STORAGE = "storage"  # the checkpoint could not be written (disk full, I/O error)
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
@@ -21,6 +22,7 @@ import aiohttp
 from batchverify.core.timeutil import utc_now_iso
 from batchverify.engine.asyncstore import AsyncStore
 from batchverify.engine.events import (
+    Event,
     EventSink,
     JobStarted,
     OutputWritten,
@@ -35,13 +37,15 @@ from batchverify.engine.plan import Plan, RunRequest, build_plan
 from batchverify.engine.sender import SendConfig, Sender, Verifier
 from batchverify.engine.store import Checkpoint, JobInfo, Store
 from batchverify.engine.summary import Summary, summary_from_plan
-from batchverify.errors import CheckpointError
+from batchverify.errors import BatchVerifyError, CheckpointError
 from batchverify.files.tables import Table
 from batchverify.models import Status
 from batchverify.tencent.client import Encrypts, Endpoint, MobileStatusClient, make_session
 from batchverify.tencent.credentials import Credentials
 
 __all__ = ["Job", "Target", "Writer", "execute", "plan"]
+
+log = logging.getLogger("batchverify")
 
 # Writes the results somewhere (a file, a DataFrame) from the store; runs in the store's thread.
 Writer = Callable[[Plan, Store, int], Counter[str]]
@@ -85,7 +89,9 @@ class Job:
 
     ``gate`` defaults to the process-wide gate of the target's account and endpoint; ``session``
     to a fresh keep-alive aiohttp session; ``verifier`` (what answers one number) to the
-    MobileStatus client on that session; ``writer`` to the annotated output file.
+    MobileStatus client on that session; ``writer`` to the annotated output file; ``store`` (a
+    function that opens a ``Store``, called in the store's thread) to the SQLite checkpoint of the
+    plan's request.
     """
 
     def __init__(
@@ -97,9 +103,11 @@ class Job:
         session: aiohttp.ClientSession | None = None,
         verifier: Verifier | None = None,
         writer: Writer | None = None,
+        store: Callable[[], Store] | None = None,
         events: EventSink = ignore,
     ) -> None:
         self.plan = made
+        self._store_opener = store
         self.target = target
         self.gate = gate
         self._session = session
@@ -147,7 +155,7 @@ class Job:
             to_send = await store.run(self._remaining, store.store, info)
             summary = summary_from_plan(made, written=True)
             summary.uncertain_from_previous_run = info.orphaned_inflight
-            self._events(JobStarted(info.job_id, info.resumed, len(to_send)))
+            self._emit(JobStarted(info.job_id, info.resumed, len(to_send)))
             sender = None
             if to_send and self._stop_reason is None:
                 async with self._client() as verifier:
@@ -155,29 +163,54 @@ class Job:
                         target.credentials.secret_id, target.endpoint_identity, target.send.rate
                     )
                     sender = self._sender = Sender(
-                        verifier, store, target.send, FairShare(gate), total=len(to_send), events=self._events
+                        verifier,
+                        store,
+                        target.send,
+                        FairShare(gate),
+                        total=len(to_send),
+                        budget=made.max_billable,
+                        events=self._events,
                     )
                     await sender.run(iter(to_send))
-            counts = await store.run(self._writer, made, store.store, info.job_id)
+            summary.by_status = {}
+            try:
+                counts = await store.run(self._writer, made, store.store, info.job_id)
+            except BatchVerifyError as exc:
+                if sender is None or sender.stats.requests == 0:
+                    raise  # nothing was sent: the error is the whole story
+                # Calls were made and their answers are in the checkpoint: say so, do not fail
+                # as if nothing had happened.
+                counts = Counter()
+                summary.output = None
+                summary.output_error = str(exc)
             summary.by_status = dict(sorted(counts.items()))
-            if made.request.output is not None:
-                self._events(OutputWritten(made.request.output, sum(counts.values()), summary.by_status))
+            if made.request.output is not None and summary.output_error is None:
+                self._emit(OutputWritten(made.request.output, sum(counts.values()), summary.by_status))
             _finish(summary, sender, counts, started)
             if sender is None and self._stop_reason is not None:
                 summary.outcome, summary.stop_reason = "interrupted", self._stop_reason.value
             if summary.stop_reason is not None:
-                self._events(Stopped(StopReason(summary.stop_reason), summary.error or ""))
-            await store.run(
-                store.store.end_run,
-                state=summary.outcome,
-                now=utc_now_iso(),
-                close_job=summary.outcome == "complete",
-            )
+                self._emit(Stopped(StopReason(summary.stop_reason), summary.error or ""))
+            with contextlib.suppress(CheckpointError):  # a full disk: the summary says it already
+                await store.run(
+                    store.store.end_run,
+                    state=summary.outcome,
+                    now=utc_now_iso(),
+                    close_job=summary.outcome == "complete",
+                )
         finally:
             await store.close()
         return summary
 
+    def _emit(self, event: Event) -> None:
+        try:
+            self._events(event)
+        except Exception:
+            log.exception("an event sink failed")
+
     def _opener(self) -> Callable[[], Store]:
+        if self._store_opener is not None:
+            return self._store_opener
         path = self.plan.request.store_path
         if path is None:
             return Checkpoint.memory
@@ -235,6 +268,14 @@ async def execute(made: Plan, target: Target, **options: object) -> Summary:
 _STOP_MESSAGES = {
     StopReason.DAILY_LIMIT: "the account's daily quota is used up (Result -4); run again tomorrow",
     StopReason.NETWORK: "the API could not be reached; run again when the network is back",
+    StopReason.NO_ANSWER: (
+        "calls keep getting no answer (timeouts or cut connections; each may have been billed): "
+        "stopped early; check the network, --timeout and --endpoint, then run again"
+    ),
+    StopReason.BAD_REPLIES: (
+        "the endpoint keeps answering something that is not the MobileStatus API (HTML, HTTP "
+        "errors): stopped early; check --endpoint"
+    ),
 }
 
 
@@ -249,9 +290,24 @@ def _finish(summary: Summary, sender: Sender | None, counts: Counter[str], start
         summary.rate_limited = stats.throttled
         summary.uncertain_calls = stats.uncertain
         summary.abandoned_in_flight = stats.abandoned_in_flight
+        summary.maybe_billed = stats.maybe_billed
+        summary.answers_not_stored = stats.not_stored
         summary.achieved_rate = round(stats.achieved_rate, 2)
         reason = sender.stop_reason
         summary.stop_reason = None if reason is None else reason.value
+        if summary.output_error is not None and reason is not StopReason.FATAL:
+            summary.outcome = "storage_error"
+            summary.error = (
+                f"{summary.output_error}; the answers are kept in the checkpoint: run again to write it"
+            )
+            return
+        if reason is StopReason.STORAGE:
+            summary.outcome = "storage_error"
+            summary.error = (
+                f"{sender.storage_error}; every answer stored before is kept: free the space "
+                "(or fix the disk) and run again"
+            )
+            return
         if reason is StopReason.INTERRUPTED:
             summary.outcome = "interrupted"
             return
@@ -262,5 +318,11 @@ def _finish(summary: Summary, sender: Sender | None, counts: Counter[str], start
             return
         if reason is not None:
             summary.error = _STOP_MESSAGES.get(reason)
+    if summary.output_error is not None:
+        summary.outcome = "storage_error"
+        summary.error = (
+            f"{summary.output_error}; the answers are kept in the checkpoint: run again to write it"
+        )
+        return
     if not_final:
         summary.outcome = "incomplete"

@@ -7,8 +7,11 @@ thread for callers on an event loop.
 
 from __future__ import annotations
 
+import codecs
+import contextlib
 import datetime
 import itertools
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -16,12 +19,14 @@ from batchverify.core.columns import detect_phone_column
 from batchverify.core.normalize import normalize_mobile
 from batchverify.core.timeutil import utc_now_iso
 from batchverify.engine.store import Checkpoint, check_endpoint, checkpoint_path
-from batchverify.errors import UsageError
+from batchverify.errors import OutputError, UsageError
 from batchverify.files.layout import check_output
 from batchverify.files.readers import Table, open_table
 from batchverify.models import Status
 
 _DETECT_SAMPLE = 500
+# The names every output adds (batchverify.engine.output.OUTPUT_COLUMNS); an encoding must hold them.
+OUTPUT_COLUMN_NAMES = ("mobile_normalized", "mobile_status", "mobile_description", "mobile_error")
 
 
 @dataclass(frozen=True)
@@ -42,6 +47,7 @@ class RunRequest:
     max_age: datetime.timedelta | None = None
     restart: bool = False
     checkpoint: Path | None = None
+    overwrite: bool = False  # replace an output file that batchverify did not write
 
     @property
     def store_path(self) -> Path | None:
@@ -55,8 +61,8 @@ class RunRequest:
 class Plan:
     """The scan of the input and what a run will do; everything the pre-send line shows.
 
-    ``to_send`` is a bound the run keeps: it sends only these numbers, each at most once per
-    attempt budget, so ``max_billable`` (one billable answer per number) holds.
+    ``to_send`` is what the run may send: only these numbers, and ``max_billable`` bounds what it
+    can be billed for, counting every call without an answer as billed.
     """
 
     request: RunRequest
@@ -78,9 +84,17 @@ class Plan:
     made_at: str = ""
 
     @property
+    def repeat_allowance(self) -> int:
+        """How many calls whose answer was lost (each may have been billed) the run may repeat:
+        2 % of the numbers, at least 5, never more than the numbers themselves."""
+        n = len(self.to_send)
+        return min(n, max(5, -(-n * 2 // 100)))
+
+    @property
     def max_billable(self) -> int:
-        """The most billable answers the run can produce: one per number it sends."""
-        return len(self.to_send)
+        """The most calls the run can be billed for: one per number it sends, plus the repeats of
+        calls whose answer was lost. The run keeps this bound (``Sender``'s budget)."""
+        return len(self.to_send) + self.repeat_allowance
 
     @property
     def resumed(self) -> bool:
@@ -99,6 +113,16 @@ def check_paths(request: RunRequest) -> None:
     if out is None or not request.input.exists():
         return  # the reader reports a missing input with its own message
     check_output(request.input, out)
+    if not os.access(out.parent, os.W_OK):
+        raise OutputError(f"the output folder {out.parent} is not writable")
+    store = request.store_path
+    if out.exists() and not request.overwrite and (store is None or not store.exists()):
+        raise OutputError(
+            f"{out} exists and batchverify did not write it (no checkpoint beside it); "
+            "choose another -o, or pass --overwrite to replace it"
+        )
+    if request.output_encoding is not None:
+        _check_codec(request.output_encoding)
     expected = default_output(request.input).suffix.lower()
     actual = out.suffix.lower()
     if actual != expected and not (
@@ -107,6 +131,37 @@ def check_paths(request: RunRequest) -> None:
         raise UsageError(
             f"the output must keep the input's format ({expected}), not {actual or 'no extension'}"
         )
+
+
+def _check_codec(name: str) -> str:
+    try:
+        codec = codecs.lookup(name).name
+    except LookupError:
+        raise UsageError(f"unknown --output-encoding {name!r}") from None
+    try:
+        " ".join(OUTPUT_COLUMN_NAMES).encode(codec)
+    except UnicodeEncodeError:
+        raise UsageError(f"--output-encoding {name} cannot hold the result columns' names") from None
+    return codec
+
+
+def check_summary_path(path: Path, request: RunRequest) -> None:
+    """``--summary-json`` must be a new or replaceable file, never the input, output or checkpoint."""
+    taken = [request.input, request.output, request.store_path]
+    for other in taken:
+        if other is None:
+            continue
+        same = path.resolve() == other.resolve()
+        with contextlib.suppress(OSError):
+            same = same or (path.exists() and other.exists() and path.samefile(other))
+        if same:
+            raise UsageError(f"--summary-json {path} would overwrite {other}; choose another file")
+    if path.is_dir():
+        raise UsageError(f"--summary-json {path} is a directory")
+    if not path.parent.is_dir():
+        raise UsageError(f"the folder of --summary-json {path} does not exist")
+    if not os.access(path.parent, os.W_OK):
+        raise UsageError(f"the folder of --summary-json {path} is not writable")
 
 
 def build_plan(
@@ -163,8 +218,14 @@ def _scan(request: RunRequest, table: Table, endpoint_identity: str) -> Plan:
         endpoint_identity=endpoint_identity,
     )
     distinct = plan.distinct
+    codec = None
+    if request.output is not None and request.output_encoding is not None and table.format.kind == "csv":
+        codec = _check_codec(request.output_encoding)
+        _encodable(table.header, codec, 1)
     for record in itertools.islice(table.records(), 1, None):
         plan.rows += 1
+        if codec is not None:
+            _encodable(record.cells, codec, record.line)
         cell = record.cells[phone_col] if phone_col < len(record.cells) else ""
         norm = normalize_mobile(cell)
         if norm.number is None:
@@ -179,6 +240,16 @@ def _scan(request: RunRequest, table: Table, endpoint_identity: str) -> Plan:
         else:
             distinct[number] = None
     return plan
+
+
+def _encodable(cells: list[str], codec: str, line: int) -> None:
+    try:
+        "".join(cells).encode(codec)
+    except UnicodeEncodeError as exc:
+        bad = exc.object[exc.start : exc.end]
+        raise UsageError(
+            f"--output-encoding {codec} cannot hold {bad!r} (record {line}); use utf-8 or utf-8-sig"
+        ) from None
 
 
 def _column_label(header: list[str], index: int) -> str:

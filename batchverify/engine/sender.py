@@ -9,20 +9,31 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import random
 import time
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 from batchverify.core.classify import CallKind, RetryPolicy, classify, error_result, result_from_reply
-from batchverify.core.timeutil import utc_now_iso
+from batchverify.core.timeutil import clock_offset, utc_now_iso
 from batchverify.engine.asyncstore import AsyncStore
-from batchverify.engine.events import AnswerRecorded, EventSink, Retrying, StopReason, Throttled, ignore
+from batchverify.engine.events import (
+    AnswerRecorded,
+    Event,
+    EventSink,
+    Retrying,
+    StopReason,
+    Throttled,
+    ignore,
+)
 from batchverify.engine.gate import RateGate
-from batchverify.errors import FatalApiError
-from batchverify.models import BusinessReply, ErrorReply, Reply, Status
+from batchverify.errors import CheckpointError, FatalApiError
+from batchverify.models import BadReply, BusinessReply, ErrorReply, Reply, RowResult, Status
+
+log = logging.getLogger("batchverify")
 
 
 class Verifier(Protocol):
@@ -41,6 +52,7 @@ class SendStats:
     uncertain: int = 0
     billable: int = 0
     abandoned_in_flight: int = 0
+    not_stored: int = 0  # answers that arrived but could not be written to the checkpoint
     first_send: float | None = None
     last_send: float | None = None
     counts: Counter[str] = field(default_factory=Counter)
@@ -53,6 +65,11 @@ class SendStats:
         span = self.last_send - self.first_send
         return (self.requests - 1) / span if span > 0 else 0.0
 
+    @property
+    def maybe_billed(self) -> int:
+        """Calls that got no answer but may have reached the server (and been billed)."""
+        return self.uncertain + self.abandoned_in_flight
+
 
 @dataclass
 class SendConfig:
@@ -63,12 +80,19 @@ class SendConfig:
     policy: RetryPolicy = field(default_factory=RetryPolicy)
     daily_limit_streak: int = 20  # this many -4 answers in a row mean the account's quota is gone
     network_down_streak: int = 3  # this many numbers failing on connection errors in a row
+    no_answer_streak: int = 10  # this many calls in a row without an answer (timeouts, resets)
+    bad_reply_streak: int = 10  # this many replies in a row that are not the API's (HTML, 5xx)
     grace: float = 2.0  # how long calls in flight may finish after a stop
     seed: int | None = None
 
 
 class Sender:
-    """Runs the sending stage for one job. ``stop()`` must be called on the sender's loop."""
+    """Runs the sending stage for one job. ``stop()`` must be called on the sender's loop.
+
+    ``budget`` is the plan's bound on billable answers: a call whose answer was lost (it may have
+    been billed) is asked again only while, counting every such call as billed, the run can still
+    finish every other number within the bound.
+    """
 
     def __init__(
         self,
@@ -78,6 +102,7 @@ class Sender:
         gate: RateGate,
         *,
         total: int = 0,
+        budget: int | None = None,
         events: EventSink = ignore,
     ) -> None:
         self._verifier = verifier
@@ -85,14 +110,19 @@ class Sender:
         self._config = config
         self._gate = gate
         self._total = total
+        self._budget = total if budget is None else budget
         self._events = events
         self._rng = random.Random(config.seed)
         self.stats = SendStats()
         self.stop_reason: StopReason | None = None
         self.fatal: FatalApiError | None = None
+        self.storage_error: CheckpointError | None = None
         self._stop = asyncio.Event()
         self._daily_streak = 0
         self._network_streak = 0
+        self._no_answer_streak = 0
+        self._bad_reply_streak = 0
+        self._finished = 0
 
     def stop(self, reason: StopReason) -> None:
         """Stop starting new calls; the first reason given is kept."""
@@ -120,16 +150,46 @@ class Sender:
         stopper.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await stopper
-        for task in workers:
-            if task.done() and not task.cancelled() and (exc := task.exception()) is not None:
-                raise exc
         return self.stop_reason
 
     async def _worker(self, numbers: Iterator[int]) -> None:
         for number in numbers:
             if self._stop.is_set():
                 return
-            await self._verify(number)
+            try:
+                await self._verify(number)
+            except CheckpointError as exc:
+                self._storage_failed(exc)
+                return
+            except Exception as exc:
+                await self._record_failure(number, exc)
+
+    def _storage_failed(self, exc: CheckpointError) -> None:
+        if self.storage_error is None:
+            self.storage_error = exc
+        self.stop(StopReason.STORAGE)
+
+    async def _record_failure(self, number: int, exc: Exception) -> None:
+        detail = " ".join(str(exc).split())[:200]
+        result = RowResult(
+            status=Status.ERROR,
+            checked_at=utc_now_iso(),
+            error=f"internal: {type(exc).__name__}: {detail}"
+            if detail
+            else f"internal: {type(exc).__name__}",
+        )
+        try:
+            await self._store.run(self._store.store.record, number, result)
+        except CheckpointError as failure:
+            self._storage_failed(failure)
+            return
+        self._count_finished(number, result)
+
+    def _may_retry_uncertain(self) -> bool:
+        # Worst case if every call without an answer was billed: what is spent, plus one call
+        # for every number not finished yet (this one included).
+        worst = self.stats.billable + self.stats.maybe_billed + (self._total - self._finished)
+        return worst <= self._budget
 
     async def _verify(self, number: int) -> None:
         policy = self._config.policy
@@ -148,48 +208,74 @@ class Sender:
                 self.stats.abandoned_in_flight += 1
                 raise
             except FatalApiError as exc:
+                await store.run(store.store.clear_inflight, number)
                 self.fatal = exc
                 self.stop(StopReason.FATAL)
                 return
             kind = classify(reply)
-            if kind is CallKind.UNCERTAIN:
-                self.stats.uncertain += 1
+            self._watch(reply, kind)
+            if kind is not CallKind.UNCERTAIN and kind is not CallKind.ANSWER:
+                # Certainly not billed: no false "may have been billed" if the run stops now.
+                await store.run(store.store.clear_inflight, number)
             if kind is CallKind.THROTTLED:
                 self.stats.throttled += 1
                 self._gate.throttled()
-                self._events(Throttled(number))
+                self._emit(Throttled(number))
                 continue
             if kind is CallKind.FATAL:
                 assert isinstance(reply, ErrorReply)
-                self.fatal = FatalApiError(reply.code, reply.message, reply.request_id)
+                self.fatal = fatal_error(reply, time.time())
                 self.stop(StopReason.FATAL)
                 return
             allowed = policy.retries_for(kind)
             used = tries.get(kind, 0)
-            if allowed and used < allowed:
+            retry = bool(allowed) and used < (allowed or 0)
+            bounded = retry and kind is CallKind.UNCERTAIN and not self._may_retry_uncertain()
+            retry = retry and not bounded
+            if retry and not self._stop.is_set():
                 tries[kind] = used + 1
                 self.stats.retries += 1
                 delay = policy.delay(used + 1, self._rng)
-                self._events(Retrying(number, kind.value, used + 1, delay))
+                self._emit(Retrying(number, kind.value, used + 1, delay))
                 if await self._sleep(delay):
                     return
                 continue
-            await self._finish(number, reply, kind)
+            if kind is CallKind.UNCERTAIN and self._stop.is_set():
+                return  # its in-flight mark stays: the next run counts it as maybe billed
+            await self._finish(number, reply, kind, bounded=bounded)
             return
 
-    async def _finish(self, number: int, reply: Reply, kind: CallKind) -> None:
+    def _watch(self, reply: Reply, kind: CallKind) -> None:
+        """Early stops: an endpoint that never answers, or answers something that is not the API."""
+        if kind is CallKind.UNCERTAIN:
+            self.stats.uncertain += 1
+        answered = isinstance(reply, BusinessReply | ErrorReply)
+        self._no_answer_streak = 0 if answered or kind is CallKind.NOT_SENT else self._no_answer_streak + 1
+        bad = isinstance(reply, BadReply)
+        self._bad_reply_streak = self._bad_reply_streak + 1 if bad else 0
+        if kind is CallKind.UNCERTAIN and self._no_answer_streak >= self._config.no_answer_streak:
+            self.stop(StopReason.NO_ANSWER)
+        elif bad and self._bad_reply_streak >= self._config.bad_reply_streak:
+            self.stop(StopReason.BAD_REPLIES)
+
+    async def _finish(self, number: int, reply: Reply, kind: CallKind, *, bounded: bool = False) -> None:
         now = utc_now_iso()
         if isinstance(reply, BusinessReply):
             result = result_from_reply(reply, now)
         else:
             result = error_result(reply, kind, now)
+            if bounded:
+                result = replace(
+                    result, error=result.error + " (not asked again: the run's bound on billing)"
+                )
         store = self._store
-        await store.run(store.store.record, number, result)
-        stats = self.stats
-        stats.billable += int(result.billable)
-        stats.counts[result.status.value] += 1
-        done = stats.counts.total()
-        self._events(AnswerRecorded(number, result, done, self._total, stats.billable, dict(stats.counts)))
+        try:
+            await store.run(store.store.record, number, result)
+        except CheckpointError:
+            self.stats.billable += int(result.billable)
+            self.stats.not_stored += 1
+            raise
+        self._count_finished(number, result)
         self._daily_streak = self._daily_streak + 1 if result.status is Status.DAILY_LIMIT else 0
         if self._daily_streak >= self._config.daily_limit_streak:
             self.stop(StopReason.DAILY_LIMIT)
@@ -197,6 +283,22 @@ class Sender:
         self._network_streak = self._network_streak + 1 if network_failure else 0
         if self._network_streak >= self._config.network_down_streak:
             self.stop(StopReason.NETWORK)
+
+    def _count_finished(self, number: int, result: RowResult) -> None:
+        stats = self.stats
+        self._finished += 1
+        stats.billable += int(result.billable)
+        stats.counts[result.status.value] += 1
+        event = AnswerRecorded(
+            number, result, stats.counts.total(), self._total, stats.billable, dict(stats.counts)
+        )
+        self._emit(event)
+
+    def _emit(self, event: Event) -> None:
+        try:
+            self._events(event)
+        except Exception:
+            log.exception("an event sink failed")
 
     def _count_send(self) -> None:
         now = time.monotonic()
@@ -212,3 +314,17 @@ class Sender:
         except TimeoutError:
             return False
         return True
+
+
+def fatal_error(reply: ErrorReply, local_epoch: float) -> FatalApiError:
+    """The error that stops the job; an expired signature names how far off the local clock is."""
+    message = reply.message
+    if reply.code == "AuthFailure.SignatureExpire":
+        offset = clock_offset(reply.server_date, local_epoch)
+        if offset is not None and abs(offset) >= 60:
+            way = "ahead of" if offset > 0 else "behind"
+            message = (
+                f"the local clock is about {abs(offset):.0f} s {way} the server's; requests are "
+                "signed with the local time, so set the clock right (NTP) and run again"
+            )
+    return FatalApiError(reply.code, message, reply.request_id)

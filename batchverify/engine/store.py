@@ -21,7 +21,7 @@ import sqlite3
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from batchverify.errors import BusyError, CheckpointError
 from batchverify.models import RowResult, Status
@@ -95,6 +95,7 @@ class Store(Protocol):
     def peek_job(self) -> tuple[int, str] | None: ...
     def end_run(self, *, state: str, now: str, close_job: bool) -> None: ...
     def mark_inflight(self, number: int, now: str) -> None: ...
+    def clear_inflight(self, number: int) -> None: ...
     def record(self, number: int, result: RowResult) -> None: ...
     def finals(self, job_id: int | None, reuse_since: str | None) -> Iterator[int]: ...
     def lookup(self, numbers: Iterable[int]) -> dict[int, StoredAnswer]: ...
@@ -102,12 +103,57 @@ class Store(Protocol):
     def close(self) -> None: ...
 
 
+class _Rows(list[tuple[Any, ...]]):
+    """Fetched rows that answer like a cursor."""
+
+    def fetchone(self) -> tuple[Any, ...] | None:
+        return self[0] if self else None
+
+    def fetchall(self) -> list[tuple[Any, ...]]:
+        return list(self)
+
+
+class _Guarded:
+    """The store's connection, with every SQLite failure (a damaged page, a full disk, an I/O
+    error) turned into one ``CheckpointError`` that names the file."""
+
+    def __init__(self, path: Path, con: sqlite3.Connection) -> None:
+        self._path = path
+        self._con = con
+
+    def execute(self, sql: str, params: Iterable[object] = ()) -> Any:
+        try:
+            cursor = self._con.execute(sql, tuple(params))
+            # Reads are fetched here, so a damaged page fails inside this try, not in a caller's loop.
+            if sql.lstrip().upper().startswith(("SELECT", "PRAGMA")):
+                return _Rows(cursor.fetchall())
+            return cursor
+        except sqlite3.DatabaseError as exc:
+            raise CheckpointError(
+                f"the checkpoint {self._path} cannot be read or written ({exc}); if it is damaged, "
+                "move it away (its answers will then be asked again)"
+            ) from None
+
+    def stream(self, sql: str, params: Iterable[object] = ()) -> Iterator[tuple[Any, ...]]:
+        """Rows one by one (a million answers need not sit in memory at once)."""
+        try:
+            yield from self._con.execute(sql, tuple(params))
+        except sqlite3.DatabaseError as exc:
+            raise CheckpointError(
+                f"the checkpoint {self._path} cannot be read ({exc}); if it is damaged, move it away "
+                "(its answers will then be asked again)"
+            ) from None
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._con, name)
+
+
 class Checkpoint:
     """The durable store of one output. Use ``Checkpoint.open`` and close it (or use ``with``)."""
 
     def __init__(self, path: Path, con: sqlite3.Connection, lock_fd: int | None) -> None:
         self.path = path
-        self._con = con
+        self._con: Any = _Guarded(path, con)
         self._lock_fd = lock_fd
         self.job_id = 0
 
@@ -227,7 +273,17 @@ class Checkpoint:
 
     def mark_inflight(self, number: int, now: str) -> None:
         """Record that a call for ``number`` is about to be sent (before it is sent)."""
-        self._con.execute("INSERT OR REPLACE INTO inflight VALUES (?, ?, ?)", (number, self.job_id, now))
+        try:
+            self._con.execute("INSERT OR REPLACE INTO inflight VALUES (?, ?, ?)", (number, self.job_id, now))
+        except sqlite3.Error as exc:
+            raise CheckpointError(f"cannot write checkpoint {self.path}: {exc}") from None
+
+    def clear_inflight(self, number: int) -> None:
+        """The call for ``number`` came back certainly unbilled (throttled, busy, refused...)."""
+        try:
+            self._con.execute("DELETE FROM inflight WHERE number=?", (number,))
+        except sqlite3.Error as exc:
+            raise CheckpointError(f"cannot write checkpoint {self.path}: {exc}") from None
 
     def record(self, number: int, result: RowResult) -> None:
         """Store ``result`` as the current answer for ``number`` and clear its in-flight mark."""
@@ -254,7 +310,7 @@ class Checkpoint:
         """Numbers whose stored final answer a run may use: from ``job_id``, or checked at or after
         ``reuse_since`` (ISO UTC, so text order is time order)."""
         sql = "SELECT number FROM answers WHERE final=1 AND (job_id=? OR checked_at>=?)"
-        for (number,) in self._con.execute(sql, (-1 if job_id is None else job_id, reuse_since or "~")):
+        for (number,) in self._con.stream(sql, (-1 if job_id is None else job_id, reuse_since or "~")):
             yield int(number)
 
     def lookup(self, numbers: Iterable[int]) -> dict[int, StoredAnswer]:

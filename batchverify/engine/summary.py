@@ -12,7 +12,8 @@ from batchverify.engine.plan import Plan
 __all__ = ["Outcome", "Summary", "summary_from_plan"]
 
 # How a run ended. "complete": every row final; "incomplete": some rows still need a call (run
-# again later); "interrupted": a stop was asked for; "fatal": the API refused the job; "dry_run".
+# again later); "interrupted": a stop was asked for; "fatal": the API refused the job;
+# "storage_error": the checkpoint or the output could not be written after calls were made; "dry_run".
 Outcome = str
 
 _EXIT_CODES: dict[str, int] = {
@@ -21,6 +22,7 @@ _EXIT_CODES: dict[str, int] = {
     "incomplete": errors.EXIT_INCOMPLETE,
     "interrupted": errors.EXIT_INTERRUPTED,
     "fatal": errors.EXIT_FATAL_API,
+    "storage_error": errors.EXIT_STORAGE,
 }
 
 
@@ -40,18 +42,22 @@ class Summary:
     already_answered: int = 0
     reused: int = 0
     to_send: int = 0
+    max_billable: int = 0
     by_status: dict[str, int] = field(default_factory=dict)
     requests: int = 0
     billable_calls: int = 0
     retries: int = 0
     rate_limited: int = 0
     uncertain_calls: int = 0
+    maybe_billed: int = 0  # calls without an answer that may have been billed (uncertain + abandoned)
+    answers_not_stored: int = 0  # answers that arrived but could not be written to the checkpoint
     uncertain_from_previous_run: int = 0
     abandoned_in_flight: int = 0
     elapsed_seconds: float = 0.0
     achieved_rate: float = 0.0
     stop_reason: str | None = None
     error: str | None = None
+    output_error: str | None = None
     fatal: errors.FatalApiError | None = field(default=None, repr=False, compare=False)
 
     @property
@@ -89,4 +95,5 @@ def summary_from_plan(plan: Plan, *, written: bool) -> Summary:
         already_answered=plan.already_answered,
         reused=plan.reused,
         to_send=len(plan.to_send),
+        max_billable=plan.max_billable,
     )

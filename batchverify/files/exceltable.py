@@ -8,6 +8,7 @@ file; a formula written by a script without a cached value reads as empty.
 
 from __future__ import annotations
 
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -41,6 +42,8 @@ class ExcelTable(Table):
     @classmethod
     def open(cls, path: Path, kind: TableKind, sheet: str | None) -> ExcelTable:
         """Load the worksheet ``sheet`` (default: the first worksheet) of the workbook at ``path``."""
+        if kind != "xls":
+            check_workbook_size(path)
         try:
             workbook = python_calamine.CalamineWorkbook.from_path(str(path))
             metadata = workbook.sheets_metadata
@@ -75,6 +78,31 @@ class ExcelTable(Table):
     def max_width(self) -> int:
         """Column A up to the sheet's last used column."""
         return self._width
+
+
+# A sheet at Excel's limit (1,048,576 rows of a few columns) is a few hundred MB of XML; parsing
+# more would take minutes and gigabytes (a "zip bomb" inflates 8 MB to 2 GB).
+MAX_PART_BYTES = 1 << 30
+MAX_PARTS = 10_000
+
+
+def check_workbook_size(path: Path) -> None:
+    """Refuse a workbook whose parts would inflate past ``MAX_PART_BYTES``, before parsing it."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            infos = archive.infolist()
+    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+        raise InputError(f"{path} is not a readable Excel workbook ({type(exc).__name__})") from None
+    if len(infos) > MAX_PARTS:
+        raise InputError(
+            f"{path} has {len(infos):,} parts; batchverify reads workbooks of at most {MAX_PARTS:,}"
+        )
+    for info in infos:
+        if info.filename.startswith("xl/") and info.file_size > MAX_PART_BYTES:
+            raise InputError(
+                f"{path}: {info.filename} inflates to {info.file_size / 2**20:,.0f} MiB, over the limit of "
+                f"{MAX_PART_BYTES // 2**20:,} MiB; save the sheet as CSV, or split it"
+            )
 
 
 def calamine_error(path: Path, exc: Exception) -> InputError:

@@ -8,6 +8,7 @@ line naming the file; no parser traceback escapes.
 
 from __future__ import annotations
 
+import stat
 from pathlib import Path
 from typing import Literal
 
@@ -66,6 +67,17 @@ def open_table(path: Path, *, sheet: str | None = None, encoding: str | None = N
 
 
 def _read_head(path: Path) -> bytes:
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such file") from None
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    if stat.S_ISDIR(mode):
+        raise InputError(f"{path} is a directory, not a table file")
+    if not stat.S_ISREG(mode):
+        # A FIFO or a device would block or never end; only a regular file is a table.
+        raise InputError(f"{path} is not a regular file (a pipe, socket or device); save the table to a file")
     try:
         with path.open("rb") as f:
             head = f.read(_HEAD_BYTES)

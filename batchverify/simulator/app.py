@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import email.utils
 import json
 import signal
 import sys
@@ -87,7 +88,10 @@ async def _api(request: web.Request) -> web.StreamResponse:
         sim.ledger.gateway(answer.status)
         page = f"<html><body><h1>{answer.status} {_REASONS.get(answer.status, 'Error')}</h1></body></html>"
         return web.Response(status=answer.status, body=page.encode(), headers={"Content-Type": "text/html"})
-    return _json({"Response": answer})
+    reply = _json({"Response": answer})
+    # The server's own clock, as a real endpoint's Date header tells it (the tests move it).
+    reply.headers["Date"] = email.utils.formatdate(sim.cfg.clock(), usegmt=True)
+    return reply
 
 
 async def _ledger(request: web.Request) -> web.Response:

@@ -8,6 +8,7 @@ TLS certificate failure, which no retry can cure and which stops the job.
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -34,6 +35,7 @@ from batchverify.tencent.credentials import Credentials
 DEFAULT_ENDPOINT = "https://faceid.intl.tencentcloudapi.com"
 CONTENT_TYPE = "application/json"
 USER_AGENT = f"batchverify/{__version__}"
+MAX_REPLY_BYTES = 64 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +56,12 @@ class Endpoint:
             raise UsageError(f"bad endpoint {value!r}: expected https://HOST[:PORT]")
         if parts.path not in ("", "/") or parts.query:
             raise UsageError(f"bad endpoint {value!r}: give only scheme, host and port")
+        try:
+            port = parts.port
+        except ValueError:
+            port = -1
+        if port is not None and not 1 <= port <= 65535:
+            raise UsageError(f"bad endpoint {value!r}: the port must be 1 to 65535")
         return cls(url=f"{parts.scheme}://{parts.netloc}/", host=parts.netloc)
 
 
@@ -134,8 +142,14 @@ class MobileStatusClient:
         body, headers = self.build_request(mobile)
         try:
             async with self._session.post(self._endpoint.url, data=body, headers=headers) as resp:
-                raw = await resp.read()
-                return parse_reply(resp.status, resp.headers.get("Content-Type", ""), raw)
+                # A MobileStatus reply is a few hundred bytes; never hold more than the cap.
+                raw = await resp.content.read(MAX_REPLY_BYTES + 1)
+                return parse_reply(
+                    resp.status,
+                    resp.headers.get("Content-Type", ""),
+                    raw,
+                    server_date=resp.headers.get("Date", ""),
+                )
         except (aiohttp.ClientConnectorCertificateError, aiohttp.ClientSSLError) as exc:
             raise FatalApiError("ClientTLSError", _describe(exc)) from None
         except (aiohttp.ConnectionTimeoutError, aiohttp.ClientConnectorError) as exc:
@@ -152,52 +166,76 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
-def parse_reply(http_status: int, content_type: str, raw: bytes) -> Reply:
-    """Turn one HTTP answer into a typed reply. Pure (exposed for tests)."""
+def parse_reply(http_status: int, content_type: str, raw: bytes, *, server_date: str = "") -> Reply:
+    """Turn one HTTP answer into a typed reply. Pure (exposed for tests).
+
+    Hostile bodies are bounded: over ``MAX_REPLY_BYTES``, nested deeper than the decoder allows, or
+    with fields of the wrong type or range, a body becomes a ``BadReply`` (nothing to record) or,
+    when it carries a billed ``Result``, a ``BusinessReply`` with ``problem`` set, so the answer that
+    was paid for is stored and not asked again.
+    """
+    if len(raw) > MAX_REPLY_BYTES:
+        return BadReply(http_status, f"reply larger than {MAX_REPLY_BYTES // 1024} KiB")
     if http_status != 200:
         return BadReply(http_status, _excerpt(raw))
     try:
         doc = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         return BadReply(http_status, "body is not JSON: " + _excerpt(raw))
     response = doc.get("Response") if isinstance(doc, dict) else None
     if not isinstance(response, dict):
         return BadReply(http_status, "no Response object in the body")
-    request_id = _text(response.get("RequestId"))
+    request_id = _text(response.get("RequestId"), 128)
     error = response.get("Error")
     if error is not None:
         if not isinstance(error, dict) or not isinstance(error.get("Code"), str):
             return BadReply(http_status, "malformed Error object")
-        return ErrorReply(code=error["Code"], message=_text(error.get("Message")), request_id=request_id)
+        return ErrorReply(
+            code=_text(error["Code"], 128),
+            message=_text(error.get("Message")),
+            request_id=request_id,
+            server_date=server_date[:64],
+        )
     return _business(response, request_id)
 
 
 def _business(response: Mapping[str, Any], request_id: str) -> Reply:
     result = response.get("Result")
-    if isinstance(result, int) and not isinstance(result, bool):
+    if isinstance(result, int) and not isinstance(result, bool) and abs(result) < 10**6:
         result = str(result)
-    if not isinstance(result, str) or not result.strip():
-        return BadReply(200, "reply has no Result")
+    if not isinstance(result, str) or not result.strip() or len(result) > 16:
+        return BadReply(200, "reply has no usable Result")
     code = response.get("StatusCode")
-    status_code: int | None
+    status_code: int | None = None
+    problem = ""
     if code is None:
-        status_code = None
+        pass
     elif isinstance(code, int) and not isinstance(code, bool):
         status_code = code
-    elif isinstance(code, str) and code.strip().lstrip("-").isdigit():
+    elif isinstance(code, str) and code.strip().lstrip("-").isdigit() and len(code) < 20:
         status_code = int(code)
     else:
-        return BadReply(200, f"reply has a non-integer StatusCode {code!r}")
+        problem = f"StatusCode {_text(str(code), 40)!r} is not an integer"
+    if status_code is not None and not -(2**31) <= status_code < 2**31:
+        problem = f"StatusCode {str(status_code)[:24]} is out of range"
+        status_code = None
     return BusinessReply(
-        result=result.strip(),
+        result=_text(result).strip(),
         status_code=status_code,
         description=_text(response.get("Description")),
         request_id=request_id,
+        problem=problem,
     )
 
 
-def _text(value: object) -> str:
-    return value if isinstance(value, str) else ""
+_SURROGATE_RE = re.compile("[\ud800-\udfff]")
+
+
+def _text(value: object, limit: int = 1000) -> str:
+    """A string field, cut to ``limit`` characters, lone surrogates replaced (they cannot be stored)."""
+    if not isinstance(value, str):
+        return ""
+    return _SURROGATE_RE.sub("\ufffd", value[:limit])
 
 
 def _excerpt(raw: bytes, limit: int = 120) -> str:

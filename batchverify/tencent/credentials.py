@@ -23,6 +23,22 @@ class Credentials:
     secret_key: str = field(repr=False)
     token: str | None = field(default=None, repr=False)
 
+    def __post_init__(self) -> None:
+        for name, value in (
+            ("secret id", self.secret_id),
+            ("secret key", self.secret_key),
+            ("token", self.token),
+        ):
+            if value is not None and (not value.isprintable() or value != value.strip()):
+                # A line break would end the HTTP header it is sent in; never let one through.
+                raise CredentialError(
+                    f"the {name} contains a line break, a control character or spaces at an end"
+                )
+            if value is not None and not value.isascii():
+                raise CredentialError(f"the {name} contains characters that are not ASCII")
+        if not self.secret_id or not self.secret_key:
+            raise CredentialError("the secret id and key must not be empty")
+
     def __repr__(self) -> str:
         return f"Credentials(secret_id={mask(self.secret_id)!r})"
 
