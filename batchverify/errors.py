@@ -10,6 +10,7 @@
     ├── CheckpointError              checkpoint store unusable                  -> exit 2
     ├── BusyError                    another run holds the output's lock        -> exit 2
     ├── EncryptionError              bad public key / encryption failure        -> exit 2
+    ├── EndpointError                the endpoint's host name does not resolve  -> exit 2
     └── FatalApiError                AuthFailure.*, UnauthorizedOperation.* ... -> exit 3
 
 Per-row verdicts (busy, invalid number, an API error for one number) are data, never exceptions.
@@ -59,6 +60,10 @@ class BusyError(BatchVerifyError):
 
 class EncryptionError(BatchVerifyError):
     """The number could not be encrypted (bad public key, unknown algorithm)."""
+
+
+class EndpointError(BatchVerifyError):
+    """The endpoint cannot be used at all (its host name does not resolve); nothing was sent."""
 
 
 class FatalApiError(BatchVerifyError):

@@ -251,7 +251,12 @@ def test_ctrl_c_writes_partial_output_then_resume_completes(tmp_path: Path) -> N
 
 
 @pytest.mark.timeout(400)
-def test_sighup_writes_partial_output_like_sigterm(tmp_path: Path) -> None:
+def test_sigterm_writes_partial_output_like_ctrl_c(tmp_path: Path) -> None:
+    _kill_mid_run(tmp_path, signal.SIGTERM)
+
+
+@pytest.mark.timeout(400)
+def test_sighup_writes_partial_output_like_ctrl_c(tmp_path: Path) -> None:
     _kill_mid_run(tmp_path, signal.SIGHUP)
 
 

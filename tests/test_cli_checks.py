@@ -149,3 +149,13 @@ def test_repeated_kill_9_then_a_run_to_the_end_bills_twice_only_what_was_in_flig
     assert twice <= 4 * kills  # at most the calls in flight (concurrency 4) at each kill
     rows = read_csv(tmp_path / "list.verified.csv")
     assert "pending" not in {row[rows[0].index("mobile_status")] for row in rows[1:]}
+
+
+def test_a_misspelt_host_name_is_named_before_anything_is_sent(
+    tmp_path: Path, fast_sim: SimulatorServer, env: dict[str, str]
+) -> None:
+    src = _list(tmp_path)
+    env = {**env, "BATCHVERIFY_ENDPOINT": "https://faceid.tencentcloudapi.invalid"}
+    result = run_cli("run", src, "--yes", env=env, timeout=60)
+    assert result.returncode == 2, result.stderr
+    assert "cannot be resolved" in result.stderr and "Traceback" not in result.stderr

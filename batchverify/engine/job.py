@@ -16,6 +16,7 @@ import time
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
 import aiohttp
 
@@ -37,7 +38,7 @@ from batchverify.engine.plan import Plan, RunRequest, build_plan
 from batchverify.engine.sender import SendConfig, Sender, Verifier
 from batchverify.engine.store import Checkpoint, JobInfo, Store
 from batchverify.engine.summary import Summary, summary_from_plan
-from batchverify.errors import BatchVerifyError, CheckpointError
+from batchverify.errors import BatchVerifyError, CheckpointError, EndpointError
 from batchverify.files.tables import Table
 from batchverify.models import Status
 from batchverify.tencent.client import Encrypts, Endpoint, MobileStatusClient, make_session
@@ -158,6 +159,8 @@ class Job:
             self._emit(JobStarted(info.job_id, info.resumed, len(to_send)))
             sender = None
             if to_send and self._stop_reason is None:
+                if self._verifier is None:
+                    await _resolve(target.endpoint)
                 async with self._client() as verifier:
                     gate = self.gate or shared_gate(
                         target.credentials.secret_id, target.endpoint_identity, target.send.rate
@@ -263,6 +266,19 @@ class Job:
 async def execute(made: Plan, target: Target, **options: object) -> Summary:
     """``Job(made, target, **options).run()``: for callers that never need to stop the job."""
     return await Job(made, target, **options).run()  # type: ignore[arg-type]
+
+
+async def _resolve(endpoint: Endpoint) -> None:
+    """A host name that does not resolve is a mistake, not an outage: say so before sending."""
+    parts = urlsplit(endpoint.url)
+    host = parts.hostname or ""
+    try:
+        await asyncio.wait_for(asyncio.get_running_loop().getaddrinfo(host, parts.port or 443), 15)
+    except (OSError, TimeoutError) as exc:
+        detail = getattr(exc, "strerror", None) or type(exc).__name__
+        raise EndpointError(
+            f"the endpoint's host {host!r} cannot be resolved ({detail}); check --endpoint"
+        ) from None
 
 
 _STOP_MESSAGES = {
