@@ -27,7 +27,7 @@ from bench.proc import (
     machine_state,
     run_measured,
 )
-from bench.report import CAP, Context, _f, progress
+from bench.report import CAP, Context, _f, clean_output, progress
 
 # The first release, for the start-up comparison (the last commit before the engine became a library).
 BASELINE_COMMIT = "31d731a"
@@ -64,7 +64,7 @@ def _gates(ctx: Context, sim: Simulator, d: Path) -> None:
             numbers = datagen.distinct_numbers(n, seed=501 + len(raw))
             inp = datagen.numbers_csv(d / f"gate-{len(raw)}.csv", numbers)
             out = d / f"gate-{len(raw)}.out.csv"
-            store.remove_store(out.with_name(out.name + ".checkpoint.sqlite"))
+            clean_output(out)
             sim.reset()
             label = f"gate-{kind}-{'loaded' if load != 'idle' else 'idle'}"
             with _cores_loaded() if load != "idle" else contextlib.nullcontext():
