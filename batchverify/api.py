@@ -187,11 +187,11 @@ async def _verify_file(
     table: Table | None = None,
 ) -> Summary:
     made: Plan = await plan(request, endpoint_identity=target.endpoint_identity, table=table, events=events)
-    if handle is not None and handle.stop_requested:
-        raise KeyboardInterrupt
     job = Job(made, target, events=events)
     if handle is not None:
-        handle.job = job
+        handle.job = job  # first, so a stop asked from now on reaches the job
+        if handle.stop_requested:
+            job.stop()
     summary = await job.run()
     if summary.fatal is not None:
         summary.fatal.summary = summary
@@ -210,6 +210,7 @@ def _request(
     encoding: str | None,
     output_encoding: str | None,
     checkpoint: str | Path | None,
+    overwrite: bool = False,
 ) -> RunRequest:
     source = Path(input)
     return RunRequest(
@@ -222,6 +223,7 @@ def _request(
         max_age=max_age_of(max_age),
         restart=restart,
         checkpoint=Path(checkpoint) if checkpoint is not None else None,
+        overwrite=overwrite,
     )
 
 
@@ -241,6 +243,7 @@ async def averify_file(
     encoding: str | None = None,
     output_encoding: str | None = None,
     checkpoint: str | Path | None = None,
+    overwrite: bool = False,
     events: EventSink = ignore,
 ) -> Summary:
     """Verify the numbers in ``input`` and write the annotated copy: what ``batchverify run`` does.
@@ -266,6 +269,7 @@ async def averify_file(
         encoding=encoding,
         output_encoding=output_encoding,
         checkpoint=checkpoint,
+        overwrite=overwrite,
     )
     target = resolve_target(endpoint, credentials, rate=rate, concurrency=concurrency, timeout=timeout)
     return await _verify_file(None, request, target, events)
@@ -287,6 +291,7 @@ def verify_file(
     encoding: str | None = None,
     output_encoding: str | None = None,
     checkpoint: str | Path | None = None,
+    overwrite: bool = False,
     events: EventSink = ignore,
 ) -> Summary:
     """``averify_file`` for synchronous code; works inside a running event loop too.
@@ -304,6 +309,7 @@ def verify_file(
         encoding=encoding,
         output_encoding=output_encoding,
         checkpoint=checkpoint,
+        overwrite=overwrite,
     )
     target = resolve_target(endpoint, credentials, rate=rate, concurrency=concurrency, timeout=timeout)
     return run_sync(lambda handle: _verify_file(handle, request, target, events))

@@ -16,7 +16,7 @@ from batchverify.engine.job import Job, Target, plan
 from batchverify.engine.output import OUTPUT_COLUMNS, annotator
 from batchverify.engine.plan import Plan, RunRequest
 from batchverify.engine.store import Store
-from batchverify.errors import UsageError
+from batchverify.errors import CheckpointError, UsageError
 from batchverify.files.layout import CellValue
 from batchverify.files.tables import Record, Table, TableFormat, cell_text
 from batchverify.progress import Progress
@@ -88,7 +88,8 @@ class _Collector:
 def _frame(df: pd.DataFrame, rows: list[list[CellValue]]) -> pd.DataFrame:
     import pandas as pd
 
-    out = df.copy()
+    # A frame that already has result columns (an earlier result fed back): they are replaced.
+    out = df.drop(columns=[c for c in OUTPUT_COLUMNS if c in df.columns])
     columns = list(zip(*rows, strict=True)) if rows else [() for _ in OUTPUT_COLUMNS]
     for name, values in zip(OUTPUT_COLUMNS, columns, strict=True):
         if name == "mobile_checked_at":
@@ -115,8 +116,10 @@ def _setup(
 ) -> tuple[RunRequest, ColumnTable]:
     if column not in df.columns:
         raise UsageError(f"the DataFrame has no column {column!r}")
-    if not df.columns.is_unique and isinstance(df[column], type(df)):
-        raise UsageError(f"the DataFrame has more than one column named {column!r}")
+    import pandas as pd
+
+    if not isinstance(df[column], pd.Series):
+        raise UsageError(f"{column!r} is not one column of the DataFrame (a duplicate name, or a level)")
     table = ColumnTable(str(column), [_text(v) for v in df[column].tolist()])
     request = RunRequest(
         input=table.path,
@@ -149,12 +152,12 @@ async def _run(
     events, bar = _sink(progress)
     try:
         made = await plan(request, endpoint_identity=target.endpoint_identity, table=table, events=events)
-        if handle is not None and handle.stop_requested:
-            raise KeyboardInterrupt
         collector = _Collector(table)
         job = Job(made, target, writer=collector, events=events)
         if handle is not None:
-            handle.job = job
+            handle.job = job  # first, so a stop asked from now on reaches the job
+            if handle.stop_requested:
+                job.stop()
         summary = await job.run()
     finally:
         if bar is not None:
@@ -164,6 +167,8 @@ async def _run(
         raise summary.fatal
     if summary.outcome == "interrupted":
         raise KeyboardInterrupt
+    if summary.outcome == "storage_error":
+        raise CheckpointError(summary.error or "the checkpoint could not be written")
     return _frame(df, collector.rows)
 
 

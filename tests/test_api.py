@@ -158,3 +158,43 @@ async def test_three_concurrent_jobs_on_one_account_hold_the_cap_together(tmp_pa
     # and that one is retried, never lost.
     assert ledger["rate_limited"] <= 1 and ledger["max_in_any_second"] <= 21
     assert ledger["billed"] == sum(s.billable_calls for s in summaries)
+
+
+def test_verify_file_never_replaces_a_file_it_did_not_write_unless_asked(tmp_path: Path) -> None:
+    from batchverify.errors import OutputError
+
+    src = write_list(tmp_path / "list.csv", numbers(3))
+    theirs = tmp_path / "list.verified.csv"
+    theirs.write_text("keep me\n", encoding="utf-8")
+    with Simulator(rate_limit=0) as sim:
+        with pytest.raises(OutputError, match="--overwrite"):
+            verify_file(src, endpoint=sim)
+        assert theirs.read_text(encoding="utf-8") == "keep me\n" and sim.ledger()["requests"] == 0
+        assert verify_file(src, endpoint=sim, overwrite=True).outcome == "complete"
+
+
+def test_a_script_without_a_main_guard_runs_its_jobs_once(tmp_path: Path) -> None:
+    # The workbook is written by a child interpreter; it must never import the caller's script.
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    book.active.append(["手机号"])
+    for number in numbers(4, 13800200000):
+        book.active.append([number])
+    book.save(tmp_path / "b.xlsx")
+    write_list(tmp_path / "a.csv", numbers(3, 13800100000))
+    script = tmp_path / "no_guard.py"
+    script.write_text(
+        "from batchverify import Simulator, verify_file\n"
+        "with Simulator(rate_limit=0) as sim:\n"
+        "    verify_file('a.csv', endpoint=sim)\n"
+        "    verify_file('b.xlsx', endpoint=sim)\n"
+        "    print(sim.ledger()['requests'])\n",
+        encoding="utf-8",
+    )
+    result = subprocess.run(
+        [sys.executable, str(script)], cwd=tmp_path, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "7"
+    assert openpyxl.load_workbook(tmp_path / "b.verified.xlsx").active["B1"].value == "mobile_normalized"

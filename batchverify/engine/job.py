@@ -137,6 +137,9 @@ class Job:
         else:
             loop.call_soon_threadsafe(self._stop_now, reason)
 
+    def _asked_to_stop(self) -> StopReason | None:
+        return self._stop_reason
+
     def _stop_now(self, reason: StopReason) -> None:
         self._stop_reason = self._stop_reason or reason
         if self._sender is not None:
@@ -174,6 +177,9 @@ class Job:
                         budget=made.max_billable,
                         events=self._events,
                     )
+                    asked = self._asked_to_stop()  # perhaps while the host name was resolved
+                    if asked is not None:
+                        sender.stop(asked)
                     await sender.run(iter(to_send))
             summary.by_status = {}
             try:

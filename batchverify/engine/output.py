@@ -8,8 +8,11 @@ thread would stall the caller's event loop (an upload page serving other jobs).
 
 from __future__ import annotations
 
-import concurrent.futures
-import multiprocessing
+import dataclasses
+import json
+import os
+import subprocess
+import sys
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +20,7 @@ from pathlib import Path
 from batchverify.core.normalize import normalize_mobile
 from batchverify.engine.plan import Plan
 from batchverify.engine.store import Checkpoint, Store, StoredAnswer
+from batchverify.errors import OutputError
 from batchverify.files.layout import Annotate, CellValue
 from batchverify.files.readers import Table, open_table
 from batchverify.files.writers import write_table
@@ -113,9 +117,38 @@ def write_output(plan: Plan, store: Store, job_id: int) -> Counter[str]:
         job_id=job_id,
         reuse_since=plan.reuse_since,
     )
-    context = multiprocessing.get_context("spawn")  # never fork a process that runs threads
-    with concurrent.futures.ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
-        return pool.submit(write_in_child, spec).result()
+    return run_writer_child(spec)
+
+
+def run_writer_child(spec: WriteSpec) -> Counter[str]:
+    """Write ``spec`` in a fresh interpreter (``python -m batchverify.engine.writechild``).
+
+    A plain subprocess, not multiprocessing: spawn would import the caller's main script again
+    (a script without a ``__main__`` guard would run its jobs a second time), and fork is unsafe in
+    a process with threads. Its own session, so a Ctrl-C meant for the run does not kill the write.
+    """
+    package_root = str(Path(__file__).resolve().parents[2])
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH", "")) if p)
+    doc = {k: (str(v) if isinstance(v, Path) else v) for k, v in dataclasses.asdict(spec).items()}
+    proc = subprocess.run(
+        [sys.executable, "-m", "batchverify.engine.writechild"],
+        input=json.dumps(doc),
+        capture_output=True,
+        text=True,
+        env=env,
+        start_new_session=True,
+        check=False,
+    )
+    lines = proc.stdout.strip().splitlines()
+    try:
+        answer = json.loads(lines[-1]) if lines else {}
+    except ValueError:
+        answer = {}
+    if proc.returncode == 0 and "counts" in answer:
+        return Counter({str(k): int(v) for k, v in answer["counts"].items()})
+    detail = answer.get("error") or f"the workbook writer ended with code {proc.returncode}"
+    raise OutputError(f"{detail}; the answers are kept in the checkpoint")
 
 
 def write_in_child(spec: WriteSpec) -> Counter[str]:

@@ -8,7 +8,6 @@ down, or a stop request (``stop()``); rows it did not finish stay pending for th
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import random
 import time
@@ -53,6 +52,7 @@ class SendStats:
     billable: int = 0
     abandoned_in_flight: int = 0
     not_stored: int = 0  # answers that arrived but could not be written to the checkpoint
+    bad_replies: int = 0  # replies that were not the API's (may have come after a billed answer)
     first_send: float | None = None
     last_send: float | None = None
     counts: Counter[str] = field(default_factory=Counter)
@@ -67,8 +67,9 @@ class SendStats:
 
     @property
     def maybe_billed(self) -> int:
-        """Calls that got no answer but may have reached the server (and been billed)."""
-        return self.uncertain + self.abandoned_in_flight
+        """Calls without a usable answer that may have been billed: uncertain ones, bad replies
+        (a gateway's error page may come after the backend answered), calls abandoned at a stop."""
+        return self.uncertain + self.bad_replies + self.abandoned_in_flight
 
 
 @dataclass
@@ -138,18 +139,18 @@ class Sender:
         ]
         stopper = asyncio.create_task(self._stop.wait())
         pending: set[asyncio.Task[object]] = set(workers)
-        while pending and not self._stop.is_set():
-            _done, pending = await asyncio.wait(pending | {stopper}, return_when=asyncio.FIRST_COMPLETED)
-            pending.discard(stopper)
-        if pending:
-            # Calls already on the wire get a moment to land, so their answers are recorded.
-            _done, pending = await asyncio.wait(pending, timeout=self._config.grace)
-            for task in pending:
+        try:
+            while pending and not self._stop.is_set():
+                _done, pending = await asyncio.wait(pending | {stopper}, return_when=asyncio.FIRST_COMPLETED)
+                pending.discard(stopper)
+            if pending:
+                # Calls already on the wire get a moment to land, so their answers are recorded.
+                _done, pending = await asyncio.wait(pending, timeout=self._config.grace)
+        finally:
+            # Also when the job itself is cancelled: no worker may outlive the sending stage.
+            for task in [*workers, stopper]:
                 task.cancel()
-            await asyncio.gather(*pending, return_exceptions=True)
-        stopper.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await stopper
+            await asyncio.gather(*workers, stopper, return_exceptions=True)
         return self.stop_reason
 
     async def _worker(self, numbers: Iterator[int]) -> None:
@@ -197,10 +198,12 @@ class Sender:
         mobile = str(number)
         store = self._store
         while True:
+            # Marked before the gate, so nothing stands between the gate's slot and the send.
+            await store.run(store.store.mark_inflight, number, utc_now_iso())
             await self._gate.acquire()
             if self._stop.is_set():
+                await store.run(store.store.clear_inflight, number)
                 return
-            await store.run(store.store.mark_inflight, number, utc_now_iso())
             self._count_send()
             try:
                 reply = await self._verifier.query(mobile)
@@ -214,7 +217,11 @@ class Sender:
                 return
             kind = classify(reply)
             self._watch(reply, kind)
-            if kind is not CallKind.UNCERTAIN and kind is not CallKind.ANSWER:
+            # A gateway error page or a broken body may come after the backend answered (and billed).
+            lost = kind is CallKind.UNCERTAIN or isinstance(reply, BadReply)
+            if isinstance(reply, BadReply):
+                self.stats.bad_replies += 1
+            if not lost and kind is not CallKind.ANSWER:
                 # Certainly not billed: no false "may have been billed" if the run stops now.
                 await store.run(store.store.clear_inflight, number)
             if kind is CallKind.THROTTLED:
@@ -230,7 +237,7 @@ class Sender:
             allowed = policy.retries_for(kind)
             used = tries.get(kind, 0)
             retry = bool(allowed) and used < (allowed or 0)
-            bounded = retry and kind is CallKind.UNCERTAIN and not self._may_retry_uncertain()
+            bounded = retry and lost and not self._may_retry_uncertain()
             retry = retry and not bounded
             if retry and not self._stop.is_set():
                 tries[kind] = used + 1
@@ -240,7 +247,7 @@ class Sender:
                 if await self._sleep(delay):
                     return
                 continue
-            if kind is CallKind.UNCERTAIN and self._stop.is_set():
+            if lost and self._stop.is_set():
                 return  # its in-flight mark stays: the next run counts it as maybe billed
             await self._finish(number, reply, kind, bounded=bounded)
             return

@@ -103,6 +103,16 @@ class Store(Protocol):
     def close(self) -> None: ...
 
 
+def _storage_error(path: Path, exc: sqlite3.DatabaseError) -> CheckpointError:
+    text = str(exc)
+    if isinstance(exc, sqlite3.OperationalError) and ("full" in text or "I/O" in text or "disk" in text):
+        return CheckpointError(f"cannot write the checkpoint {path}: {text}")
+    return CheckpointError(
+        f"the checkpoint {path} cannot be read or written ({text}); if it is damaged, "
+        "move it away (its answers will then be asked again)"
+    )
+
+
 class _Rows(list[tuple[Any, ...]]):
     """Fetched rows that answer like a cursor."""
 
@@ -129,10 +139,7 @@ class _Guarded:
                 return _Rows(cursor.fetchall())
             return cursor
         except sqlite3.DatabaseError as exc:
-            raise CheckpointError(
-                f"the checkpoint {self._path} cannot be read or written ({exc}); if it is damaged, "
-                "move it away (its answers will then be asked again)"
-            ) from None
+            raise _storage_error(self._path, exc) from None
 
     def stream(self, sql: str, params: Iterable[object] = ()) -> Iterator[tuple[Any, ...]]:
         """Rows one by one (a million answers need not sit in memory at once)."""
@@ -331,13 +338,13 @@ class Checkpoint:
             self._con.execute("BEGIN IMMEDIATE")
             yield
             self._con.execute("COMMIT")
-        except sqlite3.Error as exc:
-            with contextlib.suppress(sqlite3.Error):
-                self._con.execute("ROLLBACK")
-            raise CheckpointError(f"cannot write checkpoint {self.path}: {exc}") from None
         except BaseException:
-            with contextlib.suppress(sqlite3.Error):
-                self._con.execute("ROLLBACK")
+            # SQLite may have rolled back by itself (a full disk); a second ROLLBACK would then fail
+            # and hide the real error.
+            raw = self._con._con
+            if raw.in_transaction:
+                with contextlib.suppress(sqlite3.Error):
+                    raw.execute("ROLLBACK")
             raise
 
 

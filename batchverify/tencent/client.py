@@ -143,7 +143,7 @@ class MobileStatusClient:
         try:
             async with self._session.post(self._endpoint.url, data=body, headers=headers) as resp:
                 # A MobileStatus reply is a few hundred bytes; never hold more than the cap.
-                raw = await resp.content.read(MAX_REPLY_BYTES + 1)
+                raw = await _read_capped(resp, MAX_REPLY_BYTES + 1)
                 return parse_reply(
                     resp.status,
                     resp.headers.get("Content-Type", ""),
@@ -159,6 +159,17 @@ class MobileStatusClient:
             # Disconnects, resets, read timeouts, truncated bodies: all after the request went out.
             # The request may have reached the server (and been billed) before this happened.
             return TransportFailure(maybe_sent=True, detail=_describe(exc))
+
+
+async def _read_capped(resp: aiohttp.ClientResponse, limit: int) -> bytes:
+    """The whole body, or its first ``limit`` bytes (``read(n)`` alone may return a first chunk)."""
+    raw = bytearray()
+    while len(raw) < limit:
+        chunk = await resp.content.read(limit - len(raw))
+        if not chunk:
+            break
+        raw += chunk
+    return bytes(raw)
 
 
 def _describe(exc: BaseException) -> str:

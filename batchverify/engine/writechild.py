@@ -1,0 +1,37 @@
+"""``python -m batchverify.engine.writechild``: write one workbook output from a JSON spec on stdin.
+
+Started by ``batchverify.engine.output.run_writer_child``; prints one JSON line, ``{"counts": ...}``
+or ``{"error": "one line"}``.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from batchverify.engine.output import WriteSpec, write_in_child
+from batchverify.errors import BatchVerifyError
+
+_PATHS = ("input", "output", "store")
+
+
+def main() -> int:
+    doc: dict[str, Any] = json.loads(sys.stdin.read())
+    fields: dict[str, Any] = {k: (Path(v) if k in _PATHS else v) for k, v in doc.items()}
+    spec = WriteSpec(**fields)
+    try:
+        counts = write_in_child(spec)
+    except BatchVerifyError as exc:
+        print(json.dumps({"error": str(exc)}))
+        return 1
+    except MemoryError:
+        print(json.dumps({"error": f"not enough memory to write {spec.output}"}))
+        return 1
+    print(json.dumps({"counts": dict(counts)}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
