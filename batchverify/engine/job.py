@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import socket
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
@@ -152,6 +153,9 @@ class Job:
         self._loop = asyncio.get_running_loop()
         started = time.monotonic()
         made, target = self.plan, self.target
+        if made.to_send and self._verifier is None and self._stop_reason is None:
+            # Before the job is opened: opening it takes over the in-flight marks of a dead run.
+            await _resolve(target.endpoint)
         store = AsyncStore(self._opener())
         try:
             await store.open()
@@ -162,8 +166,6 @@ class Job:
             self._emit(JobStarted(info.job_id, info.resumed, len(to_send)))
             sender = None
             if to_send and self._stop_reason is None:
-                if self._verifier is None:
-                    await _resolve(target.endpoint)
                 async with self._client() as verifier:
                     gate = self.gate or shared_gate(
                         target.credentials.secret_id, target.endpoint_identity, target.send.rate
@@ -282,9 +284,11 @@ async def _resolve(endpoint: Endpoint) -> None:
         await asyncio.wait_for(asyncio.get_running_loop().getaddrinfo(host, parts.port or 443), 15)
     except (OSError, TimeoutError) as exc:
         detail = getattr(exc, "strerror", None) or type(exc).__name__
-        raise EndpointError(
-            f"the endpoint's host {host!r} cannot be resolved ({detail}); check --endpoint"
-        ) from None
+        if isinstance(exc, TimeoutError) or getattr(exc, "errno", None) == socket.EAI_AGAIN:
+            hint = "the name service did not answer: run again when the network is back"
+        else:
+            hint = "check --endpoint"
+        raise EndpointError(f"the endpoint's host {host!r} cannot be resolved ({detail}); {hint}") from None
 
 
 _STOP_MESSAGES = {
