@@ -50,7 +50,7 @@ def describe_summary(summary: Summary) -> str:
     ]
     if summary.maybe_billed:
         lines.append(
-            f"  {summary.maybe_billed} calls got no answer and may have been billed (at most "
+            f"  {summary.maybe_billed} calls got no usable answer and may have been billed (at most "
             f"{summary.billable_calls + summary.maybe_billed} billed in all, "
             f"within the plan's {summary.max_billable})"
         )
