@@ -9,6 +9,20 @@ ACTION = "MobileStatus"
 API_VERSION = "2018-03-01"
 SERVICE = "faceid"
 
+# The result columns every output adds, in this order.
+OUTPUT_COLUMNS = [
+    "mobile_normalized",
+    "mobile_status",
+    "mobile_status_code",
+    "mobile_result_code",
+    "mobile_billable",
+    "mobile_description",
+    "mobile_request_id",
+    "mobile_checked_at",
+    "mobile_error",
+    "mobile_source",
+]
+
 
 class Status(enum.StrEnum):
     """The ``mobile_status`` vocabulary written to every output row."""

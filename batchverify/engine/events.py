@@ -8,6 +8,7 @@ event). A sink is called on the job's event loop and must not block it.
 from __future__ import annotations
 
 import enum
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +30,7 @@ __all__ = [
     "StopReason",
     "Stopped",
     "Throttled",
+    "emit",
     "ignore",
 ]
 
@@ -113,3 +115,11 @@ EventSink = Callable[[Event], None]
 
 def ignore(_event: Event) -> None:
     """The default sink."""
+
+
+def emit(sink: EventSink, event: Event) -> None:
+    """Give ``event`` to ``sink``; a front end's bug is logged, never allowed to stop the job."""
+    try:
+        sink(event)
+    except Exception:
+        logging.getLogger("batchverify").exception("an event sink failed")

@@ -31,6 +31,7 @@ from batchverify.engine.events import (
     PlanReady,
     Stopped,
     StopReason,
+    emit,
     ignore,
 )
 from batchverify.engine.gate import FairShare, RateGate, shared_gate
@@ -183,7 +184,6 @@ class Job:
                     if asked is not None:
                         sender.stop(asked)
                     await sender.run(iter(to_send))
-            summary.by_status = {}
             try:
                 counts = await store.run(self._writer, made, store.store, info.job_id)
             except BatchVerifyError as exc:
@@ -214,10 +214,7 @@ class Job:
         return summary
 
     def _emit(self, event: Event) -> None:
-        try:
-            self._events(event)
-        except Exception:
-            log.exception("an event sink failed")
+        emit(self._events, event)
 
     def _opener(self) -> Callable[[], Store]:
         if self._store_opener is not None:

@@ -24,22 +24,9 @@ from batchverify.errors import OutputError
 from batchverify.files.layout import Annotate, CellValue
 from batchverify.files.readers import Table, open_table
 from batchverify.files.writers import write_table
-from batchverify.models import RowResult, Status
+from batchverify.models import OUTPUT_COLUMNS, RowResult, Status
 
 __all__ = ["OUTPUT_COLUMNS", "WriteSpec", "annotator", "write_output"]
-
-OUTPUT_COLUMNS = [
-    "mobile_normalized",
-    "mobile_status",
-    "mobile_status_code",
-    "mobile_result_code",
-    "mobile_billable",
-    "mobile_description",
-    "mobile_request_id",
-    "mobile_checked_at",
-    "mobile_error",
-    "mobile_source",
-]
 
 
 def annotator(

@@ -22,11 +22,9 @@ from batchverify.engine.store import Checkpoint, check_endpoint, checkpoint_path
 from batchverify.errors import OutputError, UsageError
 from batchverify.files.layout import check_output
 from batchverify.files.readers import Table, open_table
-from batchverify.models import Status
+from batchverify.models import OUTPUT_COLUMNS, Status
 
 _DETECT_SAMPLE = 500
-# The names every output adds (batchverify.engine.output.OUTPUT_COLUMNS); an encoding must hold them.
-OUTPUT_COLUMN_NAMES = ("mobile_normalized", "mobile_status", "mobile_description", "mobile_error")
 
 
 @dataclass(frozen=True)
@@ -139,7 +137,7 @@ def _check_codec(name: str) -> str:
     except LookupError:
         raise UsageError(f"unknown --output-encoding {name!r}") from None
     try:
-        " ".join(OUTPUT_COLUMN_NAMES).encode(codec)
+        " ".join(OUTPUT_COLUMNS).encode(codec)
     except UnicodeEncodeError:
         raise UsageError(f"--output-encoding {name} cannot hold the result columns' names") from None
     return codec

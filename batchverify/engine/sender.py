@@ -26,6 +26,7 @@ from batchverify.engine.events import (
     Retrying,
     StopReason,
     Throttled,
+    emit,
     ignore,
 )
 from batchverify.engine.gate import RateGate
@@ -302,10 +303,7 @@ class Sender:
         self._emit(event)
 
     def _emit(self, event: Event) -> None:
-        try:
-            self._events(event)
-        except Exception:
-            log.exception("an event sink failed")
+        emit(self._events, event)
 
     def _count_send(self) -> None:
         now = time.monotonic()
