@@ -17,12 +17,13 @@ bills per number and verifying the wrong column costs money.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from batchverify.core.normalize import normalize_mobile
 from batchverify.errors import InputError
 
-__all__ = ["column_letter", "describe_headers", "detect_phone_column"]
+__all__ = ["column_letter", "describe_headers", "detect_phone_column", "name_strength"]
 
 # Header names that mean "mobile number", compared after _fold().
 _EXACT_NAMES = frozenset(
@@ -150,17 +151,24 @@ class _Evidence:
         return f"{column_letter(self.index)} ({name}, {seen})"
 
 
-def detect_phone_column(header: list[str], sample: list[list[str]], requested: str | None) -> int:
+def detect_phone_column(
+    header: list[str],
+    sample: list[list[str]],
+    requested: str | None,
+    is_valid: Callable[[str], bool] | None = None,
+) -> int:
     """The 0-based index of the phone column.
 
     ``requested`` (the ``--column`` value) wins when given; otherwise the header and ``sample``
     (a few hundred data rows) decide. Raises ``InputError`` when the requested column does not
     exist, when no column looks like phone numbers, or when several do about equally.
+    ``is_valid`` (whether a cell is a valid mobile number) lets a caller that asks many times cache it.
     """
+    valid_cell = is_valid or _is_valid
     width = max([len(header), *(len(row) for row in sample)]) if header or sample else 0
     if requested is not None:
         return _requested_column(header, width, requested)
-    evidence = [_gather(i, header, sample) for i in range(width)]
+    evidence = [_gather(i, header, sample, valid_cell) for i in range(width)]
     candidates = [e for e in evidence if e.candidate]
     if not candidates:
         raise InputError(f"no phone column found; use --column (headers: {describe_headers(header)})")
@@ -186,22 +194,33 @@ def detect_phone_column(header: list[str], sample: list[list[str]], requested: s
     )
 
 
-def _gather(index: int, header: list[str], sample: list[list[str]]) -> _Evidence:
-    name = _fold(header[index]) if index < len(header) else ""
-    if name in _OWN_OUTPUT:
-        return _Evidence(index, 0, 0, 0)
+def name_strength(header: str) -> int:
+    """How strongly a header names a phone column: 2 a known name, 1 contains a keyword, 0 neither
+    (batchverify's own ``mobile_normalized`` is 0: the original column is the one to read)."""
+    name = _fold(header)
+    if not name or name in _OWN_OUTPUT:
+        return 0
     if name in _EXACT_NAMES:
-        strength = 2
-    elif name and any(k in name for k in _KEYWORDS):
-        strength = 1
-    else:
-        strength = 0
+        return 2
+    return 1 if any(k in name for k in _KEYWORDS) else 0
+
+
+def _is_valid(cell: str) -> bool:
+    return normalize_mobile(cell).number is not None
+
+
+def _gather(
+    index: int, header: list[str], sample: list[list[str]], is_valid: Callable[[str], bool]
+) -> _Evidence:
+    if index < len(header) and _fold(header[index]) in _OWN_OUTPUT:
+        return _Evidence(index, 0, 0, 0)
+    strength = name_strength(header[index]) if index < len(header) else 0
     valid = filled = 0
     for row in sample:
         if index >= len(row) or not row[index].strip():
             continue
         filled += 1
-        if normalize_mobile(row[index]).number is not None:
+        if is_valid(row[index]):
             valid += 1
     return _Evidence(index, strength, valid, filled)
 

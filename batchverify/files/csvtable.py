@@ -117,8 +117,8 @@ class CsvTable(Table):
         except OSError as exc:
             raise InputError(f"{self.path}: cannot read ({exc.strerror or exc})") from None
 
-    def records(self) -> Iterator[Record]:
-        """The header (line 1), then every record; ``line`` counts records, not physical lines."""
+    def rows(self) -> Iterator[Record]:
+        """Every record; ``line`` counts records (from 1), not physical lines."""
         widest = 0
         for line, cells in enumerate(self._rows(), start=1):
             if len(cells) > widest:
@@ -129,7 +129,7 @@ class CsvTable(Table):
     def max_width(self) -> int:
         """The widest record; free after one complete ``records()`` pass, else one more pass."""
         if self._max_width is None:
-            for _ in self.records():
+            for _ in self.rows():
                 pass
         return self._max_width or 0
 

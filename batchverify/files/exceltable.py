@@ -21,12 +21,12 @@ __all__ = ["ExcelTable", "sheet_values"]
 
 
 class ExcelTable(Table):
-    """One worksheet of a workbook. The header is the first row with any content in it."""
+    """One worksheet of a workbook. The header starts as the first row with any content in it."""
 
     def __init__(self, path: Path, fmt: TableFormat, sheet: python_calamine.CalamineSheet) -> None:
         self.path = path
         self.format = fmt
-        self._sheet = sheet
+        self._sheet: python_calamine.CalamineSheet | None = sheet
         # Records span column A to the last used column, so index == column number - 1.
         self._width = 0 if sheet.end is None else sheet.end[1] + 1
         self.header = []
@@ -59,6 +59,25 @@ class ExcelTable(Table):
             raise calamine_error(path, exc) from None
         return cls(path, TableFormat(kind=kind, sheet_name=chosen, sheet_names=worksheets), loaded)
 
+    @classmethod
+    def known(
+        cls, path: Path, fmt: TableFormat, header_line: int, header: list[str], width: int
+    ) -> ExcelTable:
+        """A sheet already planned (header and width known), loaded only if its rows are read: the
+        streamed writer reads the workbook's XML itself, and calamine would hold the whole sheet."""
+        table = cls.__new__(cls)
+        table.path, table.format = path, fmt
+        table._sheet = None
+        table._width = width
+        table.header, table.header_line = header, header_line
+        return table
+
+    def _loaded(self) -> python_calamine.CalamineSheet:
+        if self._sheet is None:
+            self._sheet = ExcelTable.open(self.path, self.format.kind, self.format.sheet_name)._sheet
+        assert self._sheet is not None
+        return self._sheet
+
     def _texts(self, values: list[NativeValue]) -> list[str]:
         cells = [v if type(v) is str else cell_text(v) for v in values]
         if len(cells) < self._width:
@@ -67,13 +86,17 @@ class ExcelTable(Table):
 
     def native_rows(self) -> Iterator[tuple[int, list[NativeValue]]]:
         """Every row from sheet row 1 to the last used row, as calamine values ("" = empty cell)."""
-        return aligned_rows(self._sheet, self.path)
+        return aligned_rows(self._loaded(), self.path)
 
-    def records(self) -> Iterator[Record]:
-        """The header row, then every row below it; ``line`` is the sheet row number."""
+    def rows(self) -> Iterator[Record]:
+        """Every row from sheet row 1; ``line`` is the sheet row number."""
         for line, values in self.native_rows():
-            if line >= self.header_line:
-                yield Record(line, self._texts(values))
+            yield Record(line, self._texts(values))
+
+    def native_records(self) -> Iterator[tuple[Record, list[NativeValue]]]:
+        """Every row as a record and as calamine's typed values (for a workbook written anew)."""
+        for line, values in self.native_rows():
+            yield Record(line, self._texts(values)), values
 
     def max_width(self) -> int:
         """Column A up to the sheet's last used column."""

@@ -57,23 +57,54 @@ class Record:
 class Table(abc.ABC):
     """An opened input table.
 
-    ``records()`` yields the header record first (``line == header_line``), then every data row in
-    file order, blank rows included, so a writer can reproduce every row. It streams, and can be
-    called any number of times: each call reads the file again.
+    ``rows()`` yields every record from the top of the file. The header is the record at
+    ``header_line`` (0: the table has no header row, its first row is data); the reader starts with
+    the first row that has content, and ``use_header`` moves it (the plan's detection, or
+    ``--header-row``). ``records()`` yields the header record first (an empty one when there is
+    none), then every data row in file order, blank rows included, so a writer can reproduce every
+    row; ``preamble()`` the rows above the header (titles, notes), which are kept, never counted.
+    All of them stream, and can be called any number of times: each call reads the file again.
     """
 
     path: Path
     format: TableFormat
     header: list[str]
     header_line: int
+    # False for a table whose header is given (a DataFrame column): the plan does not look for one.
+    detect_header: bool = True
 
     @abc.abstractmethod
-    def records(self) -> Iterator[Record]:
-        """The header record, then the data records, streamed from the file."""
+    def rows(self) -> Iterator[Record]:
+        """Every record from the first line of the file, streamed."""
 
     @abc.abstractmethod
     def max_width(self) -> int:
         """The largest number of cells in any record (CSV: may read the file once more)."""
+
+    def use_header(self, line: int) -> None:
+        """Make record ``line`` the header (0: no header row)."""
+        self.header_line = line
+        self.header = []
+        for record in self.rows():
+            if record.line == line:
+                self.header = record.cells
+            if record.line >= line:
+                break
+
+    def records(self) -> Iterator[Record]:
+        """The header record, then the data records, streamed from the file."""
+        if self.header_line == 0:
+            yield Record(0, [])
+        for record in self.rows():
+            if record.line >= self.header_line:
+                yield record
+
+    def preamble(self) -> Iterator[Record]:
+        """The records above the header."""
+        for record in self.rows():
+            if record.line >= self.header_line:
+                return
+            yield record
 
 
 def cell_text(value: object) -> str:

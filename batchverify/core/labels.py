@@ -1,0 +1,188 @@
+"""Plain words for a person: each status's class, label and suggested action, in Chinese or English.
+
+Pure. ``mobile_status`` stays the stable machine vocabulary (``out_of_service``); these words go
+in the columns, colours and summary sheet that operations staff read.
+
+The classes decide the colour of a row and whether it "needs action" (``--problems``):
+
+* live: the number is in service (``normal``);
+* not live: the operator says it is out of service, cancelled, not in the network or unusable;
+* invalid: the cell is not a mainland mobile number (or is empty), so it needs fixing, not calling;
+* unknown: the API answered but could not tell (unknown, no record, unsupported range, an answer
+  batchverify does not recognise): a person has to check;
+* not final: no answer yet (busy, daily limit, error, pending): a later run fills it in.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+
+from batchverify.models import Status
+
+__all__ = [
+    "LANGUAGES",
+    "StatusClass",
+    "action_of",
+    "api_language",
+    "class_of",
+    "column_aliases",
+    "column_header",
+    "default_language",
+    "label_of",
+    "needs_action",
+    "resolve_language",
+]
+
+LANGUAGES = ("zh-CN", "en")
+
+
+class StatusClass(enum.StrEnum):
+    LIVE = "live"
+    NOT_LIVE = "not_live"
+    INVALID = "invalid"
+    UNKNOWN = "unknown"
+    NOT_FINAL = "not_final"
+
+
+_CLASS: dict[Status, StatusClass] = {
+    Status.NORMAL: StatusClass.LIVE,
+    Status.OUT_OF_SERVICE: StatusClass.NOT_LIVE,
+    Status.CANCELLED: StatusClass.NOT_LIVE,
+    Status.OFFLINE: StatusClass.NOT_LIVE,
+    Status.UNAVAILABLE: StatusClass.NOT_LIVE,
+    Status.INVALID_NUMBER: StatusClass.INVALID,
+    Status.EMPTY: StatusClass.INVALID,
+    Status.UNKNOWN: StatusClass.UNKNOWN,
+    Status.NOT_FOUND: StatusClass.UNKNOWN,
+    Status.UNSUPPORTED_RANGE: StatusClass.UNKNOWN,
+    Status.UNRECOGNIZED: StatusClass.UNKNOWN,
+    Status.BUSY: StatusClass.NOT_FINAL,
+    Status.DAILY_LIMIT: StatusClass.NOT_FINAL,
+    Status.ERROR: StatusClass.NOT_FINAL,
+    Status.PENDING: StatusClass.NOT_FINAL,
+}
+
+_LABELS: dict[str, dict[Status, str]] = {
+    "zh-CN": {
+        Status.NORMAL: "正常",
+        Status.OUT_OF_SERVICE: "停机",
+        Status.CANCELLED: "销号",
+        Status.OFFLINE: "不在网",
+        Status.UNAVAILABLE: "在网但不可用",
+        Status.UNKNOWN: "状态未知",
+        Status.NOT_FOUND: "查无记录",
+        Status.INVALID_NUMBER: "号码格式错误",
+        Status.BUSY: "查询繁忙",
+        Status.DAILY_LIMIT: "超出当日查询次数",
+        Status.UNSUPPORTED_RANGE: "号段不支持查询",
+        Status.UNRECOGNIZED: "无法识别的结果",
+        Status.ERROR: "查询出错",
+        Status.EMPTY: "未填号码",
+        Status.PENDING: "尚未查询",
+    },
+    "en": {
+        Status.NORMAL: "normal",
+        Status.OUT_OF_SERVICE: "suspended",
+        Status.CANCELLED: "cancelled",
+        Status.OFFLINE: "not in network",
+        Status.UNAVAILABLE: "in network, unusable",
+        Status.UNKNOWN: "status unknown",
+        Status.NOT_FOUND: "no record",
+        Status.INVALID_NUMBER: "not a valid mobile number",
+        Status.BUSY: "service busy",
+        Status.DAILY_LIMIT: "daily limit reached",
+        Status.UNSUPPORTED_RANGE: "number range not supported",
+        Status.UNRECOGNIZED: "unrecognised answer",
+        Status.ERROR: "lookup failed",
+        Status.EMPTY: "no number",
+        Status.PENDING: "not checked yet",
+    },
+}
+
+_ACTIONS: dict[str, dict[StatusClass, str]] = {
+    "zh-CN": {
+        StatusClass.LIVE: "可联系",
+        StatusClass.NOT_LIVE: "建议剔除",
+        StatusClass.INVALID: "核对号码",
+        StatusClass.UNKNOWN: "人工核实",
+        StatusClass.NOT_FINAL: "待重试",
+    },
+    "en": {
+        StatusClass.LIVE: "keep",
+        StatusClass.NOT_LIVE: "remove",
+        StatusClass.INVALID: "fix the number",
+        StatusClass.UNKNOWN: "check by hand",
+        StatusClass.NOT_FINAL: "retry later",
+    },
+}
+
+
+# Result columns whose header follows the language (the others are a stable machine vocabulary).
+_LOCAL_HEADERS: dict[str, dict[str, str]] = {
+    "zh-CN": {"mobile_status_label": "号码状态", "mobile_action": "处理建议"},
+    "en": {},
+}
+
+
+def column_header(column: str, language: str) -> str:
+    """The header a result column gets in an output in ``language``."""
+    return _LOCAL_HEADERS[language].get(column, column)
+
+
+def column_aliases(column: str) -> tuple[str, ...]:
+    """Every header this result column may carry in an earlier output (to replace it in place)."""
+    return (column, *(names[column] for names in _LOCAL_HEADERS.values() if column in names))
+
+
+def class_of(status: Status) -> StatusClass:
+    return _CLASS[status]
+
+
+def needs_action(status: Status) -> bool:
+    """Whether a row belongs in the problems-only file: everything but a live number."""
+    return _CLASS[status] is not StatusClass.LIVE
+
+
+def label_of(status: Status, language: str) -> str:
+    return _LABELS[language][status]
+
+
+def action_of(status: Status, language: str) -> str:
+    return _ACTIONS[language][_CLASS[status]]
+
+
+def api_language(language: str) -> str:
+    """The ``X-TC-Language`` value that asks the API for descriptions in ``language``."""
+    return "zh-CN" if language == "zh-CN" else "en-US"
+
+
+def resolve_language(value: str) -> str:
+    """``zh-CN``/``zh``/``zh_CN.UTF-8``/``cn`` -> ``zh-CN``; ``en``/``en-US``/... -> ``en``."""
+    folded = value.strip().replace("_", "-").casefold()
+    if folded in ("zh", "cn", "chinese", "中文") or folded.startswith("zh-"):
+        return "zh-CN"
+    if folded in ("en", "english") or folded.startswith("en-"):
+        return "en"
+    raise ValueError(f"unknown language {value!r}: use zh-CN or en")
+
+
+def default_language(env: Mapping[str, str], system_locale: str = "") -> str:
+    """The language of the person at this machine: ``BATCHVERIFY_LANGUAGE``, else the locale
+    (``LC_ALL``, ``LC_MESSAGES``, ``LANG``, else ``system_locale``, e.g. Windows' user locale);
+    Chinese -> zh-CN, anything else -> en.
+
+    Following the locale, not a fixed default: a Chinese Windows desktop gets Chinese words without
+    an option, while a server's C/en_US cron job keeps the English it had.
+    """
+    chosen = env.get("BATCHVERIFY_LANGUAGE", "").strip()
+    if chosen:
+        try:
+            return resolve_language(chosen)
+        except ValueError:
+            return "en"
+    for name in ("LC_ALL", "LC_MESSAGES", "LANG"):
+        value = env.get(name, "").strip()
+        if value:
+            return "zh-CN" if value.casefold().startswith("zh") else "en"
+    return "zh-CN" if system_locale.casefold().startswith(("zh", "chinese")) else "en"
