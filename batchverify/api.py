@@ -11,6 +11,8 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import datetime
+import locale
+import os
 import threading
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
@@ -19,6 +21,7 @@ from types import TracebackType
 from typing import Any, TypeVar
 
 from batchverify.core.classify import RetryPolicy
+from batchverify.core.labels import default_language, resolve_language
 from batchverify.core.timeutil import parse_duration
 from batchverify.engine.events import EventSink, ignore
 from batchverify.engine.job import Job, Target, plan
@@ -211,6 +214,10 @@ def _request(
     output_encoding: str | None,
     checkpoint: str | Path | None,
     overwrite: bool = False,
+    header_row: int | None = None,
+    language: str | None = None,
+    summary_sheet: bool = True,
+    problems: str | Path | None = None,
 ) -> RunRequest:
     source = Path(input)
     return RunRequest(
@@ -224,7 +231,21 @@ def _request(
         restart=restart,
         checkpoint=Path(checkpoint) if checkpoint is not None else None,
         overwrite=overwrite,
+        header_row=header_row,
+        language=language_of(language),
+        summary_sheet=summary_sheet,
+        problems=Path(problems) if problems is not None else None,
     )
+
+
+def language_of(value: str | None) -> str:
+    """``zh-CN`` or ``en``: as asked, else the locale's (``batchverify.core.labels.default_language``)."""
+    if value is None:
+        return default_language(os.environ, locale.getlocale()[0] or "")
+    try:
+        return resolve_language(value)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
 
 
 async def averify_file(
@@ -244,6 +265,10 @@ async def averify_file(
     output_encoding: str | None = None,
     checkpoint: str | Path | None = None,
     overwrite: bool = False,
+    header_row: int | None = None,
+    language: str | None = None,
+    summary_sheet: bool = True,
+    problems: str | Path | None = None,
     events: EventSink = ignore,
 ) -> Summary:
     """Verify the numbers in ``input`` and write the annotated copy: what ``batchverify run`` does.
@@ -258,6 +283,10 @@ async def averify_file(
     exceptions of ``batchverify.errors``: ``InputError``, ``OutputError``, ``UsageError``,
     ``CredentialError``, ``CheckpointError``, ``BusyError`` before anything is sent;
     ``FatalApiError`` (with ``.summary``) when the API refused the job, after writing what it had.
+    ``header_row`` fixes the header's row (0: none; default: detected); ``language`` (``zh-CN`` or
+    ``en``, default: the locale's) sets the labels, actions, summary sheet and API descriptions;
+    ``summary_sheet=False`` leaves the summary sheet out of a workbook; ``problems`` also writes only
+    the rows that need action to that file (CSV or XLSX by its extension).
     """
     request = _request(
         input,
@@ -270,6 +299,10 @@ async def averify_file(
         output_encoding=output_encoding,
         checkpoint=checkpoint,
         overwrite=overwrite,
+        header_row=header_row,
+        language=language,
+        summary_sheet=summary_sheet,
+        problems=problems,
     )
     target = resolve_target(endpoint, credentials, rate=rate, concurrency=concurrency, timeout=timeout)
     return await _verify_file(None, request, target, events)
@@ -292,6 +325,10 @@ def verify_file(
     output_encoding: str | None = None,
     checkpoint: str | Path | None = None,
     overwrite: bool = False,
+    header_row: int | None = None,
+    language: str | None = None,
+    summary_sheet: bool = True,
+    problems: str | Path | None = None,
     events: EventSink = ignore,
 ) -> Summary:
     """``averify_file`` for synchronous code; works inside a running event loop too.
@@ -310,6 +347,10 @@ def verify_file(
         output_encoding=output_encoding,
         checkpoint=checkpoint,
         overwrite=overwrite,
+        header_row=header_row,
+        language=language,
+        summary_sheet=summary_sheet,
+        problems=problems,
     )
     target = resolve_target(endpoint, credentials, rate=rate, concurrency=concurrency, timeout=timeout)
     return run_sync(lambda handle: _verify_file(handle, request, target, events))

@@ -16,6 +16,7 @@ from pathlib import Path
 import click
 
 from batchverify import __version__, errors
+from batchverify.api import language_of
 from batchverify.console import describe_plan, describe_summary
 from batchverify.core.classify import RetryPolicy
 from batchverify.core.timeutil import parse_duration
@@ -87,6 +88,21 @@ def cli() -> None:
     help="Seconds to wait for an answer (1 to 600).",
 )
 @click.option("--overwrite", is_flag=True, help="Replace an output file that batchverify did not write.")
+@click.option(
+    "--header-row",
+    type=click.IntRange(min=0, max=1_048_576),
+    help="Row number of the header (0: the list has none) [default: detected].",
+)
+@click.option(
+    "--language",
+    help="zh-CN or en: labels, actions, summary sheet, API descriptions [default: the locale's].",
+)
+@click.option(
+    "--problems",
+    type=click.Path(path_type=Path),
+    help="Also write only the rows that need action here (.csv or .xlsx).",
+)
+@click.option("--no-summary-sheet", is_flag=True, help="Leave the summary sheet out of a workbook output.")
 def run(
     input_path: Path,
     output: Path | None,
@@ -109,6 +125,10 @@ def run(
     encryption_public_key: Path | None,
     timeout: float,
     overwrite: bool,
+    header_row: int | None,
+    language: str | None,
+    problems: Path | None,
+    no_summary_sheet: bool,
 ) -> None:
     """Verify the phone numbers in INPUT (CSV, TSV, XLSX, XLSM or XLS) and write them back annotated."""
     if simulator:
@@ -128,6 +148,10 @@ def run(
         max_age=parse_duration(max_age) if max_age else None,
         restart=restart,
         overwrite=overwrite,
+        header_row=header_row,
+        language=language_of(language),
+        summary_sheet=not no_summary_sheet,
+        problems=problems,
     )
     if summary_json is not None:
         check_summary_path(summary_json, request)

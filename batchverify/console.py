@@ -12,9 +12,11 @@ def describe_plan(plan: Plan, rate: float) -> str:
     """The one line shown before sending."""
     to_send = len(plan.to_send)
     seconds = to_send / rate if rate else 0.0
+    table = plan.table
+    where = f"header row {table.header_line}" if table.header_line else "no header row"
     parts = [
-        f"{plan.rows} rows",
-        f"{len(plan.distinct)} distinct numbers (column {plan.column_name!r})",
+        f"{plan.rows} rows ({where}, phone column {plan.column_name})",
+        f"{len(plan.distinct)} distinct numbers",
         f"{plan.invalid} invalid",
         f"{plan.empty} empty",
     ]
@@ -30,7 +32,18 @@ def describe_plan(plan: Plan, rate: float) -> str:
     else:
         parts.append("nothing billable")
     parts.append(f"about {duration(seconds)} at {rate:g}/s")
-    return "plan: " + ", ".join(parts)
+    lines = ["plan: " + ", ".join(parts)]
+    if not plan.column_named:
+        lines.append(
+            f"warning: the phone column {plan.column_name} was chosen by its values alone (no header "
+            "names it); check it, or choose with --column"
+        )
+    if plan.output_encoding == "utf-8-sig" and plan.request.output_encoding is None:
+        lines.append(
+            "note: the CSV output is UTF-8 with a byte-order mark, so that Excel shows Chinese text; "
+            "--output-encoding utf-8 writes none"
+        )
+    return "\n".join(lines)
 
 
 def describe_summary(summary: Summary) -> str:

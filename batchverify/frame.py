@@ -10,15 +10,16 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from batchverify.api import Simulator, max_age_of, resolve_target, run_sync
+from batchverify.api import Simulator, language_of, max_age_of, resolve_target, run_sync
+from batchverify.engine.annotate import Annotator
 from batchverify.engine.events import EventSink, ignore
 from batchverify.engine.job import Job, Target, plan
-from batchverify.engine.output import OUTPUT_COLUMNS, annotator
 from batchverify.engine.plan import Plan, RunRequest
 from batchverify.engine.store import Store
 from batchverify.errors import CheckpointError, UsageError
 from batchverify.files.layout import CellValue
 from batchverify.files.tables import Record, Table, TableFormat, cell_text
+from batchverify.models import OUTPUT_COLUMNS
 from batchverify.progress import Progress
 from batchverify.tencent.credentials import Credentials
 
@@ -40,9 +41,10 @@ class ColumnTable(Table):
         self.format = TableFormat(kind="csv")
         self.header = [name]
         self.header_line = 1
+        self.detect_header = False
         self.values = values
 
-    def records(self) -> Iterator[Record]:
+    def rows(self) -> Iterator[Record]:
         yield Record(1, list(self.header))
         for line, value in enumerate(self.values, start=2):
             yield Record(line, [value])
@@ -70,19 +72,19 @@ def _text(value: object) -> str:
 class _Collector:
     """Writes the results into lists (in the store's thread) instead of a file."""
 
-    def __init__(self, table: ColumnTable) -> None:
+    def __init__(self, table: ColumnTable, language: str) -> None:
         self.table = table
+        self.language = language
         self.rows: list[list[CellValue]] = []
 
     def __call__(self, made: Plan, store: Store, job_id: int) -> Counter[str]:
-        counts: Counter[str] = Counter()
-        annotate = annotator(made.reuse_since, store, job_id, counts)
+        annotate = Annotator(made.reuse_since, store, job_id, self.language)
         values = self.table.values
         rows: list[list[CellValue]] = []
         for start in range(0, len(values), _BATCH):
             rows.extend(annotate(values[start : start + _BATCH]))
         self.rows = rows
-        return counts
+        return annotate.counts
 
 
 def _frame(df: pd.DataFrame, rows: list[list[CellValue]]) -> pd.DataFrame:
@@ -113,6 +115,7 @@ def _setup(
     checkpoint: str | Path | None,
     max_age: datetime.timedelta | str | None,
     restart: bool,
+    language: str | None,
 ) -> tuple[RunRequest, ColumnTable]:
     if column not in df.columns:
         raise UsageError(f"the DataFrame has no column {column!r}")
@@ -128,6 +131,7 @@ def _setup(
         max_age=max_age_of(max_age),
         restart=restart,
         checkpoint=Path(checkpoint) if checkpoint is not None else None,
+        language=language_of(language),
     )
     return request, table
 
@@ -152,7 +156,7 @@ async def _run(
     events, bar = _sink(progress)
     try:
         made = await plan(request, endpoint_identity=target.endpoint_identity, table=table, events=events)
-        collector = _Collector(table)
+        collector = _Collector(table, request.language)
         job = Job(made, target, writer=collector, events=events)
         if handle is not None:
             handle.job = job  # first, so a stop asked from now on reaches the job
@@ -185,6 +189,7 @@ async def averify_dataframe(
     restart: bool = False,
     concurrency: int = 50,
     timeout: float = 30.0,  # noqa: ASYNC109 - each request's read timeout, not the call's
+    language: str | None = None,
 ) -> pd.DataFrame:
     """A new DataFrame: ``df`` (same index, not modified) plus the result columns of a file output.
 
@@ -193,10 +198,11 @@ async def averify_dataframe(
     live in memory for this call only). ``progress``: a ``tqdm.auto`` bar (True), none (False), or
     an event sink. Columns: ``mobile_status`` and the other text columns as ``string``,
     ``mobile_status_code`` ``Int64``, ``mobile_billable`` ``boolean``, ``mobile_checked_at`` a UTC
-    datetime. Raises as ``averify_file`` does; a stop (``KeyboardInterrupt``) is raised again
+    datetime; ``mobile_status_label`` and ``mobile_action`` in ``language`` (``zh-CN`` or ``en``,
+    default: the locale's). Raises as ``averify_file`` does; a stop (``KeyboardInterrupt``) is raised again
     after the answers so far are stored.
     """
-    request, table = _setup(df, column, checkpoint, max_age, restart)
+    request, table = _setup(df, column, checkpoint, max_age, restart, language)
     target = resolve_target(endpoint, credentials, rate=rate, concurrency=concurrency, timeout=timeout)
     return await _run(None, df, request, table, target, progress)
 
@@ -214,12 +220,13 @@ def verify_dataframe(
     restart: bool = False,
     concurrency: int = 50,
     timeout: float = 30.0,
+    language: str | None = None,
 ) -> pd.DataFrame:
     """``averify_dataframe`` for synchronous code and notebooks; works inside a running event loop.
 
     A KeyboardInterrupt (the notebook's stop button) stops the job cleanly, keeps every answer in
     the checkpoint, and is raised again.
     """
-    request, table = _setup(df, column, checkpoint, max_age, restart)
+    request, table = _setup(df, column, checkpoint, max_age, restart, language)
     target = resolve_target(endpoint, credentials, rate=rate, concurrency=concurrency, timeout=timeout)
     return run_sync(lambda handle: _run(handle, df, request, table, target, progress))

@@ -13,6 +13,8 @@ SERVICE = "faceid"
 OUTPUT_COLUMNS = [
     "mobile_normalized",
     "mobile_status",
+    "mobile_status_label",
+    "mobile_action",
     "mobile_status_code",
     "mobile_result_code",
     "mobile_billable",

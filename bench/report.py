@@ -63,6 +63,8 @@ class Sizes:
     lag_rows: int = 100_000  # §5: the XLSX job whose loop lag is measured
     lag_send: int = 400  # §5: numbers of it still to send
     startup_repeats: int = 10
+    xlsx_write_rows: int = 200_000  # §6: the streamed workbook write, target size
+    xlsx_limit_rows: int = 1_048_575  # §6: data rows of a sheet at Excel's row limit
 
 
 # --------------------------------------------------------------------------------------------------

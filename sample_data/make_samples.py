@@ -4,7 +4,8 @@ the bytes are the same).
 A made-up customer list of 60 rows that exercises what real lists contain: phone numbers stored as
 numbers in the workbook, formatting noise (dashes, spaces, +86 / 0086 prefixes, full-width digits),
 duplicates, invalid and empty cells, a scientific-notation cell as Excel writes it into a CSV,
-``007``-style ids and literal ``NA``/``null`` that must survive untouched, and a second sheet.
+``007``-style ids and literal ``NA``/``null`` that must survive untouched, and a second sheet; the
+workbook has a merged title row above its header and an autofilter, as many real lists do.
 
 Every documented simulator test number (batchverify/simnumbers.py) appears, so a ``--simulator`` run
 shows every status, except 13700000008/13700000009 (their errors stop the whole job) and
@@ -28,6 +29,7 @@ from openpyxl.styles import Alignment, Font, PatternFill  # type: ignore[import-
 
 HERE = Path(__file__).resolve().parent
 HEADER = ["客户编号", "姓名", "手机号码", "城市", "开户日期", "备注", "余额"]
+TITLE = "2026年12月 待核验客户名单"
 EXCLUDED = {"13700000007", "13700000008", "13700000009"}
 FIXED_TIME = (2026, 1, 1, 0, 0, 0)
 FIXED_ISO = "2026-01-01T00:00:00Z"
@@ -99,27 +101,33 @@ def write_xlsx(rows: list[list[object]], path: Path) -> None:
     book = openpyxl.Workbook()
     sheet = book.active
     sheet.title = "客户名单"
+    # A merged title row above the header, as many real lists have: batchverify finds the header below it.
+    sheet.append([TITLE])
+    sheet.merge_cells(start_row=1, start_column=1, end_row=1, end_column=len(HEADER))
+    sheet["A1"].font = Font(bold=True, size=14)
+    sheet["A1"].alignment = Alignment(horizontal="center")
     sheet.append(HEADER)
     bold = Font(bold=True)
     fill = PatternFill("solid", fgColor="DDEBF7")
-    for cell in sheet[1]:
+    for cell in sheet[2]:
         cell.font = bold
         cell.fill = fill
         cell.alignment = Alignment(horizontal="center")
     for row in rows:
         sheet.append(row)
-    for (phone_cell,) in sheet.iter_rows(min_row=2, min_col=3, max_col=3):
+    for (phone_cell,) in sheet.iter_rows(min_row=3, min_col=3, max_col=3):
         if isinstance(phone_cell.value, int):
             phone_cell.number_format = "0"  # all digits, not 1.38E+10
-    for (id_cell,) in sheet.iter_rows(min_row=2, min_col=1, max_col=1):
+    for (id_cell,) in sheet.iter_rows(min_row=3, min_col=1, max_col=1):
         id_cell.number_format = "@"
-    for (date_cell,) in sheet.iter_rows(min_row=2, min_col=5, max_col=5):
+    for (date_cell,) in sheet.iter_rows(min_row=3, min_col=5, max_col=5):
         date_cell.number_format = "yyyy-mm-dd"
-    for (money_cell,) in sheet.iter_rows(min_row=2, min_col=7, max_col=7):
+    for (money_cell,) in sheet.iter_rows(min_row=3, min_col=7, max_col=7):
         money_cell.number_format = "#,##0.00"
     for letter, width in zip("ABCDEFG", (10, 10, 22, 8, 12, 34, 12), strict=True):
         sheet.column_dimensions[letter].width = width
-    sheet.freeze_panes = "A2"
+    sheet.freeze_panes = "A3"
+    sheet.auto_filter.ref = f"A2:G{len(rows) + 2}"
 
     notes = book.create_sheet("说明")
     notes.append(["说明"])

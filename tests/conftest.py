@@ -38,6 +38,7 @@ def cli_env(server: SimulatorServer, home: Path) -> dict[str, str]:
         TENCENTCLOUD_SECRET_KEY=server.cfg.secret_key,
         BATCHVERIFY_ENDPOINT=server.url,
         PYTHONUNBUFFERED="1",
+        BATCHVERIFY_LANGUAGE="en",  # the locale's language otherwise; tests that need zh-CN say so
     )
     return env
 

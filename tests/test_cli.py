@@ -61,6 +61,8 @@ def test_gbk_csv_round_trip_keeps_every_cell(
     assert header[4:] == [
         "mobile_normalized",
         "mobile_status",
+        "mobile_status_label",
+        "mobile_action",
         "mobile_status_code",
         "mobile_result_code",
         "mobile_billable",
@@ -104,7 +106,7 @@ def test_xlsx_with_numeric_cells_round_trip(
     result = run_cli("run", src, "--yes", env=env)
     assert result.returncode == 0, result.stderr
     out = openpyxl.load_workbook(tmp_path / "customers.verified.xlsx")
-    assert out.sheetnames == ["客户", "说明"]
+    assert out.sheetnames == ["客户", "说明", "batchverify summary"]
     assert out["说明"]["A1"].value == "keep me"
     sheet = out["客户"]
     header = [c.value for c in sheet[1]]
@@ -345,7 +347,8 @@ def test_dry_run_sends_and_writes_nothing(
     write_csv(src, [["mobile"], ["13800138000"], ["13800138000"], ["bad"], [""]])
     result = run_cli("run", src, "--dry-run", env=env)
     assert result.returncode == 0, result.stderr
-    assert "4 rows, 1 distinct numbers" in result.stdout and "1 to send" in result.stdout
+    assert "4 rows (header row 1, phone column A 'mobile'), 1 distinct numbers" in result.stdout
+    assert "1 to send" in result.stdout
     assert fast_sim.ledger()["requests"] == 0
     assert sorted(p.name for p in tmp_path.iterdir()) == ["home", "in.csv"]
 

@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 
 import aiohttp
 
+from batchverify.core.labels import api_language
 from batchverify.core.timeutil import utc_now_iso
 from batchverify.engine.asyncstore import AsyncStore
 from batchverify.engine.events import (
@@ -262,7 +263,13 @@ class Job:
         if session is None:
             session = make_session(connections=target.send.concurrency + 4, read_timeout=target.read_timeout)
         try:
-            yield MobileStatusClient(session, target.endpoint, target.credentials, encryptor=target.encryptor)
+            yield MobileStatusClient(
+                session,
+                target.endpoint,
+                target.credentials,
+                encryptor=target.encryptor,
+                language=api_language(self.plan.request.language),
+            )
         finally:
             if own:
                 await session.close()

@@ -1,64 +1,46 @@
-"""The result columns of every row, from the plan and the checkpoint; and the annotated file.
+"""Write the output file (and the problems-only file) from the plan and the checkpoint.
 
-Output is a pure function of the input and the checkpoint store, so a resumed run writes exactly
-what an uninterrupted one would. That also lets a workbook be written by a child process that
-reads both again: openpyxl's save holds the GIL for hundreds of milliseconds at a time, which in a
-thread would stall the caller's event loop (an upload page serving other jobs).
+Output is a pure function of the input and the checkpoint store (``batchverify.engine.annotate``),
+so a resumed run writes exactly what an uninterrupted one would. That also lets a workbook be
+written by a child process that reads both again: the work holds the GIL for long stretches, which
+in a thread would stall the caller's event loop (an upload page serving other jobs), and a child's
+memory is returned when it ends.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import datetime
 import json
 import os
 import subprocess
 import sys
+import zoneinfo
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-from batchverify.core.normalize import normalize_mobile
+from batchverify import __version__
+from batchverify.core.labels import needs_action
+from batchverify.engine.annotate import STATUS_INDEX, Annotator
 from batchverify.engine.plan import Plan
-from batchverify.engine.store import Checkpoint, Store, StoredAnswer
+from batchverify.engine.present import OutputLook, SummaryFacts, headers
+from batchverify.engine.store import Checkpoint, Store
 from batchverify.errors import OutputError
-from batchverify.files.layout import Annotate, CellValue
+from batchverify.files.exceltable import ExcelTable
+from batchverify.files.layout import CellValue
 from batchverify.files.readers import Table, open_table
-from batchverify.files.writers import write_table
-from batchverify.models import OUTPUT_COLUMNS, RowResult, Status
+from batchverify.files.tables import TableFormat
+from batchverify.files.writers import output_kind, write_table
+from batchverify.models import OUTPUT_COLUMNS, Status
 
-__all__ = ["OUTPUT_COLUMNS", "WriteSpec", "annotator", "write_output"]
-
-
-def annotator(
-    reuse_since: str | None, store: Store | None, job_id: int | None, counts: Counter[str]
-) -> Annotate:
-    """The function that turns a batch of phone cells into their result columns (and counts them).
-
-    An answer is used when it belongs to ``job_id`` (this run's job), or when it is final and
-    checked at or after ``reuse_since`` (``--max-age``); otherwise the row is ``pending``.
-    """
-
-    def annotate(cells: list[str]) -> list[list[CellValue]]:
-        norms = [normalize_mobile(cell) for cell in cells]
-        numbers = [int(n.number) for n in norms if n.number is not None]
-        stored = store.lookup(numbers) if store is not None else {}
-        out: list[list[CellValue]] = []
-        for norm in norms:
-            if norm.number is None:
-                status = norm.status or Status.INVALID_NUMBER
-                row: list[CellValue] = ["", status.value, None, None, False, "", "", "", norm.reason, "local"]
-            else:
-                row = _answer_columns(norm.number, stored.get(int(norm.number)), job_id, reuse_since)
-            counts[str(row[1])] += 1
-            out.append(row)
-        return out
-
-    return annotate
+__all__ = ["OUTPUT_COLUMNS", "WriteSpec", "write_output"]
 
 
 @dataclass(frozen=True)
 class WriteSpec:
-    """Everything a child process needs to write the output again from the input and the store."""
+    """Everything needed to write the outputs again from the input and the store (in a child)."""
 
     input: Path
     sheet: str | None
@@ -66,44 +48,53 @@ class WriteSpec:
     output: Path
     output_encoding: str | None
     phone_col: int
-    store: Path
+    header_line: int
+    header: list[str]
+    width: int
+    store: Path | None
     job_id: int
     reuse_since: str | None
+    language: str
+    summary_sheet: bool
+    problems: Path | None
+    endpoint: str
+
+
+def spec_of(plan: Plan, job_id: int) -> WriteSpec:
+    request = plan.request
+    assert request.output is not None
+    return WriteSpec(
+        input=request.input,
+        sheet=plan.table.format.sheet_name,
+        encoding=request.encoding,
+        output=request.output,
+        output_encoding=plan.output_encoding,
+        phone_col=plan.phone_col,
+        header_line=plan.table.header_line,
+        header=list(plan.table.header),
+        width=plan.table.max_width(),
+        store=request.store_path,
+        job_id=job_id,
+        reuse_since=plan.reuse_since,
+        language=request.language,
+        summary_sheet=request.summary_sheet,
+        problems=request.problems,
+        endpoint=plan.endpoint_identity,
+    )
 
 
 def write_output(plan: Plan, store: Store, job_id: int) -> Counter[str]:
-    """Write the annotated output file atomically; returns the row count per status. Blocks.
+    """Write the annotated output (and ``--problems``) atomically; returns rows per status. Blocks.
 
-    A workbook is written by a child process (see the module docstring); CSV, which streams in
-    small steps, in the calling thread.
+    Anything that involves a workbook is written by a child process (see the module docstring);
+    CSV to CSV, which streams in small steps, in the calling thread.
     """
-    request = plan.request
-    assert request.output is not None
-    path = request.store_path
-    if plan.table.format.kind == "csv" or path is None:
-        counts: Counter[str] = Counter()
-        _write(
-            plan.table,
-            request.output,
-            request.output_encoding,
-            plan.phone_col,
-            store,
-            job_id,
-            plan.reuse_since,
-            counts,
-        )
-        return counts
-    spec = WriteSpec(
-        input=request.input,
-        sheet=request.sheet,
-        encoding=request.encoding,
-        output=request.output,
-        output_encoding=request.output_encoding,
-        phone_col=plan.phone_col,
-        store=path,
-        job_id=job_id,
-        reuse_since=plan.reuse_since,
-    )
+    spec = spec_of(plan, job_id)
+    workbook = plan.table.format.kind != "csv" or output_kind(spec.output) != "csv"
+    if spec.problems is not None and output_kind(spec.problems) != "csv":
+        workbook = True
+    if not workbook or spec.store is None:
+        return write_files(spec, plan.table, store)
     return run_writer_child(spec)
 
 
@@ -139,66 +130,74 @@ def run_writer_child(spec: WriteSpec) -> Counter[str]:
 
 
 def write_in_child(spec: WriteSpec) -> Counter[str]:
-    """The output written from ``spec`` (in the child process)."""
-    table = open_table(spec.input, sheet=spec.sheet, encoding=spec.encoding)
-    counts: Counter[str] = Counter()
+    """The outputs written from ``spec`` (in the child process)."""
+    table = _reopen(spec)
+    assert spec.store is not None
     with Checkpoint.open(spec.store, lock=False, create=False) as store:
-        _write(
-            table,
-            spec.output,
-            spec.output_encoding,
-            spec.phone_col,
-            store,
-            spec.job_id,
-            spec.reuse_since,
-            counts,
-        )
-    return counts
+        return write_files(spec, table, store)
 
 
-def _write(
-    table: Table,
-    out: Path,
-    output_encoding: str | None,
-    phone_col: int,
-    store: Store,
-    job_id: int,
-    reuse_since: str | None,
-    counts: Counter[str],
-) -> None:
+def _reopen(spec: WriteSpec) -> Table:
+    suffix = spec.input.suffix.lower()
+    kind = {".xlsx": "xlsx", ".xlsm": "xlsm"}.get(suffix)
+    if kind is not None and output_kind(spec.output) == kind and spec.sheet is not None:
+        fmt = TableFormat(kind=kind, sheet_name=spec.sheet)  # type: ignore[arg-type]
+        return ExcelTable.known(spec.input, fmt, spec.header_line, spec.header, spec.width)
+    table = open_table(spec.input, sheet=spec.sheet, encoding=spec.encoding)
+    table.use_header(spec.header_line)
+    return table
+
+
+def write_files(spec: WriteSpec, table: Table, store: Store) -> Counter[str]:
+    """The output, then the problems-only file; returns the output's rows per status."""
+    names, aliases = headers(spec.language)
+    annotate = Annotator(spec.reuse_since, store, spec.job_id, spec.language)
+    facts = SummaryFacts(
+        input_name=spec.input.name,
+        sheet=spec.sheet,
+        endpoint=spec.endpoint,
+        version=__version__,
+        made_at=datetime.datetime.now(datetime.UTC),
+    )
+    look = OutputLook(spec.language, spec.summary_sheet, facts, _local_zone())
     write_table(
         table,
-        out,
-        phone_col=phone_col,
-        columns=OUTPUT_COLUMNS,
-        annotate=annotator(reuse_since, store, job_id, counts),
-        output_encoding=output_encoding,
+        spec.output,
+        phone_col=spec.phone_col,
+        columns=names,
+        aliases=aliases,
+        annotate=annotate,
+        output_encoding=spec.output_encoding,
+        look=lambda positions: look.presentation(positions, annotate.counts, lambda: len(annotate.billable)),
     )
+    if spec.problems is not None:
+        problems_look = OutputLook(spec.language, False, None, _local_zone())
+        write_table(
+            table,
+            spec.problems,
+            phone_col=spec.phone_col,
+            columns=names,
+            aliases=aliases,
+            annotate=Annotator(spec.reuse_since, store, spec.job_id, spec.language),
+            output_encoding=spec.output_encoding if output_kind(spec.problems) == "csv" else None,
+            look=problems_look.presentation,
+            keep=_needs_action,
+        )
+    return annotate.counts
 
 
-def _answer_columns(
-    number: str, stored: StoredAnswer | None, job_id: int | None, reuse_since: str | None
-) -> list[CellValue]:
-    source = "api"
-    if stored is None:
-        result: RowResult | None = None
-    elif stored.job_id == job_id:
-        result = stored.result
-    elif reuse_since is not None and stored.final and stored.result.checked_at >= reuse_since:
-        result, source = stored.result, "reused"
-    else:
-        result = None
-    if result is None:
-        return [number, Status.PENDING.value, None, None, False, "", "", "", "", ""]
-    return [
-        number,
-        result.status.value,
-        result.status_code,
-        result.result_code,
-        result.billable,
-        result.description,
-        result.request_id,
-        result.checked_at,
-        result.error,
-        source,
-    ]
+def _needs_action(values: list[CellValue]) -> bool:
+    return needs_action(Status(str(values[STATUS_INDEX])))
+
+
+def _local_zone() -> datetime.tzinfo:
+    """The machine's time zone with its rules (so a summer answer shows summer time), from ``TZ`` or
+    /etc/localtime; else the current offset."""
+    name = os.environ.get("TZ", "").lstrip(":")
+    if not name:
+        with contextlib.suppress(OSError, IndexError):
+            name = str(Path("/etc/localtime").readlink()).split("zoneinfo/", 1)[1]
+    if name:
+        with contextlib.suppress(ValueError, zoneinfo.ZoneInfoNotFoundError):
+            return zoneinfo.ZoneInfo(name)
+    return datetime.datetime.now().astimezone().tzinfo or datetime.UTC

@@ -15,16 +15,17 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from batchverify.core.columns import detect_phone_column
+from batchverify.core.columns import column_letter, detect_phone_column
+from batchverify.core.header import SAMPLE_ROWS, SCAN_ROWS, locate_header
+from batchverify.core.labels import action_of, column_header, label_of
 from batchverify.core.normalize import normalize_mobile
 from batchverify.core.timeutil import utc_now_iso
 from batchverify.engine.store import Checkpoint, check_endpoint, checkpoint_path
 from batchverify.errors import OutputError, UsageError
 from batchverify.files.layout import check_output
-from batchverify.files.readers import Table, open_table
+from batchverify.files.readers import Record, Table, open_table
+from batchverify.files.writers import ALLOWED_OUTPUTS, output_kind
 from batchverify.models import OUTPUT_COLUMNS, Status
-
-_DETECT_SAMPLE = 500
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,10 @@ class RunRequest:
     restart: bool = False
     checkpoint: Path | None = None
     overwrite: bool = False  # replace an output file that batchverify did not write
+    header_row: int | None = None  # --header-row: the header's line (0: none); None: detected
+    language: str = "en"  # labels, actions, the summary sheet and the API's descriptions
+    summary_sheet: bool = True  # a workbook output gets a summary sheet
+    problems: Path | None = None  # also write only the rows that need action here
 
     @property
     def store_path(self) -> Path | None:
@@ -68,6 +73,7 @@ class Plan:
     phone_col: int
     column_name: str
     endpoint_identity: str
+    column_named: bool = True  # False: the column was picked by its values alone (the plan warns)
     rows: int = 0
     empty: int = 0
     invalid: int = 0
@@ -80,6 +86,7 @@ class Plan:
     resumed_started_at: str | None = None
     reuse_since: str | None = None
     made_at: str = ""
+    output_encoding: str | None = None  # the CSV output's codec when not the input's (a BOM added)
 
     @property
     def repeat_allowance(self) -> int:
@@ -97,6 +104,9 @@ class Plan:
     @property
     def resumed(self) -> bool:
         return self.resumed_job is not None
+
+
+_EXCEL_KINDS = {".xlsx": "xlsx", ".xlsm": "xlsm", ".xls": "xls"}
 
 
 def default_output(path: Path) -> Path:
@@ -121,38 +131,95 @@ def check_paths(request: RunRequest) -> None:
         )
     if request.output_encoding is not None:
         _check_codec(request.output_encoding)
-    expected = default_output(request.input).suffix.lower()
-    actual = out.suffix.lower()
-    if actual != expected and not (
-        expected in (".csv", ".tsv", ".txt") and actual in (".csv", ".tsv", ".txt")
-    ):
-        raise UsageError(
-            f"the output must keep the input's format ({expected}), not {actual or 'no extension'}"
+    _check_format(request.input, out, "the output")
+    if request.problems is not None:
+        _check_problems(request)
+
+
+def _check_format(source: Path, out: Path, what: str) -> None:
+    kind = _EXCEL_KINDS.get(source.suffix.lower(), "csv")
+    allowed = ALLOWED_OUTPUTS[kind]
+    if out.suffix.lower() not in allowed:
+        listing = ", ".join(dict.fromkeys(allowed))
+        raise UsageError(f"{what} {out.name} must be one of {listing} for a {source.suffix or 'text'} input")
+
+
+def _check_problems(request: RunRequest) -> None:
+    problems = request.problems
+    assert problems is not None and request.output is not None
+    for other in (request.input, request.output, request.store_path):
+        if other is not None and _same_file(problems, other):
+            raise UsageError(f"--problems {problems} would overwrite {other}; choose another file")
+    check_output(request.input, problems)
+    if problems.suffix.lower() == ".xlsm":
+        raise UsageError("--problems cannot be .xlsm (it holds no macros); use .xlsx or .csv")
+    _check_format(request.input, problems, "--problems")
+    if not os.access(problems.parent, os.W_OK):
+        raise OutputError(f"the folder of --problems {problems} is not writable")
+    store = request.store_path
+    if problems.exists() and not request.overwrite and (store is None or not store.exists()):
+        raise OutputError(
+            f"{problems} exists and batchverify did not write it; choose another --problems, "
+            "or pass --overwrite to replace it"
         )
 
 
-def _check_codec(name: str) -> str:
+def _same_file(a: Path, b: Path) -> bool:
+    same = a.resolve() == b.resolve()
+    with contextlib.suppress(OSError):
+        same = same or (a.exists() and b.exists() and a.samefile(b))
+    return same
+
+
+def _check_codec(name: str, language: str = "en") -> str:
     try:
         codec = codecs.lookup(name).name
     except LookupError:
         raise UsageError(f"unknown --output-encoding {name!r}") from None
+    words = [column_header(c, language) for c in OUTPUT_COLUMNS]
+    words += [label_of(s, language) + action_of(s, language) for s in Status]
     try:
-        " ".join(OUTPUT_COLUMNS).encode(codec)
+        " ".join(words).encode(codec)
     except UnicodeEncodeError:
-        raise UsageError(f"--output-encoding {name} cannot hold the result columns' names") from None
+        raise UsageError(
+            f"--output-encoding {name} cannot hold the result columns in {language}; "
+            "use utf-8-sig, or --language en"
+        ) from None
     return codec
+
+
+def _output_encoding(request: RunRequest, table: Table) -> str | None:
+    """The CSV output's codec, when it is not simply the input's: asked for, or UTF-8 with a BOM.
+
+    Excel on Chinese Windows reads a CSV without a BOM as GBK, so a UTF-8 output holding Chinese
+    (the input's, or the zh-CN labels) would show mojibake; a BOM makes Excel read it as UTF-8. An
+    input with a BOM, in GB18030 or UTF-16 already opens correctly and keeps its encoding.
+    """
+    out = request.output
+    if out is None or output_kind(out) != "csv":
+        return None
+    if request.output_encoding is not None:
+        return request.output_encoding
+    if table.format.kind != "csv":
+        return "utf-8-sig"
+    if table.format.encoding == "utf-8" and (request.language == "zh-CN" or not _ascii_file(table.path)):
+        return "utf-8-sig"
+    return None
+
+
+def _ascii_file(path: Path) -> bool:
+    with path.open("rb") as f:
+        while block := f.read(1 << 20):
+            if not block.isascii():
+                return False
+    return True
 
 
 def check_summary_path(path: Path, request: RunRequest) -> None:
     """``--summary-json`` must be a new or replaceable file, never the input, output or checkpoint."""
-    taken = [request.input, request.output, request.store_path]
+    taken = [request.input, request.output, request.store_path, request.problems]
     for other in taken:
-        if other is None:
-            continue
-        same = path.resolve() == other.resolve()
-        with contextlib.suppress(OSError):
-            same = same or (path.exists() and other.exists() and path.samefile(other))
-        if same:
+        if other is not None and _same_file(path, other):
             raise UsageError(f"--summary-json {path} would overwrite {other}; choose another file")
     if path.is_dir():
         raise UsageError(f"--summary-json {path} is a directory")
@@ -206,20 +273,30 @@ def build_plan(
 
 
 def _scan(request: RunRequest, table: Table, endpoint_identity: str) -> Plan:
-    sample = [rec.cells for rec in itertools.islice(table.records(), 1, _DETECT_SAMPLE + 1)]
-    phone_col = detect_phone_column(table.header, sample, request.column)
+    if table.detect_header:
+        top = [(rec.line, rec.cells) for rec in itertools.islice(table.rows(), SCAN_ROWS + SAMPLE_ROWS)]
+        choice = locate_header(top, request.column, request.header_row)
+        table.use_header(choice.line)
+        phone_col, named = choice.phone_col, choice.named
+    else:
+        sample = [rec.cells for rec in itertools.islice(table.records(), 1, SAMPLE_ROWS + 1)]
+        phone_col = detect_phone_column(table.header, sample, request.column)
+        named = True
     plan = Plan(
         request=request,
         table=table,
         phone_col=phone_col,
         column_name=_column_label(table.header, phone_col),
+        column_named=named,
         endpoint_identity=endpoint_identity,
     )
     distinct = plan.distinct
     codec = None
-    if request.output is not None and request.output_encoding is not None and table.format.kind == "csv":
-        codec = _check_codec(request.output_encoding)
-        _encodable(table.header, codec, 1)
+    plan.output_encoding = _output_encoding(request, table)
+    if plan.output_encoding is not None:
+        codec = _check_codec(plan.output_encoding, request.language)
+        for record in itertools.chain(table.preamble(), [Record(table.header_line, table.header)]):
+            _encodable(record.cells, codec, record.line)
     for record in itertools.islice(table.records(), 1, None):
         plan.rows += 1
         if codec is not None:
@@ -251,5 +328,5 @@ def _encodable(cells: list[str], codec: str, line: int) -> None:
 
 
 def _column_label(header: list[str], index: int) -> str:
-    name = header[index] if index < len(header) else ""
-    return name or f"column {index + 1}"
+    name = " ".join(header[index].split()) if index < len(header) else ""
+    return f"{column_letter(index)} {name!r}" if name else f"column {column_letter(index)}"

@@ -14,12 +14,12 @@ from typing import Any
 from batchverify.engine.output import WriteSpec, write_in_child
 from batchverify.errors import BatchVerifyError
 
-_PATHS = ("input", "output", "store")
+_PATHS = ("input", "output", "store", "problems")
 
 
 def main() -> int:
     doc: dict[str, Any] = json.loads(sys.stdin.read())
-    fields: dict[str, Any] = {k: (Path(v) if k in _PATHS else v) for k, v in doc.items()}
+    fields: dict[str, Any] = {k: (Path(v) if k in _PATHS and v is not None else v) for k, v in doc.items()}
     spec = WriteSpec(**fields)
     try:
         counts = write_in_child(spec)

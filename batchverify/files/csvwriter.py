@@ -7,11 +7,12 @@ import codecs
 import csv
 import os
 import re
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
 from batchverify.errors import OutputError
 from batchverify.files.layout import Annotate, CellValue, Layout, annotated, atomic_path, place
-from batchverify.files.tables import Table
+from batchverify.files.tables import Table, TableFormat, cell_text
 
 # OWASP CSV injection: a cell starting with one of these may be run as a formula by a spreadsheet.
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -20,7 +21,8 @@ _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _NUMERIC_RE = re.compile(r"[0-9 +\-().]+", re.ASCII)
 
 
-def _csv_text(value: CellValue) -> str:
+def csv_text(value: CellValue) -> str:
+    """A result value as CSV text; API text that a spreadsheet would run as a formula gets a ``'``."""
     if value is None:
         return ""
     if isinstance(value, bool):
@@ -32,9 +34,9 @@ def _csv_text(value: CellValue) -> str:
     return value
 
 
-def _output_codec(table: Table, output_encoding: str | None) -> str:
+def _output_codec(fmt: TableFormat, output_encoding: str | None) -> str:
     if output_encoding is None:
-        return table.format.encoding
+        return fmt.encoding
     try:
         return codecs.lookup(output_encoding).name
     except LookupError:
@@ -50,11 +52,30 @@ def write_csv(
     output_encoding: str | None,
     batch_size: int,
 ) -> int:
-    fmt = table.format
-    codec = _output_codec(table, output_encoding)
-    records = table.records()
-    header = next(records, None)
+    """CSV to CSV: the title rows and every record as read, result values placed by ``layout``."""
     written = 0
+
+    def rows() -> Iterator[list[str]]:
+        nonlocal written
+        records = table.records()
+        yield from (r.cells for r in table.preamble())
+        header = next(records, None)
+        yield place(header.cells if header else [], layout, layout.names, "")
+        for rec, _, values in annotated(
+            ((r, None) for r in records), phone_col, len(layout.names), annotate, batch_size
+        ):
+            written += 1
+            yield rec.cells if values is None else place(rec.cells, layout, [csv_text(v) for v in values], "")
+
+    write_csv_rows(out, rows(), table.format, output_encoding)
+    return written
+
+
+def write_csv_rows(
+    out: Path, rows: Iterable[Sequence[object]], fmt: TableFormat, output_encoding: str | None
+) -> None:
+    """``rows`` (texts; None is an empty cell) to ``out`` in ``fmt``'s dialect, atomically."""
+    codec = _output_codec(fmt, output_encoding)
     with atomic_path(out) as tmp:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
         with open(fd, "w", encoding=codec, newline="") as f:
@@ -66,18 +87,15 @@ def write_csv(
                 quoting=csv.QUOTE_MINIMAL,
             )
             try:
-                writer.writerow(place(header.cells if header else [], layout, layout.names, ""))
-                for rec, _, values in annotated(
-                    ((r, None) for r in records), phone_col, len(layout.names), annotate, batch_size
-                ):
-                    if values is None:
-                        writer.writerow(rec.cells)
-                    else:
-                        writer.writerow(place(rec.cells, layout, [_csv_text(v) for v in values], ""))
-                    written += 1
+                for row in rows:
+                    writer.writerow([v if isinstance(v, str) else _native(v) for v in row])
             except UnicodeEncodeError as exc:
                 bad = exc.object[exc.start : exc.end]
                 raise OutputError(
-                    f"cannot write {bad!r} to {out} as {codec}; use --output-encoding utf-8"
+                    f"cannot write {bad!r} to {out} as {codec}; use --output-encoding utf-8-sig"
                 ) from None
-    return written
+
+
+def _native(value: object) -> str:
+    """A typed value of an Excel source as the text a person sees (None: an empty cell)."""
+    return cell_text(value)

@@ -1,209 +1,49 @@
-"""The Excel half of ``batchverify.files.writers``: XLSX/XLSM edited in place, XLS copied to XLSX.
-
-Values we add are typed on purpose: text is stored as text even when it starts with ``=`` (openpyxl
-would otherwise store any text starting with ``=`` as a formula), with the control characters Excel refuses
-stripped; digit strings such as the normalized number get the Text format ``@`` so Excel neither
-shows ``1.38E+10`` nor converts them when someone edits the cell; booleans stay booleans and
-integers numbers.
-"""
+"""The Excel half of ``batchverify.files.writers``: XLSX/XLSM rewritten as a stream inside the zip
+(``batchverify.files.xlsx``), openpyxl (``batchverify.files.openpyxlwriter``) as the fallback for a
+workbook the stream cannot follow."""
 
 from __future__ import annotations
 
-import re
-import warnings
-from collections.abc import Iterator
-from copy import copy
+import logging
 from pathlib import Path
-from typing import Any
 
-# No stubs ship with openpyxl; "unused-ignore" keeps this clean once types-openpyxl is installed.
-import openpyxl  # type: ignore[import-untyped,unused-ignore]
-from openpyxl.cell.cell import (  # type: ignore[import-untyped,unused-ignore]
-    ILLEGAL_CHARACTERS_RE,
-    Cell,
-    WriteOnlyCell,
-)
-from openpyxl.workbook.workbook import Workbook  # type: ignore[import-untyped,unused-ignore]
-from openpyxl.worksheet._write_only import WriteOnlyWorksheet  # type: ignore[import-untyped,unused-ignore]
+from batchverify.files.layout import Annotate, Layout, atomic_path
+from batchverify.files.tables import Table
+from batchverify.files.xlsx import Presentation, ResultColumn, StreamUnsupported, rewrite_workbook
 
-from batchverify.errors import OutputError
-from batchverify.files.exceltable import ExcelTable, sheet_values
-from batchverify.files.layout import Annotate, CellValue, Layout, annotated, atomic_path, place
-from batchverify.files.tables import NativeValue, Record, Table, cell_text
+__all__ = ["write_xlsx"]
 
-__all__ = ["write_xls_as_xlsx", "write_xlsx"]
-
-_DIGITS_RE = re.compile(r"[0-9]+", re.ASCII)
-_EXCEL_CELL_MAX = 32767  # characters Excel accepts in one cell
-
-
-def _clean_text(value: str) -> str:
-    return str(ILLEGAL_CHARACTERS_RE.sub("", value))[:_EXCEL_CELL_MAX]
-
-
-def _set_value(cell: Any, value: CellValue) -> None:
-    if isinstance(value, str):
-        text = _clean_text(value)
-        cell.value = text
-        cell.data_type = "s"  # after the assignment, which turns "=..." into a formula
-        if _DIGITS_RE.fullmatch(text):
-            cell.number_format = "@"
-    else:
-        cell.value = value  # None clears a replaced cell; bool and int keep their types
-
-
-def _load(path: Path, keep_vba: bool) -> Workbook:
-    try:
-        # openpyxl warns about features it drops (data validation extensions, unknown parts); the
-        # warning is no reason to stop a run (and pytest turns warnings into errors).
-        with warnings.catch_warnings(), path.open("rb") as f:
-            warnings.simplefilter("ignore")
-            # A file object, so openpyxl does not insist on an .xlsx/.xlsm name.
-            return openpyxl.load_workbook(f, keep_vba=keep_vba, rich_text=True)
-    except MemoryError:
-        raise
-    except Exception as exc:
-        # openpyxl raises a wide mix (KeyError, ValueError, BadZipFile, XML errors) for workbooks
-        # it cannot model; by now answers may have been paid for, and they are in the checkpoint.
-        detail = " ".join(str(exc).split())[:200] or type(exc).__name__
-        raise OutputError(
-            f"{path}: openpyxl cannot open the workbook to write the output ({detail}); "
-            "the answers are kept in the checkpoint"
-        ) from None
-
-
-def _save(workbook: Workbook, out: Path) -> None:
-    with atomic_path(out) as tmp, warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        workbook.save(tmp)
+log = logging.getLogger("batchverify")
 
 
 def write_xlsx(
-    table: Table, out: Path, layout: Layout, phone_col: int, annotate: Annotate, batch_size: int
-) -> int:
-    """Edit the table's sheet in place and save the whole workbook to ``out``."""
-    workbook = _load(table.path, keep_vba=table.format.kind == "xlsm")
-    sheet = workbook[table.format.sheet_name or workbook.sheetnames[0]]
-    records = table.records()
-    header = next(records, None)
-    header_row = header.line if header else 1
-    _unmerge_columns(sheet, header_row, layout.positions)
-    template = _header_template(sheet, header_row, table.header, phone_col)
-    for name, position in zip(layout.names, layout.positions, strict=True):
-        cell = sheet.cell(row=header_row, column=position + 1)
-        _set_value(cell, name)
-        if position >= len(table.header) or not table.header[position]:
-            _copy_style(template, cell)
-    written = 0
-    for rec, _, values in annotated(
-        ((r, None) for r in records), phone_col, len(layout.names), annotate, batch_size
-    ):
-        written += 1
-        if values is None:
-            continue
-        for position, value in zip(layout.positions, values, strict=True):
-            _set_value(sheet.cell(row=rec.line, column=position + 1), value)
-    _save(workbook, out)
-    return written
-
-
-def _unmerge_columns(sheet: Any, first_row: int, positions: list[int]) -> None:
-    """Split merged ranges that cover a cell we write: openpyxl's MergedCell is read-only."""
-    columns = {p + 1 for p in positions}
-    for merged in list(sheet.merged_cells.ranges):
-        if merged.max_row >= first_row and any(merged.min_col <= c <= merged.max_col for c in columns):
-            sheet.unmerge_cells(merged.coord)
-
-
-def _header_template(sheet: Any, row: int, header: list[str], phone_col: int) -> Cell | None:
-    """The header cell whose look new header cells copy: the phone column's, else the last one."""
-    filled = [i for i, h in enumerate(header) if h]
-    if phone_col < len(header) and header[phone_col]:
-        column = phone_col + 1
-    elif filled:
-        column = filled[-1] + 1
-    else:
-        return None
-    template: Cell = sheet.cell(row=row, column=column)
-    return template
-
-
-def _copy_style(template: Cell | None, target: Any) -> None:
-    # ``target`` is typed loosely: the stubs declare style attributes as plain descriptors while
-    # reads give StyleProxy, and ``sheet.cell()`` may be declared to return a MergedCell.
-    if template is None or not template.has_style:
-        return
-    target.font = copy(template.font)
-    target.fill = copy(template.fill)
-    target.border = copy(template.border)
-    target.alignment = copy(template.alignment)
-
-
-def write_xls_as_xlsx(
-    table: Table, out: Path, layout: Layout, phone_col: int, annotate: Annotate, batch_size: int
-) -> int:
-    """Copy every worksheet of an .xls workbook into a new .xlsx, the table's sheet annotated."""
-    if not isinstance(table, ExcelTable):
-        raise TypeError("an .xls table must be an ExcelTable")
-    workbook = Workbook(write_only=True)
-    written = 0
-    for name in table.format.sheet_names:
-        sheet = workbook.create_sheet(title=name)
-        if name == table.format.sheet_name:
-            written = _copy_annotated(sheet, table, layout, phone_col, annotate, batch_size)
-        else:
-            for _, values in sheet_values(table.path, name):
-                sheet.append([_native_cell(sheet, v) for v in values])
-    _save(workbook, out)
-    return written
-
-
-def _copy_annotated(
-    sheet: WriteOnlyWorksheet,
-    table: ExcelTable,
+    table: Table,
+    out: Path,
     layout: Layout,
     phone_col: int,
     annotate: Annotate,
+    presentation: Presentation | None,
     batch_size: int,
 ) -> int:
-    def data_rows() -> Iterator[tuple[Record, list[NativeValue]]]:
-        for line, values in table.native_rows():
-            if line < table.header_line:
-                sheet.append([_native_cell(sheet, v) for v in values])
-            elif line == table.header_line:
-                cells = [_native_cell(sheet, v) for v in values]
-                names = [_native_cell(sheet, n) for n in layout.names]
-                sheet.append(place(cells, layout, names, None))
-            else:
-                yield Record(line, [v if type(v) is str else cell_text(v) for v in values]), values
+    """The table's sheet annotated in a copy of its workbook: streamed, or through openpyxl when
+    the stream cannot follow the workbook (``StreamUnsupported``)."""
+    look = presentation or Presentation(columns=tuple(ResultColumn(width=16) for _ in layout.names))
+    try:
+        with atomic_path(out) as tmp:
+            return rewrite_workbook(
+                table.path,
+                tmp,
+                sheet_name=table.format.sheet_name or "",
+                header_row=table.header_line,
+                width=table.max_width(),
+                layout=layout,
+                phone_col=phone_col,
+                annotate=annotate,
+                presentation=look,
+                batch_size=batch_size,
+            )
+    except StreamUnsupported as exc:
+        log.info("writing %s through openpyxl: %s", out, exc)
+    from batchverify.files.openpyxlwriter import write_xlsx_openpyxl  # loads openpyxl: only now
 
-    written = 0
-    for _, values, extra in annotated(data_rows(), phone_col, len(layout.names), annotate, batch_size):
-        written += 1
-        cells = [_native_cell(sheet, v) for v in values]
-        if extra is not None:
-            cells = place(cells, layout, [_new_cell(sheet, v) for v in extra], None)
-        sheet.append(cells)
-    return written
-
-
-def _native_cell(sheet: WriteOnlyWorksheet, value: NativeValue) -> object:
-    """A calamine value ready for a write-only sheet; text always stays text."""
-    if isinstance(value, str):
-        if not value:
-            return None
-        cell = WriteOnlyCell(sheet, value=_clean_text(value))
-        cell.data_type = "s"
-        return cell
-    return value
-
-
-def _new_cell(sheet: WriteOnlyWorksheet, value: CellValue) -> object:
-    if isinstance(value, str):
-        text = _clean_text(value)
-        cell = WriteOnlyCell(sheet, value=text)
-        cell.data_type = "s"
-        if _DIGITS_RE.fullmatch(text):
-            cell.number_format = "@"
-        return cell
-    return value
+    return write_xlsx_openpyxl(table, out, layout, phone_col, annotate, batch_size)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import secrets
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -29,12 +29,22 @@ class Layout:
     positions: list[int]
 
     @classmethod
-    def build(cls, header: list[str], width: int, names: list[str]) -> Layout:
+    def build(
+        cls,
+        header: list[str],
+        width: int,
+        names: list[str],
+        aliases: Sequence[Sequence[str]] | None = None,
+    ) -> Layout:
+        """``names`` placed: over a column of the header that carries the name (or one of its
+        ``aliases``: an earlier output in another language), else after the widest row."""
         positions: list[int] = []
         next_free = max(width, len(header))
-        for name in names:
-            if name in header:
-                positions.append(header.index(name))
+        for i, name in enumerate(names):
+            known = aliases[i] if aliases is not None else (name,)
+            found = next((header.index(n) for n in (name, *known) if n in header), None)
+            if found is not None and found not in positions:
+                positions.append(found)
             else:
                 positions.append(next_free)
                 next_free += 1

@@ -1,12 +1,14 @@
-"""Write the input table back with result columns appended, atomically, in the input's format.
+"""Write the input table back with result columns added, atomically, in the format ``out`` names.
 
-* CSV streams: the same delimiter, quote character, line ending and encoding (BOM kept), every
-  original cell exactly as read. Memory stays flat whatever the file size.
-* XLSX/XLSM: openpyxl loads the whole workbook and edits the chosen sheet in place, so other
-  sheets, styles and every original cell stay as they were. This is the memory-hungry path
-  (openpyxl keeps every cell as a Python object).
-* XLS (which nothing in Python writes) becomes XLSX: every worksheet's values are copied through
-  calamine, and only the chosen sheet gets the result columns. Styles are not carried over.
+* CSV to CSV streams: the same delimiter, quote character, line ending and encoding (BOM kept),
+  every original cell exactly as read, title rows above the header too. Memory stays flat.
+* XLSX/XLSM to the same format: the one worksheet is rewritten as a stream inside the zip
+  (``batchverify.files.xlsx``); every other part is copied byte for byte, so images, charts,
+  shapes, comments, data validation, other sheets and styles stay. A workbook the stream cannot
+  follow falls back to openpyxl (``batchverify.files.openpyxlwriter``), which loads it whole.
+* Anything else is a conversion (``batchverify.files.convert``): XLSX/XLS to CSV (cells as the
+  text a person sees), CSV to XLSX (text stays text), XLS to XLSX (every sheet's values), and the
+  problems-only file (``keep``).
 
 Every writer goes through ``batchverify.files.layout.atomic_path``: a failed or interrupted write
 leaves an existing ``out`` untouched.
@@ -14,13 +16,35 @@ leaves an existing ``out`` untouched.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from batchverify.files.csvwriter import write_csv
 from batchverify.files.layout import Annotate, CellValue, Layout, check_target
 from batchverify.files.tables import Table
 
-__all__ = ["Annotate", "CellValue", "write_table"]
+if TYPE_CHECKING:
+    from batchverify.files.xlsx.model import Presentation
+
+__all__ = ["Annotate", "CellValue", "output_kind", "write_table"]
+
+TEXT_SUFFIXES = (".csv", ".tsv", ".txt", ".tab")
+# The output formats each input format may be written as.
+ALLOWED_OUTPUTS: dict[str, tuple[str, ...]] = {
+    "csv": (*TEXT_SUFFIXES, ".xlsx"),
+    "xlsx": (".xlsx", *TEXT_SUFFIXES),
+    "xlsm": (".xlsm", *TEXT_SUFFIXES),
+    "xls": (".xlsx", *TEXT_SUFFIXES),
+}
+
+
+def output_kind(out: Path) -> str:
+    """``csv``, ``xlsx`` or ``xlsm`` by the output's extension (anything else: ``""``)."""
+    suffix = out.suffix.lower()
+    if suffix in TEXT_SUFFIXES:
+        return "csv"
+    return suffix[1:] if suffix in (".xlsx", ".xlsm") else ""
 
 
 def write_table(
@@ -30,27 +54,36 @@ def write_table(
     phone_col: int,
     columns: list[str],
     annotate: Annotate,
+    aliases: Sequence[Sequence[str]] | None = None,
     output_encoding: str | None = None,
+    look: Callable[[list[int]], Presentation] | None = None,
+    keep: Callable[[list[CellValue]], bool] | None = None,
     batch_size: int = 5000,
 ) -> int:
     """Write ``table`` to ``out`` with ``columns`` added; returns the number of data rows written.
 
     ``annotate`` gets the phone cells of up to ``batch_size`` data records (``""`` for a row too
     short to have one) and returns, per record, the values for ``columns`` in that order. Columns
-    the input already has under one of these names (a previous output fed back in) are overwritten
-    in place; the others are appended after the widest row. A record whose cells are all empty stays
-    blank (it is still passed to ``annotate``, so the counts match). ``output_encoding`` overrides
-    the CSV output encoding. Raises ``OutputError`` when ``out`` cannot be written.
+    the input already has under one of these names (or its ``aliases``: a previous output fed back
+    in) are overwritten in place; the others are appended after the widest row. A record whose
+    cells are all empty stays blank (it is still passed to ``annotate``, so the counts match).
+    ``look`` gives the workbook's presentation from the result columns' positions. ``keep``: only
+    the data rows whose values it accepts are written (and no title rows). ``output_encoding``
+    overrides the CSV output encoding. Raises ``OutputError`` when ``out`` cannot be written.
     """
     out = Path(out)
     check_target(table, out)
-    layout = Layout.build(table.header, table.max_width(), columns)
-    kind = table.format.kind
-    if kind == "csv":
+    layout = Layout.build(table.header, table.max_width(), columns, aliases)
+    source, target = table.format.kind, output_kind(out)
+    presentation = look(layout.positions) if look is not None else None
+    if keep is None and source == "csv" and target == "csv":
         return write_csv(table, out, layout, phone_col, annotate, output_encoding, batch_size)
-    # Imported here: openpyxl takes a while to import and CSV runs never need it.
-    from batchverify.files import excelwriter
+    if keep is None and source in ("xlsx", "xlsm") and target == source:
+        from batchverify.files import excelwriter  # openpyxl and lxml: CSV runs never import them
 
-    if kind == "xls":
-        return excelwriter.write_xls_as_xlsx(table, out, layout, phone_col, annotate, batch_size)
-    return excelwriter.write_xlsx(table, out, layout, phone_col, annotate, batch_size)
+        return excelwriter.write_xlsx(table, out, layout, phone_col, annotate, presentation, batch_size)
+    from batchverify.files import convert
+
+    return convert.write_converted(
+        table, out, layout, phone_col, annotate, presentation, keep, output_encoding, batch_size
+    )

@@ -1,0 +1,125 @@
+"""Conversions: a table written in another format than its own, and the problems-only file.
+
+* to CSV: every cell as the text a person sees in the spreadsheet (``13800138000``, ``007``),
+  comma-separated (tab for .tsv/.tab), CRLF, UTF-8 with a BOM unless told otherwise, so Excel on
+  Chinese Windows shows Chinese text instead of mojibake;
+* to XLSX: a new workbook streamed row by row; text stays text (digits get the Text format, so
+  ``007`` keeps its zero), an Excel source's numbers, dates and booleans keep their type; an .xls
+  source's other sheets are copied as values.
+
+Title rows above the header are kept, except in the problems file (``keep``), which holds the
+header and the rows ``keep`` accepts.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+from batchverify.files.csvwriter import csv_text, write_csv_rows
+from batchverify.files.exceltable import ExcelTable, sheet_values
+from batchverify.files.layout import Annotate, CellValue, Layout, annotated, atomic_path, place
+from batchverify.files.tables import Record, Table, TableFormat
+from batchverify.files.writers import output_kind
+from batchverify.files.xlsx.model import NewSheet, Presentation
+
+__all__ = ["write_converted"]
+
+Row = list[object]
+
+
+def write_converted(
+    table: Table,
+    out: Path,
+    layout: Layout,
+    phone_col: int,
+    annotate: Annotate,
+    presentation: Presentation | None,
+    keep: Callable[[list[CellValue]], bool] | None,
+    output_encoding: str | None,
+    batch_size: int,
+) -> int:
+    """Write ``table`` annotated to ``out`` in ``out``'s format; returns the data rows written."""
+    written = [0]
+    to_csv = output_kind(out) == "csv"
+    rows = _rows(table, layout, phone_col, annotate, keep, batch_size, written, to_csv)
+    if to_csv:
+        same = table.format if table.format.kind == "csv" else None
+        delimiter = "\t" if out.suffix.lower() in (".tsv", ".tab") else ","
+        dialect = same or TableFormat(kind="csv", delimiter=delimiter, encoding="utf-8-sig", bom=True)
+        write_csv_rows(out, rows, dialect, output_encoding)
+        return written[0]
+    header_row = 1 if keep is not None else len(list(table.preamble())) + 1
+    main = NewSheet(
+        name=table.format.sheet_name or "Sheet1",
+        rows=rows,
+        header_row=header_row,
+        result_columns=dict(zip(layout.positions, presentation.columns, strict=True)) if presentation else {},
+        presentation=presentation,
+    )
+    sheets = [main]
+    if table.format.kind == "xls" and keep is None:
+        sheets = [
+            main if name == table.format.sheet_name else NewSheet(name, _values(table.path, name), 0)
+            for name in table.format.sheet_names
+        ]
+    from batchverify.files.xlsx import write_new_workbook  # lxml: only for workbooks
+
+    with atomic_path(out) as tmp:
+        write_new_workbook(tmp, sheets)
+    return written[0]
+
+
+def _rows(
+    table: Table,
+    layout: Layout,
+    phone_col: int,
+    annotate: Annotate,
+    keep: Callable[[list[CellValue]], bool] | None,
+    batch_size: int,
+    written: list[int],
+    as_text: bool,
+) -> Iterator[Row]:
+    """The output's rows: title rows (unless ``keep``), the header, then the data rows."""
+    source = _source(table, as_text)
+    header: Row = []
+    first: list[tuple[Record, Row]] = []
+    for record, cells in source:
+        if record.line < table.header_line:
+            if keep is None:
+                yield cells
+        elif record.line == table.header_line:
+            header = cells
+            break
+        else:  # no header row: this is the first data row
+            first.append((record, cells))
+            break
+    yield place(header, layout, list(layout.names), "" if as_text else None)
+    data = itertools.chain(first, source)
+    for _, cells, values in annotated(data, phone_col, len(layout.names), annotate, batch_size):
+        if values is None:
+            if keep is None:
+                written[0] += 1
+                yield cells
+            continue
+        if keep is not None and not keep(values):
+            continue
+        written[0] += 1
+        extra: list[object] = [csv_text(v) for v in values] if as_text else list(values)
+        yield place(cells, layout, extra, "" if as_text else None)
+
+
+def _source(table: Table, as_text: bool) -> Iterator[tuple[Record, Row]]:
+    """Each record with the cells to write: its texts, or an Excel table's typed values."""
+    if as_text or not isinstance(table, ExcelTable):
+        for record in table.rows():
+            yield record, list(record.cells)
+        return
+    for record, values in table.native_records():
+        yield record, [None if v == "" else v for v in values]
+
+
+def _values(path: Path, name: str) -> Iterator[Row]:
+    for _, values in sheet_values(path, name):
+        yield [None if v == "" else v for v in values]
