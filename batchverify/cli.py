@@ -4,28 +4,23 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import os
 import signal
 import sys
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator
 from pathlib import Path
 
 import click
 
 from batchverify import __version__, errors
 from batchverify.api import language_of
-from batchverify.console import describe_plan, describe_summary
 from batchverify.core.classify import RetryPolicy
 from batchverify.core.timeutil import parse_duration
-from batchverify.engine.events import StopReason
-from batchverify.engine.job import Job, Target, plan
 from batchverify.engine.plan import RunRequest, check_summary_path, default_output
 from batchverify.engine.sender import SendConfig
-from batchverify.engine.summary import Summary, summary_from_plan
-from batchverify.progress import Progress, resolve_mode
+from batchverify.progress import resolve_mode
+from batchverify.runner import RunOptions, run_job
 from batchverify.tencent.client import DEFAULT_ENDPOINT, Encrypts, Endpoint
 from batchverify.tencent.credentials import Credentials, load_credentials
 
@@ -103,6 +98,26 @@ def cli() -> None:
     help="Also write only the rows that need action here (.csv or .xlsx).",
 )
 @click.option("--no-summary-sheet", is_flag=True, help="Leave the summary sheet out of a workbook output.")
+@click.option(
+    "--changes",
+    type=click.Path(path_type=Path),
+    help="Also write only the rows whose status changed since the previous job (.csv or .xlsx).",
+)
+@click.option(
+    "--max-billable",
+    type=click.IntRange(min=0),
+    help="At most this many billable answers in this run; the rest stays pending.",
+)
+@click.option(
+    "--price",
+    type=click.FloatRange(min=0.0, max=1e6),
+    help="Price of one billable answer: the plan shows the most it can cost, the summary the cost.",
+)
+@click.option(
+    "--rate-store",
+    envvar="BATCHVERIFY_RATE_STORE",
+    help="Where processes sharing the account keep its send log: host (default), memory, or redis://HOST:PORT/DB.",
+)
 def run(
     input_path: Path,
     output: Path | None,
@@ -129,6 +144,10 @@ def run(
     language: str | None,
     problems: Path | None,
     no_summary_sheet: bool,
+    changes: Path | None,
+    max_billable: int | None,
+    price: float | None,
+    rate_store: str | None,
 ) -> None:
     """Verify the phone numbers in INPUT (CSV, TSV, XLSX, XLSM or XLS) and write them back annotated."""
     if simulator:
@@ -152,6 +171,9 @@ def run(
         language=language_of(language),
         summary_sheet=not no_summary_sheet,
         problems=problems,
+        changes=changes,
+        max_billable=max_billable,
+        price=price,
     )
     if summary_json is not None:
         check_summary_path(summary_json, request)
@@ -159,7 +181,7 @@ def run(
     interactive = sys.stdin.isatty() and sys.stderr.isatty()
     confirm = None if (yes or not interactive) else _confirm
     with _target(simulator, endpoint, profile, dry_run, encrypt) as (where, creds):
-        options = _RunOptions(
+        options = RunOptions(
             where=where,
             credentials=creds,
             identity="the built-in simulator" if simulator else where.host,
@@ -170,117 +192,10 @@ def run(
             summary_json=summary_json,
             read_timeout=timeout,
             confirm=confirm,
+            rate_store=rate_store,
         )
-        code = asyncio.run(_run(request, options))
+        code = asyncio.run(run_job(request, options))
     sys.exit(code)
-
-
-@dataclass(frozen=True)
-class _RunOptions:
-    where: Endpoint
-    credentials: Credentials | None  # None only for a dry run
-    identity: str
-    send: SendConfig
-    encryptor: Encrypts | None
-    dry_run: bool
-    progress: str
-    summary_json: Path | None
-    read_timeout: float
-    confirm: Callable[[str], bool] | None  # None: never ask (off a terminal, or --yes)
-
-
-async def _run(request: RunRequest, opts: _RunOptions) -> int:
-    """plan, confirm, execute, summarize: the engine's three steps with a terminal around them."""
-    made = await plan(request, endpoint_identity=opts.identity)
-    click.echo(describe_plan(made, opts.send.rate))
-    if opts.dry_run:
-        click.echo("dry run: nothing was sent and nothing was written")
-        summary = summary_from_plan(made, written=False)
-        summary.outcome = "dry_run"
-        _write_summary_json(opts.summary_json, summary)
-        return errors.EXIT_OK
-    if made.to_send and opts.confirm is not None and not opts.confirm("Send these numbers?"):
-        click.echo("nothing sent")
-        return errors.EXIT_USAGE
-    assert opts.credentials is not None
-    target = Target(
-        endpoint=opts.where,
-        credentials=opts.credentials,
-        identity=opts.identity,
-        send=opts.send,
-        encryptor=opts.encryptor,
-        read_timeout=opts.read_timeout,
-    )
-    progress = Progress(opts.progress)
-    job = Job(made, target, events=progress)
-    try:
-        with _signals(job), _ticker(progress):
-            summary = await job.run()
-    finally:
-        progress.close()
-    click.echo(describe_summary(summary))
-    _write_summary_json(opts.summary_json, summary)
-    return summary.exit_code
-
-
-@contextlib.contextmanager
-def _signals(job: Job) -> Iterator[None]:
-    """First Ctrl-C, SIGTERM or SIGHUP: stop sending and finish cleanly. A second: leave at once.
-
-    Leaving at once is safe: every answer is already committed to the checkpoint.
-    """
-    loop = asyncio.get_running_loop()
-    hits = 0
-
-    def handle() -> None:
-        nonlocal hits
-        hits += 1
-        if hits > 1:
-            os._exit(errors.EXIT_INTERRUPTED)
-        log.warning("stopping: finishing calls in flight and writing the output (signal again to quit now)")
-        job.stop(StopReason.INTERRUPTED)
-
-    signals = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
-    previous = {sig: signal.getsignal(sig) for sig in signals}
-    installed = []
-    for sig in signals:
-        try:
-            loop.add_signal_handler(sig, handle)
-            installed.append(sig)
-        except (NotImplementedError, RuntimeError, ValueError):
-            pass  # not the main thread
-    try:
-        yield
-    finally:
-        for sig in installed:
-            loop.remove_signal_handler(sig)
-            if sig is not signal.SIGINT:
-                signal.signal(sig, previous[sig])
-
-
-@contextlib.contextmanager
-def _ticker(progress: Progress) -> Iterator[None]:
-    async def tick() -> None:
-        while True:
-            await asyncio.sleep(1.0)
-            progress.tick()
-
-    task = asyncio.get_running_loop().create_task(tick())
-    try:
-        yield
-    finally:
-        task.cancel()
-
-
-def _write_summary_json(path: Path | None, summary: Summary) -> None:
-    if path is None:
-        return
-    tmp = path.with_name(path.name + ".tmp")
-    try:
-        tmp.write_text(json.dumps(summary.to_dict(), indent=2, sort_keys=True) + "\n", encoding="utf-8")
-        tmp.replace(path)
-    except OSError as exc:
-        raise errors.OutputError(f"cannot write the summary {path}: {exc.strerror}") from None
 
 
 @contextlib.contextmanager
@@ -319,7 +234,8 @@ def _encryptor(encrypt: str | None, key_file: Path | None, simulator: bool) -> E
 
 
 def _confirm(question: str) -> bool:
-    return click.confirm(question, default=True, err=True)
+    # Sends are paid for: Enter alone means no.
+    return click.confirm(question, default=False, err=True)
 
 
 @cli.command()

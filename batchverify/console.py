@@ -5,14 +5,14 @@ from __future__ import annotations
 from batchverify.engine.plan import Plan
 from batchverify.engine.summary import Summary
 
-__all__ = ["describe_plan", "describe_summary", "duration"]
+__all__ = ["describe_plan", "describe_summary", "duration", "money"]
 
 
 def describe_plan(plan: Plan, rate: float) -> str:
-    """The one line shown before sending."""
+    """The plan line (and the warnings and notes under it), shown before sending."""
     to_send = len(plan.to_send)
     seconds = to_send / rate if rate else 0.0
-    table = plan.table
+    table, request = plan.table, plan.request
     where = f"header row {table.header_line}" if table.header_line else "no header row"
     parts = [
         f"{plan.rows} rows ({where}, phone column {plan.column_name})",
@@ -21,24 +21,37 @@ def describe_plan(plan: Plan, rate: float) -> str:
         f"{plan.empty} empty",
     ]
     if plan.resumed:
-        parts.append(f"{plan.already_answered} already answered (resuming)")
+        parts.append(
+            f"resuming job {plan.resumed_job} (started {_when(plan.resumed_started_at)}): "
+            f"{plan.already_answered} already answered"
+        )
     parts.append(f"{plan.reused} reused")
     parts.append(f"{to_send} to send")
     if to_send:
-        parts.append(
-            f"at most {plan.max_billable} billable ({to_send} numbers, and up to "
-            f"{plan.repeat_allowance} repeats of calls whose answer is lost)"
-        )
+        bound = f"at most {plan.max_billable} billable"
+        if request.max_billable is not None and request.max_billable < to_send + plan.repeat_allowance:
+            bound += f" (--max-billable; {to_send - min(to_send, request.max_billable)} may be left pending)"
+        else:
+            lost = plan.repeat_allowance
+            bound += f" ({to_send} numbers, and up to {lost} repeats of calls whose answer is lost)"
+        if request.price is not None:
+            bound += f", costing at most {money(plan.max_billable * request.price)}"
+        parts.append(bound)
     else:
         parts.append("nothing billable")
     parts.append(f"about {duration(seconds)} at {rate:g}/s")
     lines = ["plan: " + ", ".join(parts)]
+    if plan.expiring_job is not None:
+        lines.append(
+            f"note: job {plan.expiring_job} (started {_when(plan.expiring_started_at)}) is older than "
+            "--max-age, so it is closed and a new job starts"
+        )
     if not plan.column_named:
         lines.append(
             f"warning: the phone column {plan.column_name} was chosen by its values alone (no header "
             "names it); check it, or choose with --column"
         )
-    if plan.output_encoding == "utf-8-sig" and plan.request.output_encoding is None:
+    if plan.output_encoding == "utf-8-sig" and request.output_encoding is None:
         lines.append(
             "note: the CSV output is UTF-8 with a byte-order mark, so that Excel shows Chinese text; "
             "--output-encoding utf-8 writes none"
@@ -49,18 +62,49 @@ def describe_plan(plan: Plan, rate: float) -> str:
 def describe_summary(summary: Summary) -> str:
     """The lines printed at the end of a run."""
     statuses = ", ".join(f"{k} {v}" for k, v in sorted(summary.by_status.items(), key=lambda kv: -kv[1]))
-    where = f"written to {summary.output}" if summary.output else "not written (see below)"
+    if summary.output:
+        where = f"written to {summary.output}"
+    elif summary.output_kept:
+        where = "not written: the output in place was kept (see below)"
+    else:
+        where = "not written (see below)"
+    job = f"job {summary.job_id}" if summary.job_id is not None else "no job"
     lines = [
         f"{summary.outcome}: {summary.rows} rows {where}",
         f"  by status: {statuses or 'none'}",
         (
-            f"  billable calls {summary.billable_calls}, requests {summary.requests}, "
-            f"retries {summary.retries}, "
-            f"rate-limited {summary.rate_limited}, uncertain {summary.uncertain_calls}, "
-            f"reused {summary.reused + summary.already_answered}, duplicates saved {summary.duplicates_saved}"
+            f"  this run: billable {summary.billable_calls}, requests {summary.requests}, "
+            f"retries {summary.retries}, rate-limited {summary.rate_limited}, uncertain "
+            f"{summary.uncertain_calls}; resumed {summary.already_answered}, reused {summary.reused}, "
+            f"duplicates saved {summary.duplicates_saved}"
         ),
-        f"  elapsed {duration(summary.elapsed_seconds)}, achieved rate {summary.achieved_rate:g}/s",
     ]
+    if summary.job_id is not None:
+        lines.append(
+            f"  {job} (started {_when(summary.job_started_at)}): {summary.job_runs} runs, "
+            f"billable {summary.job_billable}, requests {summary.job_requests}"
+            + ("; finished" if summary.job_closed else "; open")
+        )
+    if summary.previous_job is not None:
+        moves = ", ".join(f"{k}: {v}" for k, v in summary.transitions.items())
+        lines.append(
+            f"  changed since job {summary.previous_job}: {summary.changed} rows"
+            + (f" ({moves})" if moves else "")
+        )
+    elif summary.job_id is not None:
+        lines.append("  baseline: no finished job before this one; the next job says what changed")
+    lines.append(f"  elapsed {duration(summary.elapsed_seconds)}, achieved rate {summary.achieved_rate:g}/s")
+    if summary.cost is not None:
+        lines.append(
+            f"  cost {money(summary.cost)} ({summary.billable_calls} billable at {money(summary.price or 0)})"
+        )
+    if summary.shared_with:
+        lines.append(
+            f"  the account's rate was shared with {summary.shared_with} other batchverify "
+            f"process{'es' if summary.shared_with > 1 else ''}"
+        )
+    if summary.rate_store_problem:
+        lines.append(f"  {summary.rate_store_problem}")
     if summary.maybe_billed:
         lines.append(
             f"  {summary.maybe_billed} calls got no usable answer and may have been billed (at most "
@@ -77,10 +121,23 @@ def describe_summary(summary: Summary) -> str:
             f"  {summary.uncertain_from_previous_run} calls of an interrupted earlier run got no answer "
             "and may have been billed; they were asked again"
         )
+    if summary.output_kept:
+        lines.append(
+            "  the output in place was kept: this run's would show fewer final answers than it; the "
+            "answers are in the checkpoint, and the output is replaced once the job has them again "
+            "(--restart replaces it now)"
+        )
     if summary.error:
         lines.append(f"  {summary.error}")
-    if summary.outcome == "incomplete":
-        lines.append("  some rows are not final: run the same command again later to fill them")
+    if summary.given_up:
+        lines.append(
+            f"  {summary.given_up} numbers got no final answer in 3 runs of this job; the job is closed, "
+            "so the next run checks the whole list again"
+        )
+    if summary.outcome == "interrupted":
+        lines.append(f"  interrupted: run the same command again to resume {job}")
+    elif summary.outcome == "incomplete" and not summary.job_closed:
+        lines.append(f"  some rows are not final: run the same command again later to fill them ({job})")
     return "\n".join(lines)
 
 
@@ -91,3 +148,13 @@ def duration(seconds: float) -> str:
     minutes, secs = divmod(int(seconds), 60)
     hours, minutes = divmod(minutes, 60)
     return f"{hours} h {minutes} min" if hours else f"{minutes} min {secs} s"
+
+
+def money(amount: float) -> str:
+    """An amount with two decimals, or more when a price per answer needs them (0.035)."""
+    text = f"{amount:.2f}"
+    return text if abs(float(text) - amount) < 1e-9 else f"{amount:.4f}".rstrip("0")
+
+
+def _when(iso: str | None) -> str:
+    return iso.replace("T", " ").replace("Z", " UTC") if iso else "?"

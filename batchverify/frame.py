@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import datetime
 import math
-from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from batchverify.api import Simulator, language_of, max_age_of, resolve_target, run_sync
-from batchverify.engine.annotate import Annotator
+from batchverify.engine.annotate import Annotator, WriteResult
 from batchverify.engine.events import EventSink, ignore
 from batchverify.engine.job import Job, Target, plan
 from batchverify.engine.plan import Plan, RunRequest
@@ -77,14 +76,14 @@ class _Collector:
         self.language = language
         self.rows: list[list[CellValue]] = []
 
-    def __call__(self, made: Plan, store: Store, job_id: int) -> Counter[str]:
+    def __call__(self, made: Plan, store: Store, job_id: int) -> WriteResult:
         annotate = Annotator(made.reuse_since, store, job_id, self.language)
         values = self.table.values
         rows: list[list[CellValue]] = []
         for start in range(0, len(values), _BATCH):
             rows.extend(annotate(values[start : start + _BATCH]))
         self.rows = rows
-        return annotate.counts
+        return annotate.result()
 
 
 def _frame(df: pd.DataFrame, rows: list[list[CellValue]]) -> pd.DataFrame:

@@ -21,6 +21,13 @@ settings.load_profile("batchverify")
 PROXY_VARS = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy")
 
 
+@pytest.fixture(autouse=True)
+def private_runtime_dir(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test (and every batchverify it starts) keeps its host-wide rate log in a folder of its
+    own, never in the real runtime directory."""
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path_factory.mktemp("runtime")))
+
+
 @pytest.fixture
 def fast_sim() -> Iterator[SimulatorServer]:
     """A simulator with the rate limit off: for tests where the rate itself is not under test."""

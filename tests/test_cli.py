@@ -63,6 +63,7 @@ def test_gbk_csv_round_trip_keeps_every_cell(
         "mobile_status",
         "mobile_status_label",
         "mobile_action",
+        "mobile_previous_status",
         "mobile_status_code",
         "mobile_result_code",
         "mobile_billable",
@@ -347,7 +348,8 @@ def test_dry_run_sends_and_writes_nothing(
     write_csv(src, [["mobile"], ["13800138000"], ["13800138000"], ["bad"], [""]])
     result = run_cli("run", src, "--dry-run", env=env)
     assert result.returncode == 0, result.stderr
-    assert "4 rows (header row 1, phone column A 'mobile'), 1 distinct numbers" in result.stdout
+    # The row with nothing in it is blank: written back, never counted.
+    assert "3 rows (header row 1, phone column A 'mobile'), 1 distinct numbers" in result.stdout
     assert "1 to send" in result.stdout
     assert fast_sim.ledger()["requests"] == 0
     assert sorted(p.name for p in tmp_path.iterdir()) == ["home", "in.csv"]

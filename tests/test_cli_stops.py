@@ -60,7 +60,7 @@ def _read_until(fd: int, needle: bytes, timeout: float = 60) -> bytes:
 
 
 @pytest.mark.timeout(120)
-def test_declining_the_prompt_on_a_terminal_sends_and_writes_nothing(
+def test_enter_at_the_prompt_on_a_terminal_sends_and_writes_nothing(
     tmp_path: Path, fast_sim: SimulatorServer, env: dict[str, str]
 ) -> None:
     src = _list(tmp_path, 5)
@@ -75,8 +75,8 @@ def test_declining_the_prompt_on_a_terminal_sends_and_writes_nothing(
     )
     os.close(slave)
     try:
-        _read_until(master, b"Send these numbers?")
-        os.write(master, b"n\n")
+        _read_until(master, b"[y/N]")  # sends are paid for: the answer defaults to no
+        os.write(master, b"\n")
         stdout, _ = proc.communicate(timeout=60)
     finally:
         os.close(master)

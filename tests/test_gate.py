@@ -9,11 +9,20 @@ import asyncio
 import bisect
 import threading
 import time
+from pathlib import Path
 
 import pytest
 from virtualtime import VirtualClockLoop, run_virtual
 
 from batchverify.engine.gate import FairShare, SlidingWindowLimiter, StrictGate, shared_gate
+from batchverify.engine.ratestore import HostWindow, MemoryWindow
+
+
+@pytest.fixture(autouse=True)
+def private_runtime_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """shared_gate's default host window lives under tmp_path, never in the real runtime dir."""
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path))
+    monkeypatch.delenv("BATCHVERIFY_RATE_STORE", raising=False)
 
 
 def busiest_window(times: list[float], window: float) -> int:
@@ -193,3 +202,44 @@ def test_jobs_sharing_a_gate_take_turns() -> None:
     counts = [sum(start <= x <= end for x in t) for t in times]
     assert all(abs(c / sum(counts) - 1 / 3) * 3 <= 0.2 for c in counts), counts
     assert busiest_window(sorted(x for t in times for x in t), 1.0) <= 20
+
+
+def test_lowering_the_rate_keeps_the_sends_already_logged() -> None:
+    async def main() -> list[float]:
+        gate = StrictGate(20, clock=asyncio.get_running_loop().time)
+        first = await _sends(gate, 20)
+        gate.limit_to(10)
+        return first + await _sends(gate, 30)
+
+    sent = run_virtual(main())
+    assert busiest_window(sent[20:], 1.0) <= 10
+    # The 20 sent at the old rate still count: no window after the change holds 10 new ones on top.
+    assert all(busiest_window([t for t in sent if t >= s], 1.0) <= 20 for s in sent)
+
+
+def test_two_gates_on_one_memory_window_keep_one_cap_and_share_the_hold() -> None:
+    async def main() -> tuple[list[float], float]:
+        loop = asyncio.get_running_loop()
+        window = MemoryWindow(loop.time)
+        one, two = (
+            StrictGate(20, clock=loop.time, store=window),
+            StrictGate(20, clock=loop.time, store=window),
+        )
+        sent = await asyncio.gather(_sends(one, 200), _sends(two, 200))
+        one.throttled()
+        start = loop.time()
+        await two.acquire()
+        return sent[0] + sent[1], loop.time() - start
+
+    sent, held = run_virtual(main())
+    assert busiest_window(sent, 1.005) <= 20
+    assert rate_of(sent) >= 0.99 * 20
+    assert held >= 0.25
+
+
+def test_shared_gate_defaults_to_the_host_window_and_memory_is_one_process_only() -> None:
+    gate = shared_gate("AKID-test-store", "host-a", 20)
+    assert isinstance(gate.store, HostWindow)
+    assert gate.sharing() == 0
+    assert gate.problem is None
+    assert isinstance(shared_gate("AKID-test-store", "host-a", 20, store="memory").store, MemoryWindow)

@@ -114,7 +114,7 @@ def test_a_previous_output_in_another_language_has_its_columns_replaced(
     header = read_rows(again)[0]
     assert header.count("mobile_status") == 1
     assert "号码状态" not in header and "mobile_status_label" in header
-    assert len(header) == 3 + 12
+    assert len(header) == 3 + 13
 
 
 def test_problems_file_holds_only_rows_that_need_action(
@@ -151,7 +151,7 @@ def test_problems_path_checks_come_before_sending(
     for bad, message in [
         (src, "would overwrite"),
         (tmp_path / "list.verified.csv", "would overwrite"),
-        (mine, "batchverify did not write it"),
+        (mine, "did not write it"),
         (tmp_path / "p.pdf", "must be one of"),
         (tmp_path / "missing" / "p.csv", "does not exist"),
     ]:
@@ -194,4 +194,5 @@ def test_gbk_input_stays_gbk_which_excel_reads_natively(
     write_rows(src, [["编号", "手机"], ["1", LIVE]], encoding="gbk")
     result = run_cli("run", src, "--yes", "--language", "zh-CN", env=env)
     assert result.returncode == 0, result.stderr
-    assert read_rows(tmp_path / "gbk.verified.csv", encoding="gbk")[1][-9] == "可联系"
+    rows = read_rows(tmp_path / "gbk.verified.csv", encoding="gbk")
+    assert rows[1][rows[0].index("处理建议")] == "可联系"

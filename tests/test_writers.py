@@ -114,7 +114,7 @@ def test_csv_blank_rows_stay_blank(tmp_path: Path) -> None:
     src = tmp_path / "in.csv"
     src.write_text("id,phone\n1,13800138000\n\n2,13800138001\n", encoding="utf-8")
     out = tmp_path / "out.csv"
-    assert write(open_table(src), out) == 3
+    assert write(open_table(src), out) == 2  # the blank record is written back, not counted
     lines = out.read_text(encoding="utf-8").splitlines()
     assert lines[2] == ""
     assert lines[3].startswith("2,13800138001,13800138001,normal")
@@ -230,7 +230,7 @@ def test_bad_targets(tmp_path: Path) -> None:
 def test_annotate_must_answer_every_record(tmp_path: Path) -> None:
     src = tmp_path / "in.csv"
     src.write_text("phone\n13800138000\n", encoding="utf-8")
-    with pytest.raises(ValueError, match="annotate returned 0 rows for 1 records"):
+    with pytest.raises(ValueError, match="annotate returned too few rows for 1 records"):
         write_table(open_table(src), tmp_path / "o.csv", phone_col=0, columns=COLUMNS, annotate=lambda c: [])
     assert not (tmp_path / "o.csv").exists()
 
@@ -272,7 +272,7 @@ def test_xlsx_round_trip_in_place(tmp_path: Path) -> None:
     before = snapshot(src)
     out = tmp_path / "out.xlsx"
     table = open_table(src)
-    assert write(table, out, phone_col=2) == 4
+    assert write(table, out, phone_col=2) == 3  # data rows; the blank one is written, not counted
 
     book = openpyxl.load_workbook(out)
     assert book.sheetnames == ["客户", "说明"]

@@ -54,7 +54,7 @@ def test_new_workbook_types_styles_and_extra_sheet(tmp_path: Path) -> None:
         ],
     )
     wb = load(out)
-    assert wb.sheetnames == ["Result", "Summary", "Raw"]
+    assert wb.sheetnames == ["Result", "Raw", "Summary"]  # the summary sheet comes last
     ws = wb["Result"]
     got = [list(r) for r in ws.iter_rows(values_only=True)]
     assert got[0] == ["name", "phone", "n", "status", "checked"]

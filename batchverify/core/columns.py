@@ -20,8 +20,10 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from batchverify.core.labels import column_aliases
 from batchverify.core.normalize import normalize_mobile
 from batchverify.errors import InputError
+from batchverify.models import OUTPUT_COLUMNS
 
 __all__ = ["column_letter", "describe_headers", "detect_phone_column", "name_strength"]
 
@@ -76,9 +78,6 @@ _EXACT_NAMES = frozenset(
         "聯繫電話",
     }
 )
-# batchverify's own result column: a previous output fed back in still has the original phone
-# column, which is the one to read (its invalid cells are blank in mobile_normalized).
-_OWN_OUTPUT = frozenset({"mobilenormalized"})
 # Substrings that make a header a weak match. "tel" and "cell" are left out: "hotel", "cellar".
 _KEYWORDS = ("mobile", "phone", "msisdn", "手机", "手機", "电话", "電話", "联系方式")
 
@@ -95,6 +94,12 @@ _INDEX_RE = re.compile(r"[0-9]{1,5}", re.ASCII)
 
 def _fold(name: str) -> str:
     return _FOLD_RE.sub("", name).casefold()
+
+
+# batchverify's own result columns, in every language: a previous output fed back in still has the
+# original phone column, which is the one to read (mobile_error, all blank, would otherwise qualify
+# by its name; mobile_normalized holds numbers but blanks the invalid cells).
+_OWN_OUTPUT = frozenset(_fold(name) for column in OUTPUT_COLUMNS for name in column_aliases(column))
 
 
 def column_letter(index: int) -> str:

@@ -17,6 +17,7 @@ list without a header starts with a number, and that first number is verified li
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -26,6 +27,9 @@ from batchverify.errors import InputError
 
 __all__ = ["SAMPLE_ROWS", "SCAN_ROWS", "HeaderChoice", "locate_header"]
 
+# A cell of digits (and phone punctuation) with 7 or more digits is a number, not a header name.
+_NUMBERISH_RE = re.compile(r"\s*\+?[0-9 ()\-.]*(?:[0-9][ ()\-.]*){7,}\s*", re.ASCII)
+_INDEX_RE = re.compile(r"[0-9]{1,5}", re.ASCII)
 SCAN_ROWS = 20  # how far down a header may sit
 SAMPLE_ROWS = 500  # data rows looked at to judge a column
 
@@ -52,6 +56,9 @@ def locate_header(
     Raises ``InputError`` when no row works, with the message the most likely header gives.
     """
     cache: dict[str, bool] = {}
+    position = _position(requested_column, top)
+    if position is not None:
+        requested_column = None
 
     def is_valid(cell: str) -> bool:
         known = cache.get(cell)
@@ -60,7 +67,7 @@ def locate_header(
         return known
 
     if header_line is not None:
-        return _fixed(top, header_line, requested_column, is_valid)
+        return _fixed(top, header_line, requested_column, is_valid, position)
     candidates = [i for i, (_, cells) in enumerate(top[:SCAN_ROWS]) if any(c.strip() for c in cells)]
     if not candidates:
         raise InputError("the table has no rows with content in its first rows")
@@ -69,7 +76,7 @@ def locate_header(
     error: tuple[tuple[int, int], InputError] | None = None
     for index in [*candidates, -1]:
         try:
-            choice, score = _try(top, index, requested_column, is_valid)
+            choice, score = _try(top, index, requested_column, is_valid, position)
         except InputError as exc:
             named = max(map(name_strength, top[index][1]), default=0) if index >= 0 else -1
             if error is None or (named, -index) > error[0]:
@@ -88,6 +95,7 @@ def _try(
     index: int,
     requested: str | None,
     is_valid: Callable[[str], bool],
+    position: int | None = None,
 ) -> tuple[HeaderChoice | None, tuple[int, float, int, int]]:
     """The choice with row ``index`` of ``top`` as header (-1: none) and its score."""
     header = top[index][1] if index >= 0 else []
@@ -96,31 +104,48 @@ def _try(
         rows = [cells for _, cells in top[first : first + SAMPLE_ROWS]]
     else:
         rows = [cells for _, cells in top[index + 1 : index + 1 + SAMPLE_ROWS]]
-    col = detect_phone_column(header, rows, requested, is_valid)
-    if index >= 0 and col < len(header) and is_valid(header[col]):
-        return None, (0, 0.0, 0, 0)  # a number is data, not a header
-    if index < 0 and not (rows and col < len(rows[0]) and is_valid(rows[0][col])):
+    col = position if position is not None else detect_phone_column(header, rows, requested, is_valid)
+    if index >= 0 and col < len(header) and (is_valid(header[col]) or _NUMBERISH_RE.fullmatch(header[col])):
+        return None, (0, 0.0, 0, 0)  # a number (valid or not) is data, not a header
+    first_cell = rows[0][col] if rows and col < len(rows[0]) else ""
+    if index < 0 and not (is_valid(first_cell) or _NUMBERISH_RE.fullmatch(first_cell)):
         return None, (0, 0.0, 0, 0)  # without a header, the first row must be a number
     strength = name_strength(header[col]) if col < len(header) else 0
     filled = [c for r in rows if col < len(r) and (c := r[col]).strip()]
     share = sum(map(is_valid, filled)) / len(filled) if filled else 0.0
     width = sum(1 for c in header if c.strip())
     line = top[index][0] if index >= 0 else 0
-    return HeaderChoice(line, col, strength > 0), (strength, round(share, 3), width, -index)
+    named = strength > 0 or requested is not None or position is not None  # the user named it
+    return HeaderChoice(line, col, named), (strength, round(share, 3), width, -index)
+
+
+def _position(requested: str | None, top: list[tuple[int, list[str]]]) -> int | None:
+    """``--column 3``: a position, never a header name (a data cell "3" must not be taken for one)."""
+    if requested is None or not _INDEX_RE.fullmatch(requested.strip()):
+        return None
+    width = max((len(cells) for _, cells in top), default=0)
+    index = int(requested.strip()) - 1
+    if not 0 <= index < width:
+        raise InputError(f"column {requested.strip()} not found: the table has {width} columns")
+    return index
 
 
 def _fixed(
-    top: list[tuple[int, list[str]]], header_line: int, requested: str | None, is_valid: Callable[[str], bool]
+    top: list[tuple[int, list[str]]],
+    header_line: int,
+    requested: str | None,
+    is_valid: Callable[[str], bool],
+    position: int | None,
 ) -> HeaderChoice:
     if header_line == 0:
-        choice, _ = _try(top, -1, requested, is_valid)
+        choice, _ = _try(top, -1, requested, is_valid, position)
         if choice is None:
             raise InputError("--header-row 0 (no header): the first row does not hold a mobile number")
         return choice
     found = [i for i, (line, _) in enumerate(top) if line == header_line]
     if not found or not any(c.strip() for c in top[found[0]][1]):
         raise InputError(f"--header-row {header_line}: that row is empty or beyond the first rows")
-    choice, _ = _try(top, found[0], requested, is_valid)
+    choice, _ = _try(top, found[0], requested, is_valid, position)
     if choice is None:
         raise InputError(
             f"--header-row {header_line} holds a mobile number, not a header; "

@@ -4,26 +4,60 @@ writes exactly what an uninterrupted one would."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
 
 from batchverify.core.labels import action_of, label_of
 from batchverify.core.normalize import normalize_mobile
-from batchverify.engine.store import Store, StoredAnswer
+from batchverify.engine.storetypes import Store, StoredAnswer
 from batchverify.files.layout import CellValue
 from batchverify.models import OUTPUT_COLUMNS, RowResult, Status
 
-__all__ = ["STATUS_INDEX", "Annotator"]
+__all__ = ["PREVIOUS_INDEX", "STATUS_INDEX", "Annotator", "WriteResult", "is_change"]
 
 STATUS_INDEX = OUTPUT_COLUMNS.index("mobile_status")
+PREVIOUS_INDEX = OUTPUT_COLUMNS.index("mobile_previous_status")
+
+
+@dataclass
+class WriteResult:
+    """What the rows of one output said, counted while they were written."""
+
+    counts: dict[str, int] = field(default_factory=dict)  # rows per status
+    billable_numbers: int = 0  # distinct numbers whose shown answer was billed
+    changed: int = 0  # rows whose status differs from the previous finished job's
+    transitions: dict[str, int] = field(default_factory=dict)  # "normal -> cancelled": rows
+    previous_job: int | None = None  # the finished job compared with (None: this is the baseline)
+    holding: int = 0  # distinct numbers that still hold the job open (not final, not given up)
+    given_up: int = 0  # distinct numbers not final after enough runs of the job that they let it close
+    answered: int = 0  # rows showing a final answer from the API (this job's, or reused)
+    hidden: int = 0  # rows not showing a final answer the checkpoint holds (too old, another job)
+    kept_output: bool = False  # the existing output was kept (the new one would show less)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, doc: dict[str, Any]) -> WriteResult:
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in doc.items() if k in names})
+
+
+def is_change(values: list[CellValue]) -> bool:
+    """Whether a row's status differs from the previous finished job's (a final one only)."""
+    previous, status = values[PREVIOUS_INDEX], values[STATUS_INDEX]
+    return bool(previous) and previous != status and Status(str(status)).is_final
 
 
 class Annotator:
     """Turns a batch of phone cells into their result columns, and counts what it wrote.
 
-    An answer is used when it belongs to ``job_id`` (this run's job), or when it is final and
-    checked at or after ``reuse_since`` (``--max-age``); otherwise the row is ``pending``.
-    ``counts`` holds rows per status; ``billable`` the distinct numbers whose shown answer was
-    billed.
+    An answer is shown when it belongs to ``job_id`` (this run's job), or when it is final and
+    checked at or after ``reuse_since`` (``--max-age``, which also bounds this job's own answers);
+    otherwise the row is ``pending``. ``mobile_previous_status`` is the number's status in the
+    previous finished job of this output.
     """
 
     def __init__(
@@ -35,36 +69,87 @@ class Annotator:
         self.language = language
         self.counts: Counter[str] = Counter()
         self.billable: set[int] = set()
+        self.holding: set[int] = set()
+        self.given_up: set[int] = set()
+        self.transitions: Counter[str] = Counter()
+        self.answered = 0
+        self.hidden = 0
+        self.previous_job = store.previous_job(job_id) if store is not None and job_id is not None else None
+
+    def result(self) -> WriteResult:
+        return WriteResult(
+            counts=dict(self.counts),
+            billable_numbers=len(self.billable),
+            changed=self.transitions.total(),
+            transitions=dict(self.transitions.most_common()),
+            previous_job=self.previous_job,
+            holding=len(self.holding),
+            given_up=len(self.given_up),
+            answered=self.answered,
+            hidden=self.hidden,
+        )
 
     def __call__(self, cells: list[str]) -> list[list[CellValue]]:
         norms = [normalize_mobile(cell) for cell in cells]
         numbers = [int(n.number) for n in norms if n.number is not None]
-        stored = self.store.lookup(numbers) if self.store is not None else {}
+        store = self.store
+        stored = store.lookup(numbers) if store is not None else {}
+        before = (
+            store.statuses(self.previous_job, numbers)
+            if store is not None and self.previous_job is not None
+            else {}
+        )
         out: list[list[CellValue]] = []
         for norm in norms:
             if norm.number is None:
                 status = norm.status or Status.INVALID_NUMBER
-                row = self._row("", status, None, "local", norm.reason)
+                row = self._row("", status, None, "local", norm.reason, "")
             else:
-                result, source = self._answer(stored.get(int(norm.number)))
-                row = self._row(norm.number, result.status, result, source, result.error)
-                if result.billable:
-                    self.billable.add(int(norm.number))
+                number = int(norm.number)
+                answer = stored.get(number)
+                result, source = self._answer(answer)
+                row = self._row(
+                    norm.number, result.status, result, source, result.error, before.get(number, "")
+                )
+                self._count(number, answer, result, source)
+                if is_change(row):
+                    self.transitions[f"{row[PREVIOUS_INDEX]} -> {row[STATUS_INDEX]}"] += 1
             self.counts[str(row[STATUS_INDEX])] += 1
             out.append(row)
         return out
 
+    def _count(self, number: int, answer: StoredAnswer | None, result: RowResult, source: str) -> None:
+        if result.billable:
+            self.billable.add(number)
+        if result.status.is_final:
+            self.answered += 1
+        elif answer is not None and answer.final:
+            self.hidden += 1  # the checkpoint has a final answer this output does not show
+        if result.status.is_final:
+            return
+        if source and answer is not None and answer.given_up:
+            self.given_up.add(number)
+        else:
+            self.holding.add(number)
+
     def _answer(self, stored: StoredAnswer | None) -> tuple[RowResult, str]:
         if stored is not None:
-            if stored.job_id == self.job_id:
-                return stored.result, "api"
             since = self.reuse_since
-            if since is not None and stored.final and stored.result.checked_at >= since:
+            fresh = since is None or stored.result.checked_at >= since  # --max-age bounds every answer
+            if stored.job_id == self.job_id and fresh:
+                return stored.result, "api"
+            if since is not None and stored.final and fresh:
                 return stored.result, "reused"
         return RowResult(Status.PENDING), ""
 
     def _row(
-        self, number: str, status: Status, result: RowResult | None, source: str, error: str
+        self,
+        number: str,
+        status: Status,
+        result: RowResult | None,
+        source: str,
+        error: str,
+        previous: str,
     ) -> list[CellValue]:
         answered = result is not None and result.status is not Status.PENDING
         return [
@@ -72,6 +157,7 @@ class Annotator:
             status.value,
             label_of(status, self.language),
             action_of(status, self.language),
+            previous,
             result.status_code if result is not None else None,
             result.result_code if result is not None else None,
             result.billable if result is not None else False,

@@ -27,6 +27,7 @@ __all__ = [
     "OutputWritten",
     "PlanReady",
     "Retrying",
+    "Sharing",
     "StopReason",
     "Stopped",
     "Throttled",
@@ -45,6 +46,7 @@ class StopReason(enum.StrEnum):
     NO_ANSWER = "no_answer"  # calls keep timing out or being cut off: each may have been billed
     BAD_REPLIES = "bad_replies"  # the endpoint answers something that is not the API (HTML, 5xx)
     STORAGE = "storage"  # the checkpoint could not be written (disk full, I/O error)
+    BUDGET = "budget"  # --max-billable: one more call could have taken the run past it
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +95,13 @@ class Throttled:
 
 
 @dataclass(frozen=True, slots=True)
+class Sharing:
+    """Other batchverify processes send on the same account: the 20/s is shared with ``others``."""
+
+    others: int
+
+
+@dataclass(frozen=True, slots=True)
 class Stopped:
     """Sending stopped before every number was asked."""
 
@@ -109,7 +118,7 @@ class OutputWritten:
     counts: dict[str, int]
 
 
-Event = PlanReady | JobStarted | AnswerRecorded | Retrying | Throttled | Stopped | OutputWritten
+Event = PlanReady | JobStarted | AnswerRecorded | Retrying | Throttled | Sharing | Stopped | OutputWritten
 EventSink = Callable[[Event], None]
 
 

@@ -13,6 +13,12 @@ gate, so concurrent jobs together stay within the cap. The guard's state is loop
 lock, the monotonic clock), so jobs on different event loops (a notebook's worker thread) share it
 too; each loop gets its own pacer, because an aiolimiter instance belongs to one loop.
 
+The strict log is a pluggable :class:`~batchverify.engine.ratestore.Window`: in memory (one
+process), a file under ``flock`` (every process of the user on this host: the default of
+``shared_gate``) or Redis (every host, timed by the Redis server's clock). The pacer stays per
+process and loop; only the log is shared, so two runs on one key together keep the cap, and
+``throttled()`` in one holds them all.
+
 ``SlidingWindowLimiter`` is the first release's limiter (an absolute send schedule plus the same
 log, with a fixed 15 ms margin), kept for the side-by-side benchmark.
 """
@@ -21,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import os
 import threading
 import time
 import weakref
@@ -29,7 +36,20 @@ from typing import Protocol
 
 from aiolimiter import AsyncLimiter
 
-__all__ = ["FairShare", "RateGate", "SlidingWindowLimiter", "StrictGate", "shared_gate"]
+from batchverify.engine.ratestore import HostWindow, MemoryWindow, Window, host_window_path, window_key
+from batchverify.errors import UsageError
+
+__all__ = [
+    "RATE_STORE_ENV",
+    "FairShare",
+    "RateGate",
+    "SlidingWindowLimiter",
+    "StrictGate",
+    "make_window",
+    "shared_gate",
+]
+
+RATE_STORE_ENV = "BATCHVERIFY_RATE_STORE"
 
 
 class RateGate(Protocol):
@@ -55,6 +75,10 @@ class StrictGate:
     ``margin`` starts at ``base_margin`` and grows (up to ``max_margin``) with every ``throttled()``;
     after ``relax_after`` seconds without one it halves back toward ``base_margin``. ``clock`` must
     be the clock of the event loops that use the gate (``time.monotonic`` is asyncio's default).
+
+    ``store`` is the send log shared by everyone who must keep the cap together (default: a
+    :class:`MemoryWindow` on ``clock``, this process only). Host and Redis windows keep their
+    own clocks (``time.monotonic``, the Redis server's ``TIME``).
     """
 
     def __init__(
@@ -68,6 +92,7 @@ class StrictGate:
         hold: float = 0.25,
         relax_after: float = 60.0,
         clock: Callable[[], float] = time.monotonic,
+        store: Window | None = None,
     ) -> None:
         if rate <= 0:
             raise ValueError("rate must be positive")
@@ -83,7 +108,7 @@ class StrictGate:
         self._pacers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, AsyncLimiter] = (
             weakref.WeakKeyDictionary()
         )
-        self._hold_until = 0.0
+        self.store: Window = store if store is not None else MemoryWindow(clock)
         self._last_throttle = clock()
         self.sends = 0
         self.throttles = 0
@@ -96,16 +121,13 @@ class StrictGate:
     def _set_rate(self, rate: float) -> None:
         self._rate = rate
         self._cap = max(1, int(rate * self.window))
-        self._log: collections.deque[float] = collections.deque(maxlen=self._cap)
         self._pacers.clear()
 
     def limit_to(self, rate: float) -> None:
         """Lower the rate (a job sharing this gate asked for less); never raises it."""
         with self._lock:
             if rate < self._rate:
-                old = list(self._log)
-                self._set_rate(rate)
-                self._log.extend(old[-self._cap :])
+                self._set_rate(rate)  # the log keeps its times; the next take counts them at the new cap
 
     def _pacer(self) -> AsyncLimiter:
         loop = asyncio.get_running_loop()
@@ -119,18 +141,17 @@ class StrictGate:
         await self._pacer().acquire()
         while True:
             with self._lock:
-                now = self._clock()
-                ready = max(now, self._hold_until)
-                if len(self._log) == self._cap:
-                    ready = max(ready, self._log[0] + self.window + self.margin)
-                if now >= ready:
-                    self._log.append(now)
+                cap, span = self._cap, self.window + self.margin
+            # The window decides under its own lock (a thread lock, flock, or an atomic Redis
+            # script) and never holds it across this await or the sleep below.
+            wait = await self.store.take(cap, span)
+            if wait <= 0:
+                with self._lock:
                     self.sends += 1
-                    self._relax(now)
-                    return
-                wait = ready - now
-            # Several waiters may wake for one free slot; the lock above lets one through and
-            # the others compute their wait again.
+                    self._relax(self._clock())
+                return
+            # Several waiters (of this process or others) may wake for one free slot; the window
+            # lets one through and the others are told their new wait.
             await asyncio.sleep(wait)
 
     def _relax(self, now: float) -> None:
@@ -143,8 +164,23 @@ class StrictGate:
             now = self._clock()
             self.throttles += 1
             self.margin = min(self.max_margin, max(2 * self.margin, self.margin + 0.01))
-            self._hold_until = max(self._hold_until, now + self._hold)
             self._last_throttle = now
+        # The margin is this process's lesson; the hold is everyone's: the server counts the
+        # account's requests, whichever process sent them.
+        self.store.hold(self._hold)
+
+    def sharing(self) -> int:
+        """How many other processes sent through this gate's window in the last ~5 s (0: alone)."""
+        return self.store.sharing()
+
+    @property
+    def problem(self) -> str | None:
+        """A one-line note once the shared window failed and the gate went on locally, else None."""
+        return self.store.problem
+
+    async def aclose(self) -> None:
+        """Release this event loop's connection to a shared store (the gate stays usable)."""
+        await self.store.aclose()
 
 
 class FairShare:
@@ -172,20 +208,45 @@ class FairShare:
         self.gate.throttled()
 
 
-_SHARED: dict[tuple[str, str], StrictGate] = {}
+_SHARED: dict[tuple[str, str, str], StrictGate] = {}
 _SHARED_LOCK = threading.Lock()
 
 
-def shared_gate(account: str, endpoint: str, rate: float) -> StrictGate:
+def make_window(account: str, endpoint: str, store: str) -> Window:
+    """The window ``store`` names for (SecretId, endpoint): "memory", "host" or a Redis URL."""
+    if store == "memory":
+        return MemoryWindow()
+    if store == "host":
+        if os.name != "posix":  # no flock: the gate keeps the rate for this process only
+            return MemoryWindow()
+        return HostWindow(host_window_path(account, endpoint))
+    if store.startswith(("redis://", "rediss://", "unix://")):
+        # Imported here: redis-py is only loaded by runs that use it.
+        from batchverify.engine.ratestore.remote import RedisWindow
+
+        local = make_window(account, endpoint, "host")
+        assert isinstance(local, MemoryWindow | HostWindow)
+        return RedisWindow(store, window_key(account, endpoint), local)
+    raise UsageError(f"the rate store must be host, memory or a redis:// URL, not {store[:40]!r}")
+
+
+def shared_gate(account: str, endpoint: str, rate: float, store: str | None = None) -> StrictGate:
     """The process-wide gate of one account (SecretId) at one endpoint.
 
     Jobs asking for different rates share the lowest one: the cap belongs to the account, not to
-    a job.
+    a job. ``store`` says who else shares it: "host" (every batchverify process of this user on
+    this host; the default), "memory" (this process only) or a ``redis://``/``rediss://`` URL
+    (every host using that Redis). None reads ``BATCHVERIFY_RATE_STORE``, then defaults to "host".
+    Raises ``UsageError`` for an unknown store, an unusable runtime directory or an unreachable
+    Redis.
     """
+    if store is None:
+        store = os.environ.get(RATE_STORE_ENV, "").strip() or "host"
     with _SHARED_LOCK:
-        gate = _SHARED.get((account, endpoint))
+        gate = _SHARED.get((account, endpoint, store))
         if gate is None:
-            gate = _SHARED[(account, endpoint)] = StrictGate(rate)
+            window = make_window(account, endpoint, store)
+            gate = _SHARED[(account, endpoint, store)] = StrictGate(rate, store=window)
         else:
             gate.limit_to(rate)
         return gate

@@ -23,6 +23,7 @@ import aiohttp
 
 from batchverify.core.labels import api_language
 from batchverify.core.timeutil import utc_now_iso
+from batchverify.engine.annotate import WriteResult
 from batchverify.engine.asyncstore import AsyncStore
 from batchverify.engine.events import (
     Event,
@@ -30,6 +31,7 @@ from batchverify.engine.events import (
     JobStarted,
     OutputWritten,
     PlanReady,
+    Sharing,
     Stopped,
     StopReason,
     emit,
@@ -40,7 +42,7 @@ from batchverify.engine.output import write_output
 from batchverify.engine.plan import Plan, RunRequest, build_plan
 from batchverify.engine.sender import SendConfig, Sender, Verifier
 from batchverify.engine.store import Checkpoint, JobInfo, Store
-from batchverify.engine.summary import Summary, summary_from_plan
+from batchverify.engine.summary import Summary, apply_write, summary_from_plan
 from batchverify.errors import BatchVerifyError, CheckpointError, EndpointError
 from batchverify.files.tables import Table
 from batchverify.models import Status
@@ -52,7 +54,7 @@ __all__ = ["Job", "Target", "Writer", "execute", "plan"]
 log = logging.getLogger("batchverify")
 
 # Writes the results somewhere (a file, a DataFrame) from the store; runs in the store's thread.
-Writer = Callable[[Plan, Store, int], Counter[str]]
+Writer = Callable[[Plan, Store, int], WriteResult]
 
 
 @dataclass(frozen=True)
@@ -65,6 +67,7 @@ class Target:
     send: SendConfig = field(default_factory=SendConfig)
     encryptor: Encrypts | None = None
     read_timeout: float = 30.0
+    rate_store: str | None = None  # where the account's send log lives: "host", "memory", redis://...
 
     @property
     def endpoint_identity(self) -> str:
@@ -84,7 +87,7 @@ async def plan(
     return made
 
 
-def _file_writer(made: Plan, store: Store, job_id: int) -> Counter[str]:
+def _file_writer(made: Plan, store: Store, job_id: int) -> WriteResult:
     return write_output(made, store, job_id)
 
 
@@ -154,10 +157,17 @@ class Job:
         output)."""
         self._loop = asyncio.get_running_loop()
         started = time.monotonic()
+        started_at = utc_now_iso()
         made, target = self.plan, self.target
         if made.to_send and self._verifier is None and self._stop_reason is None:
             # Before the job is opened: opening it takes over the in-flight marks of a dead run.
             await _resolve(target.endpoint)
+        gate: RateGate | None = self.gate
+        if made.to_send and gate is None:
+            # Before the job is opened: an unreachable rate store is a usage error, nothing sent.
+            gate = shared_gate(
+                target.credentials.secret_id, target.endpoint_identity, target.send.rate, target.rate_store
+            )
         store = AsyncStore(self._opener())
         try:
             await store.open()
@@ -165,13 +175,14 @@ class Job:
             to_send = await store.run(self._remaining, store.store, info)
             summary = summary_from_plan(made, written=True)
             summary.uncertain_from_previous_run = info.orphaned_inflight
+            summary.job_id, summary.run_id, summary.resumed = info.job_id, info.run_id, info.resumed
+            summary.job_started_at = info.started_at
+            summary.started_at = started_at
             self._emit(JobStarted(info.job_id, info.resumed, len(to_send)))
             sender = None
             if to_send and self._stop_reason is None:
-                async with self._client() as verifier:
-                    gate = self.gate or shared_gate(
-                        target.credentials.secret_id, target.endpoint_identity, target.send.rate
-                    )
+                async with self._client() as verifier, self._watch_sharing(gate, summary):
+                    assert gate is not None
                     sender = self._sender = Sender(
                         verifier,
                         store,
@@ -179,43 +190,80 @@ class Job:
                         FairShare(gate),
                         total=len(to_send),
                         budget=made.max_billable,
+                        cap=made.request.max_billable,
                         events=self._events,
                     )
                     asked = self._asked_to_stop()  # perhaps while the host name was resolved
                     if asked is not None:
                         sender.stop(asked)
                     await sender.run(iter(to_send))
+            written: WriteResult | None = None
             try:
-                counts = await store.run(self._writer, made, store.store, info.job_id)
+                written = await store.run(self._writer, made, store.store, info.job_id)
             except BatchVerifyError as exc:
                 if sender is None or sender.stats.requests == 0:
                     raise  # nothing was sent: the error is the whole story
                 # Calls were made and their answers are in the checkpoint: say so, do not fail
                 # as if nothing had happened.
-                counts = Counter()
                 summary.output = None
                 summary.output_error = str(exc)
+            counts = Counter(written.counts if written is not None else {})
             summary.by_status = dict(sorted(counts.items()))
-            if made.request.output is not None and summary.output_error is None:
+            if written is not None:
+                apply_write(summary, written)
+            if made.request.output is not None and written is not None and not written.kept_output:
                 self._emit(OutputWritten(made.request.output, sum(counts.values()), summary.by_status))
             _finish(summary, sender, counts, started)
             if sender is None and self._stop_reason is not None:
                 summary.outcome, summary.stop_reason = "interrupted", self._stop_reason.value
             if summary.stop_reason is not None:
                 self._emit(Stopped(StopReason(summary.stop_reason), summary.error or ""))
+            # The job is done when every row is final, or when what is left got no final answer in
+            # enough runs: then the next run checks the whole list again instead of resuming.
+            done = written is not None and (summary.outcome == "complete" or written.holding == 0)
+            summary.job_closed = done
+            stats = sender.stats if sender is not None else None
             with contextlib.suppress(CheckpointError):  # a full disk: the summary says it already
                 await store.run(
                     store.store.end_run,
                     state=summary.outcome,
                     now=utc_now_iso(),
-                    close_job=summary.outcome == "complete",
+                    close_job=done,
+                    numbers=list(made.distinct) if done else (),
+                    requests=stats.requests if stats else 0,
+                    billable=stats.billable if stats else 0,
                 )
+                runs, requests, billable = await store.run(store.store.job_totals, info.job_id)
+                summary.job_runs, summary.job_requests, summary.job_billable = runs, requests, billable
+            summary.finished_at = utc_now_iso()
         finally:
             await store.close()
         return summary
 
     def _emit(self, event: Event) -> None:
         emit(self._events, event)
+
+    @contextlib.asynccontextmanager
+    async def _watch_sharing(self, gate: RateGate | None, summary: Summary) -> AsyncIterator[None]:
+        """Say when other processes share the account's rate (and keep the most seen at once)."""
+        sharing = getattr(gate, "sharing", None)
+
+        async def watch() -> None:
+            while True:
+                others = sharing() if sharing is not None else 0
+                if others > summary.shared_with:
+                    summary.shared_with = others
+                    self._emit(Sharing(others))
+                await asyncio.sleep(1.0)
+
+        task = asyncio.get_running_loop().create_task(watch())
+        try:
+            yield
+        finally:
+            task.cancel()
+            problem = getattr(gate, "problem", None)
+            if isinstance(problem, str):
+                summary.rate_store_problem = problem
 
     def _opener(self) -> Callable[[], Store]:
         if self._store_opener is not None:
@@ -228,7 +276,10 @@ class Job:
     async def _open_job(self, store: AsyncStore) -> JobInfo:
         made = self.plan
         await store.run(store.store.bind_endpoint, made.endpoint_identity)
-        info = await store.run(store.store.open_job, now=utc_now_iso(), restart=made.request.restart)
+        expire = made.reuse_since if made.expiring_job is not None else None
+        info = await store.run(
+            store.store.open_job, now=utc_now_iso(), restart=made.request.restart, expire_before=expire
+        )
         if made.resumed_job is not None and info.job_id != made.resumed_job:
             # Another run finished the job the plan counted on; its answers no longer count as
             # this job's, so the plan's figures are wrong.
@@ -246,7 +297,7 @@ class Job:
         for number in made.to_send:
             answer = stored.get(number)
             usable = answer is not None and (
-                answer.job_id == info.job_id or (since is not None and answer.result.checked_at >= since)
+                answer.result.checked_at >= since if since is not None else answer.job_id == info.job_id
             )
             if not (usable and answer is not None and answer.final):
                 remaining.append(number)
@@ -301,6 +352,10 @@ _STOP_MESSAGES = {
     StopReason.NO_ANSWER: (
         "calls keep getting no answer (timeouts or cut connections; each may have been billed): "
         "stopped early; check the network, --timeout and --endpoint, then run again"
+    ),
+    StopReason.BUDGET: (
+        "the run's budget of billable answers (--max-billable) is reached; the numbers not sent stay "
+        "pending: run again (with a new budget) to continue"
     ),
     StopReason.BAD_REPLIES: (
         "the endpoint keeps answering something that is not the MobileStatus API (HTML, HTTP "

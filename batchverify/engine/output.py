@@ -14,17 +14,17 @@ import dataclasses
 import datetime
 import json
 import os
+import secrets
 import subprocess
 import sys
 import zoneinfo
-from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
 from batchverify import __version__
 from batchverify.core.labels import needs_action
-from batchverify.engine.annotate import STATUS_INDEX, Annotator
-from batchverify.engine.plan import Plan
+from batchverify.engine.annotate import STATUS_INDEX, Annotator, WriteResult, is_change
+from batchverify.engine.plan import SIDE_FILES_KEY, Plan
 from batchverify.engine.present import OutputLook, SummaryFacts, headers
 from batchverify.engine.store import Checkpoint, Store
 from batchverify.errors import OutputError
@@ -35,7 +35,7 @@ from batchverify.files.tables import TableFormat
 from batchverify.files.writers import output_kind, write_table
 from batchverify.models import OUTPUT_COLUMNS, Status
 
-__all__ = ["OUTPUT_COLUMNS", "WriteSpec", "write_output"]
+__all__ = ["OUTPUT_COLUMNS", "WriteResult", "WriteSpec", "write_output"]
 
 
 @dataclass(frozen=True)
@@ -58,6 +58,11 @@ class WriteSpec:
     summary_sheet: bool
     problems: Path | None
     endpoint: str
+    changes: Path | None = None
+    # Rows the output in place showed with a final answer (None: unknown, or no output there), and
+    # whether it may be replaced by one that shows fewer (--restart).
+    previous_answered: int | None = None
+    replace_anyway: bool = False
 
 
 def spec_of(plan: Plan, job_id: int) -> WriteSpec:
@@ -80,25 +85,57 @@ def spec_of(plan: Plan, job_id: int) -> WriteSpec:
         summary_sheet=request.summary_sheet,
         problems=request.problems,
         endpoint=plan.endpoint_identity,
+        changes=request.changes,
+        replace_anyway=request.restart,
     )
 
 
-def write_output(plan: Plan, store: Store, job_id: int) -> Counter[str]:
-    """Write the annotated output (and ``--problems``) atomically; returns rows per status. Blocks.
+_STAMP_KEY, _ANSWERED_KEY = "output_stamp", "output_answered"
 
+
+def _stamp(path: Path) -> str | None:
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return f"{st.st_size}:{st.st_mtime_ns}"
+
+
+def write_output(plan: Plan, store: Store, job_id: int) -> WriteResult:
+    """Write the annotated output (and ``--problems``, ``--changes``) atomically. Blocks.
+
+    The output in place is kept, and the new one discarded, when the new one would show fewer final
+    answers than it while the checkpoint holds answers it does not show (a new job interrupted
+    early, a refused key): a run never makes an output show less, unless ``--restart``.
     Anything that involves a workbook is written by a child process (see the module docstring);
     CSV to CSV, which streams in small steps, in the calling thread.
     """
     spec = spec_of(plan, job_id)
+    recorded = store.get_meta(_ANSWERED_KEY)
+    if recorded is not None and store.get_meta(_STAMP_KEY) == _stamp(spec.output):
+        spec = dataclasses.replace(spec, previous_answered=int(recorded))
+    elif spec.output.exists():
+        spec = dataclasses.replace(spec, previous_answered=-1)  # there, but not as we left it
     workbook = plan.table.format.kind != "csv" or output_kind(spec.output) != "csv"
-    if spec.problems is not None and output_kind(spec.problems) != "csv":
-        workbook = True
+    for extra in (spec.problems, spec.changes):
+        if extra is not None and output_kind(extra) != "csv":
+            workbook = True
     if not workbook or spec.store is None:
-        return write_files(spec, plan.table, store)
-    return run_writer_child(spec)
+        result = write_files(spec, plan.table, store)
+    else:
+        result = run_writer_child(spec)
+    stamp = _stamp(spec.output)
+    if not result.kept_output and stamp is not None:
+        store.set_meta(_STAMP_KEY, stamp)
+        store.set_meta(_ANSWERED_KEY, str(result.answered))
+        # Remembered, so the next run may replace them (and no other file) without --overwrite.
+        known = json.loads(store.get_meta(SIDE_FILES_KEY) or "[]")
+        written = [str(p.resolve()) for p in (spec.problems, spec.changes) if p is not None]
+        store.set_meta(SIDE_FILES_KEY, json.dumps(sorted({*known, *written})))
+    return result
 
 
-def run_writer_child(spec: WriteSpec) -> Counter[str]:
+def run_writer_child(spec: WriteSpec) -> WriteResult:
     """Write ``spec`` in a fresh interpreter (``python -m batchverify.engine.writechild``).
 
     A plain subprocess, not multiprocessing: spawn would import the caller's main script again
@@ -124,12 +161,12 @@ def run_writer_child(spec: WriteSpec) -> Counter[str]:
     except ValueError:
         answer = {}
     if proc.returncode == 0 and "counts" in answer:
-        return Counter({str(k): int(v) for k, v in answer["counts"].items()})
+        return WriteResult.from_dict(answer)
     detail = answer.get("error") or f"the workbook writer ended with code {proc.returncode}"
-    raise OutputError(f"{detail}; the answers are kept in the checkpoint")
+    raise OutputError(detail)
 
 
-def write_in_child(spec: WriteSpec) -> Counter[str]:
+def write_in_child(spec: WriteSpec) -> WriteResult:
     """The outputs written from ``spec`` (in the child process)."""
     table = _reopen(spec)
     assert spec.store is not None
@@ -148,8 +185,8 @@ def _reopen(spec: WriteSpec) -> Table:
     return table
 
 
-def write_files(spec: WriteSpec, table: Table, store: Store) -> Counter[str]:
-    """The output, then the problems-only file; returns the output's rows per status."""
+def write_files(spec: WriteSpec, table: Table, store: Store) -> WriteResult:
+    """The output, then the problems-only and changes-only files."""
     names, aliases = headers(spec.language)
     annotate = Annotator(spec.reuse_since, store, spec.job_id, spec.language)
     facts = SummaryFacts(
@@ -160,30 +197,63 @@ def write_files(spec: WriteSpec, table: Table, store: Store) -> Counter[str]:
         made_at=datetime.datetime.now(datetime.UTC),
     )
     look = OutputLook(spec.language, spec.summary_sheet, facts, _local_zone())
-    write_table(
-        table,
-        spec.output,
-        phone_col=spec.phone_col,
-        columns=names,
-        aliases=aliases,
-        annotate=annotate,
-        output_encoding=spec.output_encoding,
-        look=lambda positions: look.presentation(positions, annotate.counts, lambda: len(annotate.billable)),
-    )
-    if spec.problems is not None:
-        problems_look = OutputLook(spec.language, False, None, _local_zone())
+    staged = spec.output.with_name(f".{spec.output.stem}.{secrets.token_hex(4)}.new{spec.output.suffix}")
+    try:
         write_table(
             table,
-            spec.problems,
+            staged,
+            phone_col=spec.phone_col,
+            columns=names,
+            aliases=aliases,
+            annotate=annotate,
+            output_encoding=spec.output_encoding,
+            look=lambda positions: look.presentation(
+                positions, annotate.counts, lambda: len(annotate.billable)
+            ),
+        )
+        result = annotate.result()
+        if _shows_less(spec, result):
+            result.kept_output = True
+            return result
+        _move_into_place(staged, spec.output)
+    finally:
+        with contextlib.suppress(OSError):
+            staged.unlink()
+    side_files = [(spec.problems, _needs_action), (spec.changes, is_change)]
+    for path, keep in side_files:
+        if path is None:
+            continue
+        write_table(
+            table,
+            path,
             phone_col=spec.phone_col,
             columns=names,
             aliases=aliases,
             annotate=Annotator(spec.reuse_since, store, spec.job_id, spec.language),
-            output_encoding=spec.output_encoding if output_kind(spec.problems) == "csv" else None,
-            look=problems_look.presentation,
-            keep=_needs_action,
+            output_encoding=spec.output_encoding if output_kind(path) == "csv" else None,
+            look=OutputLook(spec.language, False, None, _local_zone()).presentation,
+            keep=keep,
         )
-    return annotate.counts
+    return result
+
+
+def _shows_less(spec: WriteSpec, result: WriteResult) -> bool:
+    """Whether the new output would show fewer final answers than the one in place, while the
+    checkpoint holds final answers it leaves out (not a shorter list: a job that has not got there)."""
+    if spec.replace_anyway or spec.previous_answered is None or result.hidden == 0:
+        return False
+    if spec.previous_answered < 0:  # an output we cannot vouch for: keep it only against nothing
+        return result.answered == 0
+    return result.answered < spec.previous_answered
+
+
+def _move_into_place(staged: Path, out: Path) -> None:
+    with contextlib.suppress(OSError):
+        staged.chmod(out.stat().st_mode & 0o7777)  # keep the permissions of the file replaced
+    try:
+        staged.replace(out)
+    except OSError as exc:
+        raise OutputError(f"cannot write {out} ({exc.strerror or exc})") from None
 
 
 def _needs_action(values: list[CellValue]) -> bool:

@@ -11,6 +11,7 @@ import codecs
 import contextlib
 import datetime
 import itertools
+import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,7 +22,7 @@ from batchverify.core.labels import action_of, column_header, label_of
 from batchverify.core.normalize import normalize_mobile
 from batchverify.core.timeutil import utc_now_iso
 from batchverify.engine.store import Checkpoint, check_endpoint, checkpoint_path
-from batchverify.errors import OutputError, UsageError
+from batchverify.errors import InputError, OutputError, UsageError
 from batchverify.files.layout import check_output
 from batchverify.files.readers import Record, Table, open_table
 from batchverify.files.writers import ALLOWED_OUTPUTS, output_kind
@@ -51,6 +52,9 @@ class RunRequest:
     language: str = "en"  # labels, actions, the summary sheet and the API's descriptions
     summary_sheet: bool = True  # a workbook output gets a summary sheet
     problems: Path | None = None  # also write only the rows that need action here
+    changes: Path | None = None  # also write only the rows whose status changed since the last job
+    max_billable: int | None = None  # --max-billable: this run stops dispatching before more
+    price: float | None = None  # --price: what one billable answer costs (for the plan and summary)
 
     @property
     def store_path(self) -> Path | None:
@@ -84,6 +88,8 @@ class Plan:
     to_send: list[int] = field(default_factory=list)
     resumed_job: int | None = None  # the open job this run would resume
     resumed_started_at: str | None = None
+    expiring_job: int | None = None  # an open job older than --max-age: closed, a new one starts
+    expiring_started_at: str | None = None
     reuse_since: str | None = None
     made_at: str = ""
     output_encoding: str | None = None  # the CSV output's codec when not the input's (a BOM added)
@@ -98,8 +104,11 @@ class Plan:
     @property
     def max_billable(self) -> int:
         """The most calls the run can be billed for: one per number it sends, plus the repeats of
-        calls whose answer was lost. The run keeps this bound (``Sender``'s budget)."""
-        return len(self.to_send) + self.repeat_allowance
+        calls whose answer was lost, and never more than ``--max-billable``. The run keeps this
+        bound (``Sender``'s budget and cap)."""
+        bound = len(self.to_send) + self.repeat_allowance
+        cap = self.request.max_billable
+        return bound if cap is None else min(bound, cap)
 
     @property
     def resumed(self) -> bool:
@@ -118,8 +127,8 @@ def default_output(path: Path) -> Path:
 def check_paths(request: RunRequest) -> None:
     """Refuse an output that would overwrite the input, change the format, or cannot be written."""
     out = request.output
-    if out is None or not request.input.exists():
-        return  # the reader reports a missing input with its own message
+    if out is None or not request.input.is_file():
+        return  # the reader reports a missing, directory or special input with its own message
     check_output(request.input, out)
     if not os.access(out.parent, os.W_OK):
         raise OutputError(f"the output folder {out.parent} is not writable")
@@ -132,8 +141,9 @@ def check_paths(request: RunRequest) -> None:
     if request.output_encoding is not None:
         _check_codec(request.output_encoding)
     _check_format(request.input, out, "the output")
-    if request.problems is not None:
-        _check_problems(request)
+    for flag, path in (("--problems", request.problems), ("--changes", request.changes)):
+        if path is not None:
+            _check_side_file(request, flag, path)
 
 
 def _check_format(source: Path, out: Path, what: str) -> None:
@@ -144,24 +154,44 @@ def _check_format(source: Path, out: Path, what: str) -> None:
         raise UsageError(f"{what} {out.name} must be one of {listing} for a {source.suffix or 'text'} input")
 
 
-def _check_problems(request: RunRequest) -> None:
-    problems = request.problems
-    assert problems is not None and request.output is not None
-    for other in (request.input, request.output, request.store_path):
-        if other is not None and _same_file(problems, other):
-            raise UsageError(f"--problems {problems} would overwrite {other}; choose another file")
-    check_output(request.input, problems)
-    if problems.suffix.lower() == ".xlsm":
-        raise UsageError("--problems cannot be .xlsm (it holds no macros); use .xlsx or .csv")
-    _check_format(request.input, problems, "--problems")
-    if not os.access(problems.parent, os.W_OK):
-        raise OutputError(f"the folder of --problems {problems} is not writable")
-    store = request.store_path
-    if problems.exists() and not request.overwrite and (store is None or not store.exists()):
+def _check_side_file(request: RunRequest, flag: str, path: Path) -> None:
+    """``--problems`` and ``--changes``: a new file of a supported format, never one we must keep."""
+    assert request.output is not None
+    others = (request.input, request.output, request.store_path, request.problems, request.changes)
+    for other in others:
+        if other is not None and other is not path and _same_file(path, other):
+            raise UsageError(f"{flag} {path} would overwrite {other}; choose another file")
+    check_output(request.input, path)
+    if path.suffix.lower() == ".xlsm":
+        raise UsageError(f"{flag} cannot be .xlsm (it holds no macros); use .xlsx or .csv")
+    _check_format(request.input, path, flag)
+    if not os.access(path.parent, os.W_OK):
+        raise OutputError(f"the folder of {flag} {path} is not writable")
+    if not path.exists():
+        return
+    if checkpoint_path(path).exists():
+        raise OutputError(f"{flag} {path} is the output of another batchverify run; choose another file")
+    if not request.overwrite and str(path.resolve()) not in side_files_of(request.store_path):
         raise OutputError(
-            f"{problems} exists and batchverify did not write it; choose another --problems, "
+            f"{path} exists and this output's runs did not write it; choose another {flag}, "
             "or pass --overwrite to replace it"
         )
+
+
+SIDE_FILES_KEY = "side_files"
+
+
+def side_files_of(store: Path | None) -> list[str]:
+    """The --problems and --changes files the runs of an output wrote (absolute paths)."""
+    if store is None or not store.exists():
+        return []
+    with Checkpoint.open(store, lock=False, create=False) as opened:
+        text = opened.get_meta(SIDE_FILES_KEY)
+    try:
+        known = json.loads(text) if text else []
+    except ValueError:
+        return []
+    return [str(p) for p in known] if isinstance(known, list) else []
 
 
 def _same_file(a: Path, b: Path) -> bool:
@@ -217,7 +247,7 @@ def _ascii_file(path: Path) -> bool:
 
 def check_summary_path(path: Path, request: RunRequest) -> None:
     """``--summary-json`` must be a new or replaceable file, never the input, output or checkpoint."""
-    taken = [request.input, request.output, request.store_path, request.problems]
+    taken = [request.input, request.output, request.store_path, request.problems, request.changes]
     for other in taken:
         if other is not None and _same_file(path, other):
             raise UsageError(f"--summary-json {path} would overwrite {other}; choose another file")
@@ -258,10 +288,16 @@ def build_plan(
         if bound is not None:
             check_endpoint(path, bound, endpoint_identity)
         peeked = None if request.restart else store.peek_job()
+        if peeked is not None and plan.reuse_since is not None and peeked[1] < plan.reuse_since:
+            # Older than --max-age: none of its answers may be shown, so it is not resumed.
+            plan.expiring_job, plan.expiring_started_at = peeked
+            peeked = None
         if peeked is not None:
             plan.resumed_job, plan.resumed_started_at = peeked
-        done_this_job = set(store.finals(plan.resumed_job, None)) if peeked else set()
         reusable = set(store.finals(None, plan.reuse_since)) if plan.reuse_since else set()
+        done_this_job = set(store.finals(plan.resumed_job, None)) if peeked else set()
+        if plan.reuse_since is not None:
+            done_this_job &= reusable  # --max-age bounds the resumed job's answers too
     for number in plan.distinct:
         if number in done_this_job:
             plan.already_answered += 1
@@ -275,7 +311,13 @@ def build_plan(
 def _scan(request: RunRequest, table: Table, endpoint_identity: str) -> Plan:
     if table.detect_header:
         top = [(rec.line, rec.cells) for rec in itertools.islice(table.rows(), SCAN_ROWS + SAMPLE_ROWS)]
-        choice = locate_header(top, request.column, request.header_row)
+        try:
+            choice = locate_header(top, request.column, request.header_row)
+        except InputError as exc:
+            sheets = table.format.sheet_names
+            if len(sheets) > 1:  # say which sheet was read; --sheet picks another
+                raise InputError(f"sheet {table.format.sheet_name!r} (of {len(sheets)}): {exc}") from None
+            raise
         table.use_header(choice.line)
         phone_col, named = choice.phone_col, choice.named
     else:
@@ -298,6 +340,8 @@ def _scan(request: RunRequest, table: Table, endpoint_identity: str) -> Plan:
         for record in itertools.chain(table.preamble(), [Record(table.header_line, table.header)]):
             _encodable(record.cells, codec, record.line)
     for record in itertools.islice(table.records(), 1, None):
+        if not any(record.cells):
+            continue  # a blank row: written back blank, never counted
         plan.rows += 1
         if codec is not None:
             _encodable(record.cells, codec, record.line)
@@ -329,4 +373,4 @@ def _encodable(cells: list[str], codec: str, line: int) -> None:
 
 def _column_label(header: list[str], index: int) -> str:
     name = " ".join(header[index].split()) if index < len(header) else ""
-    return f"{column_letter(index)} {name!r}" if name else f"column {column_letter(index)}"
+    return f"{column_letter(index)} {name!r}" if name else column_letter(index)

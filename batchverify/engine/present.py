@@ -27,6 +27,7 @@ _CONTENT_WIDTH: dict[str, tuple[float, ColumnKind]] = {
     "mobile_status": (16, "text"),
     "mobile_status_label": (8, "text"),  # widened to the longest label of the language
     "mobile_action": (8, "text"),
+    "mobile_previous_status": (16, "text"),
     "mobile_status_code": (6, "number"),
     "mobile_result_code": (6, "text"),
     "mobile_billable": (7, "bool"),
@@ -193,7 +194,10 @@ def summary_sheet(
         known = Status(status)
         rows.append([status, label_of(known, language), counts[status], action_of(known, language)])
     rows += [[], [w["note"]]]
-    return ExtraSheet(name=w["sheet"], rows=rows, widths=(30, 24, 10, 14), bold_rows=(1, header_row))
+    others = tuple(words["sheet"] for lang, words in _WORDS.items() if lang != language)
+    return ExtraSheet(
+        name=w["sheet"], rows=rows, widths=(30, 24, 10, 14), bold_rows=(1, header_row), replaces=others
+    )
 
 
 def _text_width(text: str) -> float:

@@ -64,7 +64,8 @@ class SendStats:
         if self.first_send is None or self.last_send is None or self.requests < 2:
             return 0.0
         span = self.last_send - self.first_send
-        return (self.requests - 1) / span if span > 0 else 0.0
+        # Under a second the window lets a burst through at once: no meaningful rate yet.
+        return (self.requests - 1) / span if span >= 1.0 else 0.0
 
     @property
     def maybe_billed(self) -> int:
@@ -105,6 +106,7 @@ class Sender:
         *,
         total: int = 0,
         budget: int | None = None,
+        cap: int | None = None,
         events: EventSink = ignore,
     ) -> None:
         self._verifier = verifier
@@ -113,6 +115,8 @@ class Sender:
         self._gate = gate
         self._total = total
         self._budget = total if budget is None else budget
+        self._cap = cap  # --max-billable: no call starts that could take the billable count past it
+        self._in_flight = 0
         self._events = events
         self._rng = random.Random(config.seed)
         self.stats = SendStats()
@@ -187,6 +191,14 @@ class Sender:
             return
         self._count_finished(number, result)
 
+    def _over_cap(self) -> bool:
+        """Whether one more call could take the run past ``--max-billable``: every billed answer,
+        every call that may have been billed, and every call still in flight counted as billed."""
+        if self._cap is None:
+            return False
+        stats = self.stats
+        return stats.billable + stats.maybe_billed + self._in_flight + 1 > self._cap
+
     def _may_retry_uncertain(self) -> bool:
         # Worst case if every call without an answer was billed: what is spent, plus one call
         # for every number not finished yet (this one included).
@@ -201,11 +213,21 @@ class Sender:
         while True:
             # Marked before the gate, so nothing stands between the gate's slot and the send.
             await store.run(store.store.mark_inflight, number, utc_now_iso())
-            await self._gate.acquire()
+            try:
+                await self._gate.acquire()
+            except asyncio.CancelledError:
+                # Stopped while waiting for a slot: never sent, so never "may have been billed".
+                await asyncio.shield(store.run(store.store.clear_inflight, number))
+                raise
             if self._stop.is_set():
                 await store.run(store.store.clear_inflight, number)
                 return
+            if self._over_cap():
+                await store.run(store.store.clear_inflight, number)
+                self.stop(StopReason.BUDGET)
+                return
             self._count_send()
+            self._in_flight += 1
             try:
                 reply = await self._verifier.query(mobile)
             except asyncio.CancelledError:
@@ -216,6 +238,8 @@ class Sender:
                 self.fatal = exc
                 self.stop(StopReason.FATAL)
                 return
+            finally:
+                self._in_flight -= 1
             kind = classify(reply)
             self._watch(reply, kind)
             # A gateway error page or a broken body may come after the backend answered (and billed).

@@ -15,18 +15,27 @@ only; at 20 answers a second a commit costs tens of microseconds.
 from __future__ import annotations
 
 import contextlib
-import fcntl
-import os
 import sqlite3
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
-from batchverify.errors import BusyError, CheckpointError
+from batchverify.engine.sqlitebase import Guarded, release_lock, take_lock
+from batchverify.engine.storetypes import GIVE_UP_AFTER, JobInfo, Store, StoredAnswer
+from batchverify.errors import CheckpointError
 from batchverify.models import RowResult, Status
 
-SCHEMA_VERSION = "1"
+__all__ = [
+    "GIVE_UP_AFTER",
+    "Checkpoint",
+    "JobInfo",
+    "Store",
+    "StoredAnswer",
+    "check_endpoint",
+    "checkpoint_path",
+]
+
+SCHEMA_VERSION = "2"
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS jobs (
@@ -47,12 +56,38 @@ CREATE TABLE IF NOT EXISTS answers (
     request_id TEXT NOT NULL,
     checked_at TEXT NOT NULL,
     error TEXT NOT NULL,
-    final INTEGER NOT NULL
+    final INTEGER NOT NULL,
+    tries INTEGER NOT NULL DEFAULT 0,
+    tried_run INTEGER
 );
 CREATE TABLE IF NOT EXISTS inflight (
     number INTEGER PRIMARY KEY, job_id INTEGER NOT NULL, sent_at TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS runs (
+    id INTEGER PRIMARY KEY,
+    job_id INTEGER NOT NULL,
+    started_at TEXT NOT NULL,
+    ended_at TEXT,
+    state TEXT NOT NULL DEFAULT 'running',
+    requests INTEGER NOT NULL DEFAULT 0,
+    billable INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS job_status (
+    job_id INTEGER NOT NULL, number INTEGER NOT NULL, status TEXT NOT NULL,
+    PRIMARY KEY (job_id, number)
+) WITHOUT ROWID;
 """
+# Version 1 stores (the first release) gain the columns above when a run opens them (the new
+# tables come from the schema script, which only creates what is missing).
+_MIGRATE_FROM_1 = """
+ALTER TABLE answers ADD COLUMN tries INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE answers ADD COLUMN tried_run INTEGER;
+UPDATE meta SET value='2' WHERE key='schema';
+"""
+_ANSWER_COLUMNS = (
+    "number, job_id, status, status_code, result_code, billable, description, request_id, checked_at, "
+    "error, final, tries"
+)
 
 
 def checkpoint_path(output: Path) -> Path:
@@ -60,109 +95,15 @@ def checkpoint_path(output: Path) -> Path:
     return output.with_name(output.name + ".checkpoint.sqlite")
 
 
-@dataclass(frozen=True, slots=True)
-class StoredAnswer:
-    """An answer as stored, with the job that produced it."""
-
-    job_id: int
-    result: RowResult
-
-    @property
-    def final(self) -> bool:
-        return self.result.status.is_final
-
-
-@dataclass(frozen=True, slots=True)
-class JobInfo:
-    """The job a run works on."""
-
-    job_id: int
-    resumed: bool
-    started_at: str
-    orphaned_inflight: int  # calls sent by a run that died before their answer arrived
-
-
-class Store(Protocol):
-    """What the engine needs from a checkpoint store. ``Checkpoint`` (SQLite) is the one in use.
-
-    Every method is synchronous and may block on disk: the engine calls them from one worker
-    thread (``AsyncStore``), never from its event loop.
-    """
-
-    def bind_endpoint(self, identity: str) -> None: ...
-    def bound_endpoint(self) -> str | None: ...
-    def open_job(self, *, now: str, restart: bool) -> JobInfo: ...
-    def peek_job(self) -> tuple[int, str] | None: ...
-    def end_run(self, *, state: str, now: str, close_job: bool) -> None: ...
-    def mark_inflight(self, number: int, now: str) -> None: ...
-    def clear_inflight(self, number: int) -> None: ...
-    def record(self, number: int, result: RowResult) -> None: ...
-    def finals(self, job_id: int | None, reuse_since: str | None) -> Iterator[int]: ...
-    def lookup(self, numbers: Iterable[int]) -> dict[int, StoredAnswer]: ...
-    def answer_count(self) -> int: ...
-    def close(self) -> None: ...
-
-
-def _storage_error(path: Path, exc: sqlite3.DatabaseError) -> CheckpointError:
-    text = str(exc)
-    if isinstance(exc, sqlite3.OperationalError) and ("full" in text or "I/O" in text or "disk" in text):
-        return CheckpointError(f"cannot write the checkpoint {path}: {text}")
-    return CheckpointError(
-        f"the checkpoint {path} cannot be read or written ({text}); if it is damaged, "
-        "move it away (its answers will then be asked again)"
-    )
-
-
-class _Rows(list[tuple[Any, ...]]):
-    """Fetched rows that answer like a cursor."""
-
-    def fetchone(self) -> tuple[Any, ...] | None:
-        return self[0] if self else None
-
-    def fetchall(self) -> list[tuple[Any, ...]]:
-        return list(self)
-
-
-class _Guarded:
-    """The store's connection, with every SQLite failure (a damaged page, a full disk, an I/O
-    error) turned into one ``CheckpointError`` that names the file."""
-
-    def __init__(self, path: Path, con: sqlite3.Connection) -> None:
-        self._path = path
-        self._con = con
-
-    def execute(self, sql: str, params: Iterable[object] = ()) -> Any:
-        try:
-            cursor = self._con.execute(sql, tuple(params))
-            # Reads are fetched here, so a damaged page fails inside this try, not in a caller's loop.
-            if sql.lstrip().upper().startswith(("SELECT", "PRAGMA")):
-                return _Rows(cursor.fetchall())
-            return cursor
-        except sqlite3.DatabaseError as exc:
-            raise _storage_error(self._path, exc) from None
-
-    def stream(self, sql: str, params: Iterable[object] = ()) -> Iterator[tuple[Any, ...]]:
-        """Rows one by one (a million answers need not sit in memory at once)."""
-        try:
-            yield from self._con.execute(sql, tuple(params))
-        except sqlite3.DatabaseError as exc:
-            raise CheckpointError(
-                f"the checkpoint {self._path} cannot be read ({exc}); if it is damaged, move it away "
-                "(its answers will then be asked again)"
-            ) from None
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._con, name)
-
-
 class Checkpoint:
     """The durable store of one output. Use ``Checkpoint.open`` and close it (or use ``with``)."""
 
     def __init__(self, path: Path, con: sqlite3.Connection, lock_fd: int | None) -> None:
         self.path = path
-        self._con: Any = _Guarded(path, con)
+        self._con: Any = Guarded(path, con)
         self._lock_fd = lock_fd
         self.job_id = 0
+        self.run_id = 0
 
     @classmethod
     def memory(cls) -> Checkpoint:
@@ -181,12 +122,18 @@ class Checkpoint:
         """
         if not create and not path.exists():
             raise CheckpointError(f"no checkpoint store at {path}")
-        lock_fd = _take_lock(path) if lock else None
+        lock_fd = take_lock(path) if lock else None
         try:
             con = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
             con.execute("PRAGMA journal_mode=WAL")
             con.execute("PRAGMA synchronous=NORMAL")
             con.execute("PRAGMA busy_timeout=5000")
+            row = (
+                con.execute("SELECT name FROM sqlite_master WHERE type='table' AND name='meta'").fetchone()
+                and con.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
+            )
+            if create and row and row[0] == "1":
+                con.executescript(_MIGRATE_FROM_1)
             if create:
                 con.executescript(_SCHEMA)
             row = con.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
@@ -194,13 +141,15 @@ class Checkpoint:
                 raise sqlite3.DatabaseError("no batchverify schema")
             if row is None:
                 con.execute("INSERT INTO meta VALUES ('schema', ?)", (SCHEMA_VERSION,))
+            elif row[0] == "1" and not create:
+                pass  # a first-release store, read as it is; the next run migrates it
             elif row[0] != SCHEMA_VERSION:
                 raise CheckpointError(f"{path} was written by another batchverify version (schema {row[0]})")
         except sqlite3.DatabaseError as exc:
-            _release_lock(lock_fd)
+            release_lock(lock_fd)
             raise CheckpointError(f"{path} is not a usable checkpoint store ({exc}); move it away") from None
         except BaseException:
-            _release_lock(lock_fd)
+            release_lock(lock_fd)
             raise
         return cls(path, con, lock_fd)
 
@@ -208,7 +157,7 @@ class Checkpoint:
         """Close the database and release the run lock."""
         with contextlib.suppress(sqlite3.Error):
             self._con.close()
-        _release_lock(self._lock_fd)
+        release_lock(self._lock_fd)
         self._lock_fd = None
 
     def __enter__(self) -> Checkpoint:
@@ -235,15 +184,19 @@ class Checkpoint:
 
     # --- jobs ----------------------------------------------------------------------------------
 
-    def open_job(self, *, now: str, restart: bool) -> JobInfo:
-        """Resume the open job, or start a new one (always with ``restart``)."""
+    def open_job(self, *, now: str, restart: bool, expire_before: str | None = None) -> JobInfo:
+        """Resume the open job, or start a new one: always with ``restart``, and when the open job
+        started before ``expire_before`` (older than ``--max-age``: its answers are too old to show)."""
         con = self._con
         row = con.execute(
             "SELECT id, started_at FROM jobs WHERE closed_at IS NULL ORDER BY id DESC LIMIT 1"
         ).fetchone()
+        expired = None
         with self._transaction():
-            if row is not None and restart:
-                con.execute("UPDATE jobs SET closed_at=?, last_state='abandoned' WHERE id=?", (now, row[0]))
+            if row is not None and (restart or (expire_before is not None and str(row[1]) < expire_before)):
+                state = "abandoned" if restart else "expired"
+                con.execute("UPDATE jobs SET closed_at=?, last_state=? WHERE id=?", (now, state, row[0]))
+                expired = None if restart else int(row[0])
                 row = None
             if row is None:
                 job_id = con.execute("INSERT INTO jobs (started_at) VALUES (?)", (now,)).lastrowid
@@ -254,8 +207,12 @@ class Checkpoint:
             orphans = con.execute("SELECT COUNT(*) FROM inflight").fetchone()[0]
             con.execute("DELETE FROM inflight")
             con.execute("UPDATE jobs SET runs=runs+1, last_state='running' WHERE id=?", (job_id,))
-        self.job_id = job_id
-        return JobInfo(job_id=job_id, resumed=resumed, started_at=started_at, orphaned_inflight=orphans)
+            run_id = con.execute(
+                "INSERT INTO runs (job_id, started_at) VALUES (?, ?)", (job_id, now)
+            ).lastrowid
+            assert run_id is not None
+        self.job_id, self.run_id = job_id, run_id
+        return JobInfo(job_id, resumed, started_at, orphans, run_id, expired)
 
     def peek_job(self) -> tuple[int, str] | None:
         """The open job a run would resume and when it started, without changing anything."""
@@ -268,13 +225,77 @@ class Checkpoint:
         """How many numbers have a stored answer."""
         return int(self._con.execute("SELECT COUNT(*) FROM answers").fetchone()[0])
 
-    def end_run(self, *, state: str, now: str, close_job: bool) -> None:
-        """Record how the run ended; ``close_job`` when every row has a final answer."""
+    def end_run(
+        self,
+        *,
+        state: str,
+        now: str,
+        close_job: bool,
+        numbers: Iterable[int] = (),
+        requests: int = 0,
+        billable: int = 0,
+    ) -> None:
+        """Record how the run ended; ``close_job`` when the job is done (every row final, or the
+        rest given up). A closed job keeps the status of each of ``numbers`` (the list's distinct
+        numbers), so the next job can say what changed; only the two latest are kept."""
+        con = self._con
         with self._transaction():
-            self._con.execute(
+            con.execute(
                 "UPDATE jobs SET last_state=?, closed_at=? WHERE id=?",
                 (state, now if close_job else None, self.job_id),
             )
+            con.execute(
+                "UPDATE runs SET ended_at=?, state=?, requests=?, billable=? WHERE id=?",
+                (now, state, requests, billable, self.run_id),
+            )
+            if close_job:
+                batch = list(numbers)
+                for start in range(0, len(batch), 500):
+                    chunk = batch[start : start + 500]
+                    con.execute(
+                        "INSERT OR REPLACE INTO job_status SELECT ?, number, status FROM answers "
+                        f"WHERE number IN ({','.join('?' * len(chunk))})",
+                        [self.job_id, *chunk],
+                    )
+                con.execute(
+                    "DELETE FROM job_status WHERE job_id NOT IN "
+                    "(SELECT DISTINCT job_id FROM job_status ORDER BY job_id DESC LIMIT 2)"
+                )
+
+    def previous_job(self, job_id: int) -> int | None:
+        """The latest finished job before ``job_id`` whose statuses were kept."""
+        row = self._con.execute("SELECT MAX(job_id) FROM job_status WHERE job_id < ?", (job_id,)).fetchone()
+        return None if row is None or row[0] is None else int(row[0])
+
+    def statuses(self, job_id: int, numbers: Iterable[int]) -> dict[int, str]:
+        """The status each of ``numbers`` had when job ``job_id`` finished."""
+        found: dict[int, str] = {}
+        batch = list(dict.fromkeys(numbers))
+        for start in range(0, len(batch), 500):
+            chunk = batch[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            rows = self._con.execute(
+                f"SELECT number, status FROM job_status WHERE job_id=? AND number IN ({marks})",
+                [job_id, *chunk],
+            )
+            found.update((int(n), str(st)) for n, st in rows)
+        return found
+
+    def job_totals(self, job_id: int) -> tuple[int, int, int]:
+        """(runs, requests, billable answers) of the runs of ``job_id`` that have ended."""
+        row = self._con.execute(
+            "SELECT COUNT(*), COALESCE(SUM(requests), 0), COALESCE(SUM(billable), 0) FROM runs "
+            "WHERE job_id=? AND ended_at IS NOT NULL",
+            (job_id,),
+        ).fetchone()
+        return (int(row[0]), int(row[1]), int(row[2])) if row else (0, 0, 0)
+
+    def get_meta(self, key: str) -> str | None:
+        row = self._con.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def set_meta(self, key: str, value: str) -> None:
+        self._con.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
 
     # --- answers -------------------------------------------------------------------------------
 
@@ -293,10 +314,24 @@ class Checkpoint:
             raise CheckpointError(f"cannot write checkpoint {self.path}: {exc}") from None
 
     def record(self, number: int, result: RowResult) -> None:
-        """Store ``result`` as the current answer for ``number`` and clear its in-flight mark."""
+        """Store ``result`` as the current answer for ``number`` and clear its in-flight mark.
+
+        A result that is not final counts one more run of this job in which the number got no
+        final answer (once per run, however many calls the run made for it)."""
+        con = self._con
         with self._transaction():
-            self._con.execute(
-                "INSERT OR REPLACE INTO answers VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+            tries = 0
+            if not result.status.is_final:
+                row = con.execute(
+                    "SELECT job_id, tries, tried_run FROM answers WHERE number=?", (number,)
+                ).fetchone()
+                same_job = row is not None and int(row[0]) == self.job_id
+                tries = int(row[1]) if row is not None and same_job else 0
+                if not (row is not None and same_job and row[2] == self.run_id):
+                    tries += 1
+            con.execute(
+                f"INSERT OR REPLACE INTO answers ({_ANSWER_COLUMNS}, tried_run) "
+                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (
                     number,
                     self.job_id,
@@ -309,9 +344,11 @@ class Checkpoint:
                     result.checked_at,
                     result.error,
                     int(result.status.is_final),
+                    tries,
+                    self.run_id or None,
                 ),
             )
-            self._con.execute("DELETE FROM inflight WHERE number=?", (number,))
+            con.execute("DELETE FROM inflight WHERE number=?", (number,))
 
     def finals(self, job_id: int | None, reuse_since: str | None) -> Iterator[int]:
         """Numbers whose stored final answer a run may use: from ``job_id``, or checked at or after
@@ -327,9 +364,11 @@ class Checkpoint:
         for start in range(0, len(batch), 500):
             chunk = batch[start : start + 500]
             marks = ",".join("?" * len(chunk))
-            rows = self._con.execute(f"SELECT * FROM answers WHERE number IN ({marks})", chunk)
+            rows = self._con.execute(
+                f"SELECT {_ANSWER_COLUMNS} FROM answers WHERE number IN ({marks})", chunk
+            )
             for row in rows:
-                found[int(row[0])] = StoredAnswer(job_id=int(row[1]), result=_row_result(row))
+                found[int(row[0])] = StoredAnswer(int(row[1]), _row_result(row), int(row[11]))
         return found
 
     @contextlib.contextmanager
@@ -358,7 +397,7 @@ def check_endpoint(path: Path, bound: str, identity: str) -> None:
 
 
 def _row_result(row: tuple[object, ...]) -> RowResult:
-    _, _, status, status_code, result_code, billable, description, request_id, checked_at, error, _ = row
+    _, _, status, status_code, result_code, billable, description, request_id, checked_at, error = row[:10]
     return RowResult(
         status=Status(str(status)),
         status_code=None if status_code is None else int(str(status_code)),
@@ -369,25 +408,3 @@ def _row_result(row: tuple[object, ...]) -> RowResult:
         checked_at=str(checked_at),
         error=str(error),
     )
-
-
-def _take_lock(path: Path) -> int:
-    lock_path = path.with_name(path.name + ".lock")
-    try:
-        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
-    except OSError as exc:
-        raise CheckpointError(f"cannot create {lock_path}: {exc.strerror}") from None
-    try:
-        # flock is released by the kernel when the process dies, so a kill -9 never leaves a stale lock.
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        os.close(fd)
-        output = path.name.removesuffix(".checkpoint.sqlite")
-        raise BusyError(f"another batchverify run is working on {output} (lock {lock_path.name})") from None
-    return fd
-
-
-def _release_lock(fd: int | None) -> None:
-    if fd is not None:
-        with contextlib.suppress(OSError):
-            os.close(fd)

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
-from batchverify import errors
+from batchverify import __version__, errors
+from batchverify.engine.annotate import WriteResult
 from batchverify.engine.plan import Plan
 
 __all__ = ["Outcome", "Summary", "summary_from_plan"]
@@ -58,6 +60,29 @@ class Summary:
     stop_reason: str | None = None
     error: str | None = None
     output_error: str | None = None
+    # The job and this run (a job is one pass over the list; each run resumes it until it is done).
+    version: str = __version__
+    endpoint: str = ""
+    job_id: int | None = None
+    run_id: int | None = None
+    resumed: bool = False
+    job_started_at: str | None = None
+    started_at: str | None = None  # this run, after the confirmation (ISO 8601 UTC)
+    finished_at: str | None = None
+    job_closed: bool = False  # the next run starts a new job (every row final, or the rest given up)
+    job_runs: int = 0
+    job_requests: int = 0
+    job_billable: int = 0
+    # What changed since the previous finished job of this output.
+    previous_job: int | None = None  # None: this job is the baseline
+    changed: int = 0
+    transitions: dict[str, int] = field(default_factory=dict)
+    output_kept: bool = False  # the output in place was kept: the new one would have shown less
+    given_up: int = 0  # numbers not final after enough runs that they no longer hold the job open
+    max_billable_cap: int | None = None  # --max-billable
+    price: float | None = None  # --price, per billable answer
+    shared_with: int = 0  # other processes that used the account's rate at the same time
+    rate_store_problem: str | None = None  # the shared rate store failed; the run went on locally
     fatal: errors.FatalApiError | None = field(default=None, repr=False, compare=False)
 
     @property
@@ -72,11 +97,29 @@ class Summary:
 
         return sum(n for status, n in self.by_status.items() if not Status(status).is_final)
 
+    @property
+    def cost(self) -> float | None:
+        """What this run's billable answers cost at ``price``."""
+        return None if self.price is None else round(self.billable_calls * self.price, 6)
+
     def to_dict(self) -> dict[str, Any]:
         """The summary as JSON-ready values (``--summary-json``)."""
         doc = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "fatal"}
         doc["exit_code"] = self.exit_code
+        doc["not_final"] = self.not_final
+        doc["cost"] = self.cost
         return doc
+
+
+def apply_write(summary: Summary, result: WriteResult) -> None:
+    """What the written rows said: changes since the previous job, whether the output was kept."""
+    summary.previous_job = result.previous_job
+    summary.changed = result.changed
+    summary.transitions = dict(result.transitions)
+    summary.output_kept = result.kept_output
+    summary.given_up = result.given_up
+    if result.kept_output:
+        summary.output = None
 
 
 def summary_from_plan(plan: Plan, *, written: bool) -> Summary:
@@ -84,9 +127,12 @@ def summary_from_plan(plan: Plan, *, written: bool) -> Summary:
     request = plan.request
     store = request.store_path
     return Summary(
-        input=str(request.input),
-        output=str(request.output) if written and request.output is not None else None,
-        checkpoint=str(store) if written and store is not None else None,
+        input=_absolute(request.input),
+        output=_absolute(request.output) if written and request.output is not None else None,
+        checkpoint=_absolute(store) if written and store is not None else None,
+        endpoint=plan.endpoint_identity,
+        max_billable_cap=request.max_billable,
+        price=request.price,
         rows=plan.rows,
         distinct_numbers=len(plan.distinct),
         duplicates_saved=plan.duplicate_rows,
@@ -97,3 +143,7 @@ def summary_from_plan(plan: Plan, *, written: bool) -> Summary:
         to_send=len(plan.to_send),
         max_billable=plan.max_billable,
     )
+
+
+def _absolute(path: Path) -> str:
+    return str(path) if str(path).startswith("<") else str(Path(path).absolute())

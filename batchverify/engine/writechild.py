@@ -14,7 +14,7 @@ from typing import Any
 from batchverify.engine.output import WriteSpec, write_in_child
 from batchverify.errors import BatchVerifyError
 
-_PATHS = ("input", "output", "store", "problems")
+_PATHS = ("input", "output", "store", "problems", "changes")
 
 
 def main() -> int:
@@ -29,7 +29,7 @@ def main() -> int:
     except MemoryError:
         print(json.dumps({"error": f"not enough memory to write {spec.output}"}))
         return 1
-    print(json.dumps({"counts": dict(counts)}))
+    print(json.dumps(counts.to_dict()))
     return 0
 
 

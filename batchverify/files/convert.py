@@ -17,7 +17,7 @@ import itertools
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from batchverify.files.csvwriter import csv_text, write_csv_rows
+from batchverify.files.csvwriter import csv_text, dialect_for, write_csv_rows
 from batchverify.files.exceltable import ExcelTable, sheet_values
 from batchverify.files.layout import Annotate, CellValue, Layout, annotated, atomic_path, place
 from batchverify.files.tables import Record, Table, TableFormat
@@ -45,7 +45,7 @@ def write_converted(
     to_csv = output_kind(out) == "csv"
     rows = _rows(table, layout, phone_col, annotate, keep, batch_size, written, to_csv)
     if to_csv:
-        same = table.format if table.format.kind == "csv" else None
+        same = dialect_for(out, table.format) if table.format.kind == "csv" else None
         delimiter = "\t" if out.suffix.lower() in (".tsv", ".tab") else ","
         dialect = same or TableFormat(kind="csv", delimiter=delimiter, encoding="utf-8-sig", bom=True)
         write_csv_rows(out, rows, dialect, output_encoding)
@@ -100,8 +100,7 @@ def _rows(
     for _, cells, values in annotated(data, phone_col, len(layout.names), annotate, batch_size):
         if values is None:
             if keep is None:
-                written[0] += 1
-                yield cells
+                yield cells  # a blank row: written back, not counted
             continue
         if keep is not None and not keep(values):
             continue

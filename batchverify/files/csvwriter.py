@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import dataclasses
 import os
 import re
 from collections.abc import Iterable, Iterator, Sequence
@@ -43,6 +44,16 @@ def _output_codec(fmt: TableFormat, output_encoding: str | None) -> str:
         raise OutputError(f"unknown output encoding {output_encoding!r}") from None
 
 
+def dialect_for(out: Path, fmt: TableFormat) -> TableFormat:
+    """The input's dialect, except that the delimiter follows a .tsv/.tab or .csv extension."""
+    suffix = out.suffix.lower()
+    if suffix in (".tsv", ".tab") and fmt.delimiter != "\t":
+        return dataclasses.replace(fmt, delimiter="\t")
+    if suffix == ".csv" and fmt.delimiter == "\t":
+        return dataclasses.replace(fmt, delimiter=",")
+    return fmt
+
+
 def write_csv(
     table: Table,
     out: Path,
@@ -64,10 +75,10 @@ def write_csv(
         for rec, _, values in annotated(
             ((r, None) for r in records), phone_col, len(layout.names), annotate, batch_size
         ):
-            written += 1
+            written += values is not None  # blank rows are written back, not counted
             yield rec.cells if values is None else place(rec.cells, layout, [csv_text(v) for v in values], "")
 
-    write_csv_rows(out, rows(), table.format, output_encoding)
+    write_csv_rows(out, rows(), dialect_for(out, table.format), output_encoding)
     return written
 
 

@@ -49,10 +49,13 @@ class ExcelTable(Table):
             metadata = workbook.sheets_metadata
         except Exception as exc:  # any parser failure is bad input, never a traceback
             raise calamine_error(path, exc) from None
-        worksheets = tuple(m.name for m in metadata if m.typ == python_calamine.SheetTypeEnum.WorkSheet)
+        kinds = [m for m in metadata if m.typ == python_calamine.SheetTypeEnum.WorkSheet]
+        worksheets = tuple(m.name for m in kinds)
         if not worksheets:
             raise InputError(f"{path} has no worksheet")
-        chosen = _pick_sheet(worksheets, sheet, path)
+        # Without --sheet, the first sheet a person can see (a hidden lookup sheet often comes first).
+        visible = [m.name for m in kinds if m.visible == python_calamine.SheetVisibleEnum.Visible]
+        chosen = _pick_sheet(worksheets, sheet, path) if sheet is not None else (visible or worksheets)[0]
         try:
             loaded = workbook.get_sheet_by_name(chosen)
         except Exception as exc:

@@ -66,15 +66,22 @@ def annotated(
     batch: list[tuple[Record, _P]] = []
 
     def flush() -> Iterator[tuple[Record, _P, list[CellValue] | None]]:
-        phones = [rec.cells[phone_col] if phone_col < len(rec.cells) else "" for rec, _ in batch]
-        results = annotate(phones)
-        if len(results) != len(batch):
-            raise ValueError(f"annotate returned {len(results)} rows for {len(batch)} records")
-        for (rec, payload), values in zip(batch, results, strict=True):
+        # Blank records have no status: they are not annotated (nor counted), and stay blank.
+        filled = [(rec, payload) for rec, payload in batch if any(rec.cells)]
+        phones = [rec.cells[phone_col] if phone_col < len(rec.cells) else "" for rec, _ in filled]
+        results = iter(annotate(phones) if phones else [])
+        for rec, payload in batch:
+            if not any(rec.cells):
+                yield rec, payload, None
+                continue
+            values = next(results, None)
+            if values is None:
+                raise ValueError(f"annotate returned too few rows for {len(phones)} records")
             if len(values) != n_columns:
                 raise ValueError(f"annotate returned {len(values)} values for {n_columns} columns")
-            blank = not any(rec.cells)
-            yield rec, payload, None if blank else values
+            yield rec, payload, values
+        if next(results, None) is not None:
+            raise ValueError(f"annotate returned more rows than {len(phones)} records")
         batch.clear()
 
     for item in items:

@@ -66,8 +66,7 @@ def _load(path: Path, keep_vba: bool) -> Workbook:
         # it cannot model; by now answers may have been paid for, and they are in the checkpoint.
         detail = " ".join(str(exc).split())[:200] or type(exc).__name__
         raise OutputError(
-            f"{path}: openpyxl cannot open the workbook to write the output ({detail}); "
-            "the answers are kept in the checkpoint"
+            f"{path}: openpyxl cannot open the workbook to write the output ({detail})"
         ) from None
 
 
@@ -102,9 +101,9 @@ def write_xlsx_openpyxl(
     for rec, _, values in annotated(
         ((r, None) for r in records), phone_col, len(layout.names), annotate, batch_size
     ):
-        written += 1
         if values is None:
             continue
+        written += 1
         for position, value in zip(layout.positions, values, strict=True):
             _set_value(sheet.cell(row=rec.line + shift, column=position + 1), value)
     _save(workbook, out)

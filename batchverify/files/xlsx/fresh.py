@@ -57,6 +57,8 @@ def write_new_workbook(out: Path, sheets: Sequence[NewSheet]) -> None:
             with target.open(f"xl/worksheets/sheet{number}.xml", "w", force_zip64=True) as sink:
                 info = write_worksheet(sink.write, spec, styles)
             entries.append((name, info.autofilter))
+        # Summary sheets go last, after every copied sheet (they need the counts of the rows above).
+        for sheet in sheets:
             if sheet.presentation is not None and sheet.presentation.extra_sheet is not None:
                 extra: ExtraSheet = sheet.presentation.extra_sheet()
                 widths = dict(enumerate(extra.widths)) if extra.widths else None

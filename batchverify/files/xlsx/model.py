@@ -60,6 +60,7 @@ class ExtraSheet:
     rows: list[list[str | int | float | bool | None]]
     widths: tuple[float, ...] = ()
     bold_rows: tuple[int, ...] = (1,)
+    replaces: tuple[str, ...] = ()  # other names it had (another language): such a sheet is replaced
 
 
 @dataclass(frozen=True)

@@ -131,9 +131,13 @@ def _rewrite(
             chunks: list[bytes] = []
             write_worksheet(chunks.append, spec, styles)
             data = b"".join(chunks)
-            same = [p for name, p, _ in sheets if name == extra.name and p != part and p in package.names]
+            known = {extra.name, *extra.replaces}
+            same = [(n, p) for n, p, _ in sheets if n in known and p != part and p in package.names]
+            taken = {n for n, _, _ in sheets}
             if same:
-                replaced[same[0]] = data
+                replaced[same[0][1]] = data
+                if extra.name not in taken:
+                    edits.rename_sheet(same[0][0], extra.name)
             else:
                 name = extra.name if extra.name != sheet_name else f"{extra.name} (2)"
                 edits.add_sheet(name, data)

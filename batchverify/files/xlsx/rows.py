@@ -185,9 +185,7 @@ class RowStream:
         else:
             cells = self._parse_cells(content, out_number)
             phone = next((self._cell_text(c) for c in cells if c[0] == self.plan.phone_col), "")
-        state.phones.extend([""] * state.unconfirmed)
-        state.total += state.unconfirmed
-        state.unconfirmed = 0
+        state.unconfirmed = 0  # blank rows are neither annotated nor counted (no status to show)
         entry = _Pending(_drop_spans(attrs), content, cells, row=out_number, index=state.total)
         state.phones.append(phone)
         state.total += 1

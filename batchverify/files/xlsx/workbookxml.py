@@ -107,6 +107,16 @@ class WorkbookEdits:
         self.changed.update((self.package.workbook_part, self._rels_part, "[Content_Types].xml"))
         return part
 
+    def rename_sheet(self, old: str, new: str) -> None:
+        """The sheet called ``old`` is called ``new`` from now on (a summary in another language)."""
+        if old == new:
+            return
+        sheets = find_child(self.workbook, "sheets")
+        for el in sheets if sheets is not None else ():
+            if local(el.tag) == "sheet" and el.get("name") == old:
+                el.set("name", new)
+                self.changed.add(self.package.workbook_part)
+
     def add_styles(self, data: bytes) -> None:
         folder = posixpath.dirname(self.package.workbook_part)
         part = posixpath.join(folder, "styles.xml")

@@ -1,0 +1,79 @@
+"""The values and the interface of the checkpoint store, apart from its SQLite implementation."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import Protocol
+
+from batchverify.models import RowResult, Status
+
+__all__ = ["GIVE_UP_AFTER", "JobInfo", "Store", "StoredAnswer"]
+
+GIVE_UP_AFTER = 3  # runs of a job in which a number got no final answer before it stops holding it
+
+
+@dataclass(frozen=True, slots=True)
+class StoredAnswer:
+    """An answer as stored, with the job that produced it."""
+
+    job_id: int
+    result: RowResult
+    tries: int = 0  # runs of its job in which it got no final answer
+
+    @property
+    def final(self) -> bool:
+        return self.result.status.is_final
+
+    @property
+    def given_up(self) -> bool:
+        """Not final, but asked in enough runs of its job that it no longer holds the job open.
+        ``daily_limit`` says nothing about the number, so it never counts."""
+        return not self.final and self.result.status is not Status.DAILY_LIMIT and self.tries >= GIVE_UP_AFTER
+
+
+@dataclass(frozen=True, slots=True)
+class JobInfo:
+    """The job a run works on."""
+
+    job_id: int
+    resumed: bool
+    started_at: str
+    orphaned_inflight: int  # calls sent by a run that died before their answer arrived
+    run_id: int = 0
+    expired_job: int | None = None  # an open job closed because it was older than --max-age
+
+
+class Store(Protocol):
+    """What the engine needs from a checkpoint store. ``Checkpoint`` (SQLite) is the one in use.
+
+    Every method is synchronous and may block on disk: the engine calls them from one worker
+    thread (``AsyncStore``), never from its event loop.
+    """
+
+    def bind_endpoint(self, identity: str) -> None: ...
+    def bound_endpoint(self) -> str | None: ...
+    def open_job(self, *, now: str, restart: bool, expire_before: str | None = None) -> JobInfo: ...
+    def peek_job(self) -> tuple[int, str] | None: ...
+    def end_run(
+        self,
+        *,
+        state: str,
+        now: str,
+        close_job: bool,
+        numbers: Iterable[int] = (),
+        requests: int = 0,
+        billable: int = 0,
+    ) -> None: ...
+    def previous_job(self, job_id: int) -> int | None: ...
+    def statuses(self, job_id: int, numbers: Iterable[int]) -> dict[int, str]: ...
+    def job_totals(self, job_id: int) -> tuple[int, int, int]: ...
+    def get_meta(self, key: str) -> str | None: ...
+    def set_meta(self, key: str, value: str) -> None: ...
+    def mark_inflight(self, number: int, now: str) -> None: ...
+    def clear_inflight(self, number: int) -> None: ...
+    def record(self, number: int, result: RowResult) -> None: ...
+    def finals(self, job_id: int | None, reuse_since: str | None) -> Iterator[int]: ...
+    def lookup(self, numbers: Iterable[int]) -> dict[int, StoredAnswer]: ...
+    def answer_count(self) -> int: ...
+    def close(self) -> None: ...
