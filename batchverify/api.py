@@ -100,6 +100,7 @@ def resolve_target(
     rate: float,
     concurrency: int,
     timeout: float,
+    rate_store: str | None = None,
 ) -> Target:
     """The ``Target`` for an API call's ``endpoint`` and ``credentials`` arguments.
 
@@ -119,6 +120,7 @@ def resolve_target(
         identity=where.identity,
         send=SendConfig(rate=rate, concurrency=concurrency, policy=RetryPolicy()),
         read_timeout=timeout,
+        rate_store=rate_store,
     )
 
 
@@ -218,6 +220,9 @@ def _request(
     language: str | None = None,
     summary_sheet: bool = True,
     problems: str | Path | None = None,
+    changes: str | Path | None = None,
+    max_billable: int | None = None,
+    price: float | None = None,
 ) -> RunRequest:
     source = Path(input)
     return RunRequest(
@@ -235,6 +240,9 @@ def _request(
         language=language_of(language),
         summary_sheet=summary_sheet,
         problems=Path(problems) if problems is not None else None,
+        changes=Path(changes) if changes is not None else None,
+        max_billable=max_billable,
+        price=price,
     )
 
 
@@ -269,6 +277,10 @@ async def averify_file(
     language: str | None = None,
     summary_sheet: bool = True,
     problems: str | Path | None = None,
+    changes: str | Path | None = None,
+    max_billable: int | None = None,
+    price: float | None = None,
+    rate_store: str | None = None,
     events: EventSink = ignore,
 ) -> Summary:
     """Verify the numbers in ``input`` and write the annotated copy: what ``batchverify run`` does.
@@ -286,7 +298,9 @@ async def averify_file(
     ``header_row`` fixes the header's row (0: none; default: detected); ``language`` (``zh-CN`` or
     ``en``, default: the locale's) sets the labels, actions, summary sheet and API descriptions;
     ``summary_sheet=False`` leaves the summary sheet out of a workbook; ``problems`` also writes only
-    the rows that need action to that file (CSV or XLSX by its extension).
+    the rows that need action to that file (CSV or XLSX by its extension); ``changes`` the rows whose
+    status changed since the previous finished job; ``max_billable``, ``price`` and ``rate_store`` are
+    ``--max-billable``, ``--price`` and ``--rate-store``.
     """
     request = _request(
         input,
@@ -303,8 +317,13 @@ async def averify_file(
         language=language,
         summary_sheet=summary_sheet,
         problems=problems,
+        changes=changes,
+        max_billable=max_billable,
+        price=price,
     )
-    target = resolve_target(endpoint, credentials, rate=rate, concurrency=concurrency, timeout=timeout)
+    target = resolve_target(
+        endpoint, credentials, rate=rate, concurrency=concurrency, timeout=timeout, rate_store=rate_store
+    )
     return await _verify_file(None, request, target, events)
 
 
@@ -329,6 +348,10 @@ def verify_file(
     language: str | None = None,
     summary_sheet: bool = True,
     problems: str | Path | None = None,
+    changes: str | Path | None = None,
+    max_billable: int | None = None,
+    price: float | None = None,
+    rate_store: str | None = None,
     events: EventSink = ignore,
 ) -> Summary:
     """``averify_file`` for synchronous code; works inside a running event loop too.
@@ -351,6 +374,11 @@ def verify_file(
         language=language,
         summary_sheet=summary_sheet,
         problems=problems,
+        changes=changes,
+        max_billable=max_billable,
+        price=price,
     )
-    target = resolve_target(endpoint, credentials, rate=rate, concurrency=concurrency, timeout=timeout)
+    target = resolve_target(
+        endpoint, credentials, rate=rate, concurrency=concurrency, timeout=timeout, rate_store=rate_store
+    )
     return run_sync(lambda handle: _verify_file(handle, request, target, events))

@@ -340,7 +340,8 @@ class HostWindow:
                     fcntl.flock(fd, fcntl.LOCK_UN)
         except OSError:
             return 0
-        return sum(1 for p, last in state.pids.items() if p != pid and last >= now - SHARE_SECONDS)
+        recent = [p for p, last in state.pids.items() if p != pid and last >= now - SHARE_SECONDS]
+        return sum(1 for p in recent if _alive(p))  # a run that just ended shares nothing
 
     @property
     def problem(self) -> str | None:
@@ -367,3 +368,14 @@ def _trim(state: _State, now: float, keep: float) -> None:
     del state.times[: bisect.bisect_right(state.times, now - keep)]
     for pid in [p for p, last in state.pids.items() if last < now - SHARE_SECONDS]:
         del state.pids[pid]
+
+
+def _alive(pid: int) -> bool:
+    """Whether process ``pid`` still runs (the pids in the file are this host's)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's process: alive
+    return True
