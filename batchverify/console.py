@@ -131,8 +131,8 @@ def describe_summary(summary: Summary) -> str:
         lines.append(f"  {summary.error}")
     if summary.given_up:
         lines.append(
-            f"  {summary.given_up} numbers got no final answer in 3 runs of this job; the job is closed, "
-            "so the next run checks the whole list again"
+            f"  {summary.given_up} number{'s' if summary.given_up > 1 else ''} got no final answer in 3 runs "
+            "of this job; the job is closed, so the next run checks the whole list again"
         )
     if summary.outcome == "interrupted":
         lines.append(f"  interrupted: run the same command again to resume {job}")

@@ -14,6 +14,7 @@ Sections:
                loop's lag during a 100,000-row XLSX job, the command line's start-up.
   6. xlsx      writing a finished XLSX job's output as a stream: 200,000 rows x 8 columns, and a
                sheet at Excel's 1,048,576-row limit (time and peak memory of the write alone).
+  7. sharing   two processes on one key against the strict simulator; a --max-billable stop.
 
 Every measured program runs as its own process (CPU and peak RSS from ``os.wait4``); the simulator
 is another process. Generated inputs go to bench/work/ (not committed). Full mode writes
@@ -41,9 +42,10 @@ from bench.sections.headroom import section_headroom
 from bench.sections.library import section_library
 from bench.sections.peers import section_peers
 from bench.sections.scale import section_scale
+from bench.sections.sharing import section_sharing
 from bench.sections.xlsx_write import section_xlsx
 
-SECTIONS = ("ceiling", "peers", "headroom", "scale", "library", "xlsx")
+SECTIONS = ("ceiling", "peers", "headroom", "scale", "library", "xlsx", "sharing")
 
 FULL = Sizes("full", 2000, 3, 1, 600, 20_000, 3, 1_000_000, 200_000, 3, 2000, 100, 20_000, 400, 150)
 QUICK = Sizes(
@@ -69,6 +71,7 @@ QUICK = Sizes(
     startup_repeats=5,
     xlsx_write_rows=20_000,
     xlsx_limit_rows=100_000,
+    sharing_numbers=200,
 )
 
 
@@ -156,6 +159,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "scale": section_scale,
         "library": section_library,
         "xlsx": section_xlsx,
+        "sharing": section_sharing,
     }
     try:
         for name in SECTIONS:

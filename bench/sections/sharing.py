@@ -1,0 +1,115 @@
+"""§7 of bench/run.py: one account shared by several processes, and a budget stop.
+
+Two ``batchverify run`` processes on different lists and one key start together against the strict
+simulator (20/s sliding window, 50-250 ms latency); the simulator's ledger says what the account
+saw. Target: at most 0.5 % RequestLimitExceeded, at most 20 arrivals in any sliding second, at least
+0.95 of the cap combined, and each run says that it shares the account. Then one run with
+``--max-billable``: the ledger's billed answers against the cap.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+from pathlib import Path
+
+from bench import datagen
+from bench.proc import LOGS, ROOT, WORK, batchverify, child_env, ledger_rate
+from bench.report import CAP, Context, _f, progress
+
+
+def section_sharing(ctx: Context) -> None:
+    sizes, rep = ctx.sizes, ctx.report
+    rep.add("## 7. One account, several processes; a budget", "")
+    n = sizes.sharing_numbers
+    d = WORK / "sharing"
+    runtime = d / "runtime"
+    runtime.mkdir(parents=True, exist_ok=True, mode=0o700)
+    lists = [
+        datagen.numbers_csv(d / f"list{i}.csv", datagen.distinct_numbers(n, seed=40 + i)) for i in range(2)
+    ]
+    sim = ctx.sim("strict")
+    sim.reset()
+    env = child_env(sim.url)
+    env["XDG_RUNTIME_DIR"] = str(runtime)
+    progress(f"§7 two processes, {n:,} numbers each, one key")
+    procs, logs = [], []
+    for i, src in enumerate(lists):
+        _clean(src)
+        log = (LOGS / f"sharing-{i}.log").open("wb")
+        logs.append(log)
+        argv = batchverify("run", str(src), "--column", "mobile", "--yes", "--progress", "off")
+        procs.append(subprocess.Popen(argv, env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT))
+    t0 = time.perf_counter()
+    codes = [p.wait(timeout=3600) for p in procs]
+    wall = time.perf_counter() - t0
+    for log in logs:
+        log.close()
+    said = [(LOGS / f"sharing-{i}.log").read_text(errors="replace") for i in range(2)]
+    ledger = sim.ledger()
+    rate = ledger_rate(ledger)
+    requests, limited = int(ledger["requests"]), int(ledger["rate_limited"])
+    most = int(ledger["max_in_any_second"])
+    share = rate.per_second / CAP
+    sharing_said = sum("shared with 1 other batchverify process" in text for text in said)
+    rep.raw["sharing"] = {
+        "requests": requests,
+        "rate_limited": limited,
+        "max_in_any_second": most,
+        "rate": rate.per_second,
+        "wall": wall,
+        "exit_codes": codes,
+        "said": sharing_said,
+    }
+    rep.add(
+        f"Two runs of {n:,} numbers each, started together (exit codes {codes}, {_f(wall, 1)} s): the "
+        f"simulator saw {requests:,} requests, {limited} `RequestLimitExceeded` "
+        f"({100 * limited / max(1, requests):.2f} %), at most {most} in any sliding second, "
+        f"{_f(rate.per_second, 2)}/s combined from the first request to the last ({_f(share, 3)} of the "
+        f"cap); {sharing_said} of 2 runs said they shared the account.",
+        "",
+    )
+    rep.target(
+        "sharing",
+        "two processes on one key: ≤ 0.5 % RequestLimitExceeded, ≤ 20 in any second, ≥ 0.95 of the cap",
+        f"{100 * limited / max(1, requests):.2f} %, max {most}, {_f(rate.per_second, 2)}/s ({_f(share, 3)})",
+        limited <= 0.005 * requests
+        and most <= CAP
+        and share >= 0.95
+        and codes == [0, 0]
+        and sharing_said >= 1,
+    )
+    # A budget: a third list, --max-billable well below its size.
+    cap = max(10, n // 10)
+    src = datagen.numbers_csv(d / "budget.csv", datagen.distinct_numbers(n, seed=49))
+    _clean(src)
+    sim.reset()
+    progress(f"§7 a budget of {cap} on {n:,} numbers")
+    summary_path = LOGS / "budget.summary.json"
+    argv = batchverify(
+        "run", str(src), "--column", "mobile", "--yes", "--progress", "off",
+        "--max-billable", str(cap), "--summary-json", str(summary_path),
+    )  # fmt: skip
+    code = subprocess.run(argv, env=env, cwd=ROOT, capture_output=True, check=False).returncode
+    summary = json.loads(summary_path.read_text()) if summary_path.exists() else {}
+    billed = int(sim.ledger()["billed"])
+    pending = int(summary.get("by_status", {}).get("pending", 0))
+    rep.raw["budget"] = {"cap": cap, "billed": billed, "exit": code, "pending": pending, "summary": summary}
+    rep.add(
+        f"`--max-billable {cap}` on {n:,} numbers: the simulator billed {billed} answers; the run stopped "
+        f"with stop reason `{summary.get('stop_reason')}`, exit {code}, {pending:,} rows left pending.",
+        "",
+    )
+    rep.target(
+        "sharing",
+        f"--max-billable {cap}: billed answers never past it",
+        f"{billed} billed, stop reason {summary.get('stop_reason')}",
+        billed <= cap and summary.get("stop_reason") == "budget" and code == 1,
+    )
+
+
+def _clean(src: Path) -> None:
+    """No output or checkpoint of an earlier benchmark run: every number is asked."""
+    for path in src.parent.glob(f"{src.stem}.verified*"):
+        path.unlink()
