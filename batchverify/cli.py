@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import os
 import signal
 import sys
@@ -155,6 +156,8 @@ def run(
         if source is click.core.ParameterSource.COMMANDLINE:
             raise errors.UsageError("--simulator and --endpoint exclude each other")
         endpoint = None  # BATCHVERIFY_ENDPOINT does not apply to the built-in simulator
+    if price is not None and not math.isfinite(price):
+        raise errors.UsageError("--price must be a number, such as 0.05")
     if rate > 20 and not simulator:
         log.warning("--rate %g is above the API's limit of 20/s: expect RequestLimitExceeded replies", rate)
     request = RunRequest(

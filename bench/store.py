@@ -39,7 +39,9 @@ def seed_store(path: Path, numbers: Iterable[int]) -> int:
         con = store._con
         con.execute("BEGIN IMMEDIATE")
         con.executemany(
-            "INSERT OR REPLACE INTO answers VALUES (?,?,?,?,?,?,?,?,?,?,?)", _rows(info.job_id, numbers)
+            "INSERT OR REPLACE INTO answers (number, job_id, status, status_code, result_code, billable, "
+            "description, request_id, checked_at, error, final) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+            _rows(info.job_id, numbers),
         )
         con.execute("COMMIT")
         count = int(con.execute("SELECT COUNT(*) FROM answers").fetchone()[0])

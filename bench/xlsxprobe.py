@@ -41,11 +41,11 @@ def main() -> int:
         endpoint="bench",
     )
     t0 = time.perf_counter()
-    counts = write_in_child(spec)
+    result = write_in_child(spec)
     seconds = time.perf_counter() - t0
     with zipfile.ZipFile(output) as archive:
         names = archive.namelist()
-    print(json.dumps({"counts": dict(counts), "seconds": seconds, "parts": len(names)}))
+    print(json.dumps({"counts": result.counts, "seconds": seconds, "parts": len(names)}))
     return 0
 
 

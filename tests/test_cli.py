@@ -224,11 +224,15 @@ def _kill_mid_run(tmp_path: Path, how: signal.Signals) -> None:
             assert time.monotonic() < deadline
             time.sleep(0.05)
         proc.send_signal(how)
-        _, stderr = proc.communicate(timeout=30)
+        stdout, stderr = proc.communicate(timeout=30)
         if how is signal.SIGKILL:
             assert proc.returncode == -9
         else:
             assert proc.returncode == 130, stderr
+            # The stop names the signal that came, and the summary says how to resume.
+            again = "Ctrl-C again" if how is signal.SIGINT else f"{signal.Signals(how).name} again"
+            assert again in stderr, stderr
+            assert "run the same command again to resume job 1" in stdout
             partial = read_csv(out)
             statuses = [row[partial[0].index("mobile_status")] for row in partial[1:]]
             assert "pending" in statuses and len(partial) == len(numbers) + 21

@@ -24,7 +24,7 @@ from pathlib import Path
 from batchverify import __version__
 from batchverify.core.labels import needs_action
 from batchverify.engine.annotate import STATUS_INDEX, Annotator, WriteResult, is_change
-from batchverify.engine.plan import SIDE_FILES_KEY, Plan
+from batchverify.engine.plan import SIDE_FILES_KEY, Plan, side_files_of
 from batchverify.engine.present import OutputLook, SummaryFacts, headers
 from batchverify.engine.store import Checkpoint, Store
 from batchverify.errors import OutputError
@@ -129,9 +129,10 @@ def write_output(plan: Plan, store: Store, job_id: int) -> WriteResult:
         store.set_meta(_STAMP_KEY, stamp)
         store.set_meta(_ANSWERED_KEY, str(result.answered))
         # Remembered, so the next run may replace them (and no other file) without --overwrite.
-        known = json.loads(store.get_meta(SIDE_FILES_KEY) or "[]")
         written = [str(p.resolve()) for p in (spec.problems, spec.changes) if p is not None]
-        store.set_meta(SIDE_FILES_KEY, json.dumps(sorted({*known, *written})))
+        if written:
+            known = side_files_of(spec.store) if spec.store is not None else []
+            store.set_meta(SIDE_FILES_KEY, json.dumps(sorted({*known, *written})))
     return result
 
 

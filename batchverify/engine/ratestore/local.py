@@ -9,6 +9,7 @@ hold-until, and the pids that sent lately (so a run can tell that it shares the 
 
 from __future__ import annotations
 
+import array
 import bisect
 import hashlib
 import logging
@@ -173,9 +174,15 @@ def _decode(data: bytes, boot: bytes, now: float) -> _State:
     if magic != _MAGIC or file_boot != boot or len(data) != size:
         return _State()  # garbage, truncated, or written before this boot: start afresh
     state = _State(hold_until if math.isfinite(hold_until) and hold_until <= now + 60 else -math.inf)
-    times = [t for (t,) in _TIME.iter_unpack(data[_HEADER.size : _HEADER.size + n_times * _TIME.size])]
+    # array, not struct per value: at a high --rate the log holds hundreds of times, read every send.
+    packed = array.array("d")
+    packed.frombytes(data[_HEADER.size : _HEADER.size + n_times * _TIME.size])
+    if sys.byteorder != "little":  # pragma: no cover - the file is little-endian
+        packed.byteswap()
+    times = packed.tolist()
     # Times from the future cannot come from this boot's monotonic clock: distrust the whole log.
-    if any(not math.isfinite(t) or t > now + 1.0 for t in times) or times != sorted(times):
+    # Sorted and the last one not ahead covers every time (a NaN breaks the order, an inf the last).
+    if times != sorted(times) or (times and not times[-1] <= now + 1.0):
         return _State()
     state.times = times
     for pid, last in _PID.iter_unpack(data[_HEADER.size + n_times * _TIME.size : size]):
@@ -188,8 +195,10 @@ def _encode(state: _State, boot: bytes) -> bytes:
     times = state.times[-_MAX_TIMES:]
     pids = sorted(state.pids.items(), key=lambda item: item[1])[-_MAX_PIDS:]
     hold = state.hold_until if math.isfinite(state.hold_until) else 0.0
-    parts = [_HEADER.pack(_MAGIC, boot, hold, len(times), len(pids))]
-    parts += [_TIME.pack(t) for t in times]
+    packed = array.array("d", times)
+    if sys.byteorder != "little":  # pragma: no cover
+        packed.byteswap()
+    parts = [_HEADER.pack(_MAGIC, boot, hold, len(times), len(pids)), packed.tobytes()]
     parts += [_PID.pack(pid, last) for pid, last in pids]
     return b"".join(parts)
 
