@@ -30,7 +30,8 @@ from batchverify.engine.sender import SendConfig
 from batchverify.engine.summary import Summary
 from batchverify.errors import UsageError
 from batchverify.files.tables import Table
-from batchverify.tencent.client import DEFAULT_ENDPOINT, Endpoint
+from batchverify.models import DEFAULT_ENDPOINT
+from batchverify.tencent.client import Endpoint
 from batchverify.tencent.credentials import Credentials, load_credentials
 
 __all__ = ["Simulator", "averify_file", "run_sync", "verify_file"]

@@ -11,19 +11,19 @@ import signal
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from batchverify import __version__, errors
-from batchverify.api import language_of
-from batchverify.core.classify import RetryPolicy
-from batchverify.core.timeutil import parse_duration
-from batchverify.engine.plan import RunRequest, check_summary_path, default_output
-from batchverify.engine.sender import SendConfig
-from batchverify.progress import resolve_mode
-from batchverify.runner import RunOptions, run_job
-from batchverify.tencent.client import DEFAULT_ENDPOINT, Encrypts, Endpoint
-from batchverify.tencent.credentials import Credentials, load_credentials
+from batchverify.models import DEFAULT_ENDPOINT
+
+if TYPE_CHECKING:
+    from batchverify.tencent.client import Encrypts, Endpoint
+    from batchverify.tencent.credentials import Credentials
+
+# The engine (aiohttp, SQLite, the rate store) loads inside the commands, so --help and --version
+# start without it.
 
 log = logging.getLogger("batchverify")
 
@@ -160,6 +160,14 @@ def run(
         raise errors.UsageError("--price must be a number, such as 0.05")
     if rate > 20 and not simulator:
         log.warning("--rate %g is above the API's limit of 20/s: expect RequestLimitExceeded replies", rate)
+    from batchverify.api import language_of
+    from batchverify.core.classify import RetryPolicy
+    from batchverify.core.timeutil import parse_duration
+    from batchverify.engine.plan import RunRequest, check_summary_path, default_output
+    from batchverify.engine.sender import SendConfig
+    from batchverify.progress import resolve_mode
+    from batchverify.runner import RunOptions, run_job
+
     request = RunRequest(
         input=input_path,
         output=output or default_output(input_path),
@@ -205,6 +213,9 @@ def run(
 def _target(
     simulator: bool, endpoint: str | None, profile: str | None, dry_run: bool, encrypt: str | None
 ) -> Iterator[tuple[Endpoint, Credentials | None]]:
+    from batchverify.tencent.client import Endpoint
+    from batchverify.tencent.credentials import Credentials, load_credentials
+
     if not simulator:
         creds = None if dry_run else load_credentials(profile)
         yield Endpoint.parse(endpoint or DEFAULT_ENDPOINT), creds

@@ -5,6 +5,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
+DEFAULT_ENDPOINT = "https://faceid.intl.tencentcloudapi.com"
 ACTION = "MobileStatus"
 API_VERSION = "2018-03-01"
 SERVICE = "faceid"

@@ -32,7 +32,6 @@ from batchverify.models import (
 )
 from batchverify.tencent.credentials import Credentials
 
-DEFAULT_ENDPOINT = "https://faceid.intl.tencentcloudapi.com"
 CONTENT_TYPE = "application/json"
 USER_AGENT = f"batchverify/{__version__}"
 MAX_REPLY_BYTES = 64 * 1024
