@@ -31,6 +31,7 @@ __all__ = [
     "default_language",
     "label_of",
     "needs_action",
+    "phone_header",
     "resolve_language",
 ]
 
@@ -123,6 +124,14 @@ _LOCAL_HEADERS: dict[str, dict[str, str]] = {
     "zh-CN": {"mobile_status_label": "号码状态", "mobile_action": "处理建议"},
     "en": {},
 }
+
+
+_PHONE_HEADER = {"zh-CN": "手机号码", "en": "mobile"}
+
+
+def phone_header(language: str) -> str:
+    """The header given to the phone column of a list that had none (its output gets a header row)."""
+    return _PHONE_HEADER[language]
 
 
 def column_header(column: str, language: str) -> str:

@@ -183,6 +183,8 @@ def _reopen(spec: WriteSpec) -> Table:
         return ExcelTable.known(spec.input, fmt, spec.header_line, spec.header, spec.width)
     table = open_table(spec.input, sheet=spec.sheet, encoding=spec.encoding)
     table.use_header(spec.header_line)
+    if spec.header_line == 0:
+        table.header = list(spec.header)  # the header the plan gave a list that had none
     return table
 
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from batchverify.core.columns import column_letter, detect_phone_column
 from batchverify.core.header import SAMPLE_ROWS, SCAN_ROWS, locate_header
-from batchverify.core.labels import action_of, column_header, label_of
+from batchverify.core.labels import action_of, column_header, label_of, phone_header
 from batchverify.core.normalize import normalize_mobile
 from batchverify.core.timeutil import utc_now_iso
 from batchverify.engine.store import Checkpoint, check_endpoint, checkpoint_path
@@ -320,6 +320,8 @@ def _scan(request: RunRequest, table: Table, endpoint_identity: str) -> Plan:
             raise
         table.use_header(choice.line)
         phone_col, named = choice.phone_col, choice.named
+        if choice.line == 0:  # no header row: the output's new one names the phone column
+            table.header = [""] * phone_col + [phone_header(request.language)]
     else:
         sample = [rec.cells for rec in itertools.islice(table.records(), 1, SAMPLE_ROWS + 1)]
         phone_col = detect_phone_column(table.header, sample, request.column)

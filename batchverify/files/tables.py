@@ -94,7 +94,7 @@ class Table(abc.ABC):
     def records(self) -> Iterator[Record]:
         """The header record, then the data records, streamed from the file."""
         if self.header_line == 0:
-            yield Record(0, [])
+            yield Record(0, list(self.header))  # the header the output gets (none in the file)
         for record in self.rows():
             if record.line >= self.header_line:
                 yield record
