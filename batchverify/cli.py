@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import math
 import os
 import signal
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -188,6 +190,7 @@ def run(
     )
     if summary_json is not None:
         check_summary_path(summary_json, request)
+        _SUMMARY_JSON[0] = summary_json
     mode = resolve_mode(progress)
     interactive = sys.stdin.isatty() and sys.stderr.isatty()
     confirm = None if (yes or not interactive) else _confirm
@@ -303,14 +306,45 @@ def simulate(
     serve_forever(config, host, port)
 
 
+# --summary-json of the run in progress, so a run that fails before its summary still leaves one.
+_SUMMARY_JSON: list[Path | None] = [None]
+
+
+def _error(text: str) -> None:
+    """An error line on stderr; off a terminal it carries the UTC timestamp every cron line has."""
+    if not sys.stderr.isatty():
+        text = time.strftime("%Y-%m-%dT%H:%M:%SZ ", time.gmtime()) + text
+    click.echo(text, err=True)
+
+
+def _failed_summary(exc: errors.BatchVerifyError) -> None:
+    """A monitor reading --summary-json sees this failure, not last night's success."""
+    path = _SUMMARY_JSON[0]
+    if path is None:
+        return
+    doc = {
+        "outcome": "error",
+        "exit_code": exc.exit_code,
+        "error": str(exc),
+        "version": __version__,
+        "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+    with contextlib.suppress(OSError):
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(json.dumps(doc, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        tmp.replace(path)
+
+
 def _setup_logging() -> None:
     handler = logging.StreamHandler(sys.stderr)
     fmt = (
         "batchverify: %(message)s"
         if sys.stderr.isatty()
-        else "%(asctime)s batchverify %(levelname)s %(message)s"
+        else "%(asctime)sZ batchverify %(levelname)s %(message)s"
     )
-    handler.setFormatter(logging.Formatter(fmt, "%Y-%m-%dT%H:%M:%S"))
+    formatter = logging.Formatter(fmt, "%Y-%m-%dT%H:%M:%S")
+    formatter.converter = time.gmtime  # the same UTC stamps as every other line of a cron log
+    handler.setFormatter(formatter)
     log.addHandler(handler)
     log.setLevel(logging.INFO)
     log.propagate = False
@@ -333,10 +367,11 @@ def main(argv: list[str] | None = None) -> None:
     except click.ClickException as exc:
         # One line, like every other error ("batchverify run --help" shows the usage).
         message = " ".join(exc.format_message().split())
-        click.echo(f"batchverify: error: {message}", err=True)
+        _error(f"batchverify: error: {message}")
         sys.exit(errors.EXIT_USAGE)
     except errors.BatchVerifyError as exc:
-        click.echo(f"batchverify: error: {exc}", err=True)
+        _error(f"batchverify: error: {exc}")
+        _failed_summary(exc)
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         click.echo("batchverify: interrupted", err=True)

@@ -118,8 +118,8 @@ def describe_summary(summary: Summary) -> str:
         )
     if summary.uncertain_from_previous_run:
         lines.append(
-            f"  {summary.uncertain_from_previous_run} calls of an interrupted earlier run got no answer "
-            "and may have been billed; they were asked again"
+            f"  {summary.uncertain_from_previous_run} numbers were in flight or waiting for a send slot when "
+            "an earlier run was killed; those that were sent may have been billed; this job asks them again"
         )
     if summary.output_kept:
         lines.append(
@@ -130,10 +130,17 @@ def describe_summary(summary: Summary) -> str:
     if summary.error:
         lines.append(f"  {summary.error}")
     if summary.given_up:
-        lines.append(
-            f"  {summary.given_up} number{'s' if summary.given_up > 1 else ''} got no final answer in 3 runs "
-            "of this job; the job is closed, so the next run checks the whole list again"
-        )
+        many = "s" if summary.given_up > 1 else ""
+        if summary.job_closed:
+            lines.append(
+                f"  {summary.given_up} number{many} got no final answer in 3 runs of this job; the job is "
+                "closed, so the next run starts a new one (answers within --max-age are reused)"
+            )
+        else:
+            lines.append(
+                f"  {summary.given_up} number{many} got no final answer in 3 runs of this job; it stays open "
+                "for the rows still waiting (pending, or the daily limit)"
+            )
     if summary.outcome == "interrupted":
         lines.append(f"  interrupted: run the same command again to resume {job}")
     elif summary.outcome == "incomplete" and not summary.job_closed:
@@ -151,9 +158,11 @@ def duration(seconds: float) -> str:
 
 
 def money(amount: float) -> str:
-    """An amount with two decimals, or more when a price per answer needs them (0.035)."""
-    text = f"{amount:.2f}"
-    return text if abs(float(text) - amount) < 1e-9 else f"{amount:.4f}".rstrip("0")
+    """An amount with two decimals, or up to six when a small price needs them (0.069)."""
+    rounded = round(amount, 6)
+    if abs(rounded - round(rounded, 2)) < 1e-9:
+        return f"{rounded:.2f}"
+    return f"{rounded:.6f}".rstrip("0")
 
 
 def _when(iso: str | None) -> str:

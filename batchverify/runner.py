@@ -60,6 +60,9 @@ async def run_job(request: RunRequest, opts: RunOptions) -> int:
         return errors.EXIT_OK
     if made.to_send and opts.confirm is not None and not opts.confirm("Send these numbers (billed)?"):
         say("nothing sent")
+        summary = summary_from_plan(made, written=False)
+        summary.outcome = "declined"
+        _write_summary_json(opts.summary_json, summary)
         return errors.EXIT_USAGE
     assert opts.credentials is not None
     target = Target(

@@ -61,11 +61,12 @@ class SendStats:
     @property
     def achieved_rate(self) -> float:
         """Requests per second from the first to the last request sent."""
-        if self.first_send is None or self.last_send is None or self.requests < 2:
+        if self.first_send is None or self.last_send is None:
             return 0.0
         span = self.last_send - self.first_send
-        # Under a second the window lets a burst through at once: no meaningful rate yet.
-        return (self.requests - 1) / span if span >= 1.0 else 0.0
+        # Counting the one-second window the first sends share: a run held to N per sliding second
+        # never shows more than N, and a short run shows a rate too.
+        return self.requests / (span + 1.0)
 
     @property
     def maybe_billed(self) -> int:

@@ -15,12 +15,15 @@ __all__ = ["Outcome", "Summary", "summary_from_plan"]
 
 # How a run ended. "complete": every row final; "incomplete": some rows still need a call (run
 # again later); "interrupted": a stop was asked for; "fatal": the API refused the job;
-# "storage_error": the checkpoint or the output could not be written after calls were made; "dry_run".
+# "storage_error": the checkpoint or the output could not be written after calls were made; "dry_run";
+# "declined": the confirmation was answered no. A run that fails before its summary (exit 2) writes
+# --summary-json with "outcome": "error".
 Outcome = str
 
 _EXIT_CODES: dict[str, int] = {
     "complete": errors.EXIT_OK,
     "dry_run": errors.EXIT_OK,
+    "declined": errors.EXIT_USAGE,  # the confirmation was answered no: nothing sent
     "incomplete": errors.EXIT_INCOMPLETE,
     "interrupted": errors.EXIT_INTERRUPTED,
     "fatal": errors.EXIT_FATAL_API,

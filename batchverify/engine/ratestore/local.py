@@ -117,6 +117,8 @@ def runtime_dir() -> Path:
     """
     base = os.environ.get("XDG_RUNTIME_DIR", "").strip()
     uid = os.getuid()
+    if base and not Path(base).is_dir():
+        base = ""  # a stale value (left by su or sudo) must not stop a nightly run: use /tmp
     path = Path(base) / "batchverify" if base else Path("/tmp") / f"batchverify-{uid}"
     try:
         path.mkdir(mode=0o700, exist_ok=True)
