@@ -38,6 +38,7 @@ from batchverify.engine.events import (
     ignore,
 )
 from batchverify.engine.gate import FairShare, RateGate, shared_gate
+from batchverify.engine.outcome import finish_summary
 from batchverify.engine.output import write_output
 from batchverify.engine.plan import Plan, RunRequest, build_plan
 from batchverify.engine.sender import SendConfig, Sender, Verifier
@@ -45,7 +46,6 @@ from batchverify.engine.store import Checkpoint, JobInfo, Store
 from batchverify.engine.summary import Summary, apply_write, summary_from_plan
 from batchverify.errors import BatchVerifyError, CheckpointError, EndpointError
 from batchverify.files.tables import Table
-from batchverify.models import Status
 from batchverify.tencent.client import Encrypts, Endpoint, MobileStatusClient, make_session
 from batchverify.tencent.credentials import Credentials
 
@@ -213,7 +213,7 @@ class Job:
                 apply_write(summary, written)
             if made.request.output is not None and written is not None and not written.kept_output:
                 self._emit(OutputWritten(made.request.output, sum(counts.values()), summary.by_status))
-            _finish(summary, sender, counts, started)
+            finish_summary(summary, sender, counts, started)
             if sender is None and self._stop_reason is not None:
                 summary.outcome, summary.stop_reason = "interrupted", self._stop_reason.value
             if summary.stop_reason is not None:
@@ -344,70 +344,3 @@ async def _resolve(endpoint: Endpoint) -> None:
         else:
             hint = "check --endpoint"
         raise EndpointError(f"the endpoint's host {host!r} cannot be resolved ({detail}); {hint}") from None
-
-
-_STOP_MESSAGES = {
-    StopReason.DAILY_LIMIT: "the account's daily quota is used up (Result -4); run again tomorrow",
-    StopReason.NETWORK: "the API could not be reached; run again when the network is back",
-    StopReason.NO_ANSWER: (
-        "calls keep getting no answer (timeouts or cut connections; each may have been billed): "
-        "stopped early; check the network, --timeout and --endpoint, then run again"
-    ),
-    StopReason.BUDGET: (
-        "the run's budget of billable answers (--max-billable) is reached; the numbers not sent stay "
-        "pending: run again (with a new budget) to continue"
-    ),
-    StopReason.BAD_REPLIES: (
-        "the endpoint keeps answering something that is not the MobileStatus API (HTML, HTTP "
-        "errors): stopped early; check --endpoint"
-    ),
-}
-
-
-def _finish(summary: Summary, sender: Sender | None, counts: Counter[str], started: float) -> None:
-    summary.elapsed_seconds = round(time.monotonic() - started, 3)
-    not_final = sum(n for status, n in counts.items() if not Status(status).is_final)
-    if sender is not None:
-        stats = sender.stats
-        summary.requests = stats.requests
-        summary.billable_calls = stats.billable
-        summary.retries = stats.retries
-        summary.rate_limited = stats.throttled
-        summary.uncertain_calls = stats.uncertain
-        summary.abandoned_in_flight = stats.abandoned_in_flight
-        summary.maybe_billed = stats.maybe_billed
-        summary.answers_not_stored = stats.not_stored
-        summary.achieved_rate = round(stats.achieved_rate, 2)
-        reason = sender.stop_reason
-        summary.stop_reason = None if reason is None else reason.value
-        if summary.output_error is not None and reason is not StopReason.FATAL:
-            summary.outcome = "storage_error"
-            summary.error = (
-                f"{summary.output_error}; the answers are kept in the checkpoint: run again to write it"
-            )
-            return
-        if reason is StopReason.STORAGE:
-            summary.outcome = "storage_error"
-            summary.error = (
-                f"{sender.storage_error}; every answer stored before is kept: free the space "
-                "(or fix the disk) and run again"
-            )
-            return
-        if reason is StopReason.INTERRUPTED:
-            summary.outcome = "interrupted"
-            return
-        if reason is StopReason.FATAL and sender.fatal is not None:
-            summary.outcome = "fatal"
-            summary.error = str(sender.fatal)
-            summary.fatal = sender.fatal
-            return
-        if reason is not None:
-            summary.error = _STOP_MESSAGES.get(reason)
-    if summary.output_error is not None:
-        summary.outcome = "storage_error"
-        summary.error = (
-            f"{summary.output_error}; the answers are kept in the checkpoint: run again to write it"
-        )
-        return
-    if not_final:
-        summary.outcome = "incomplete"

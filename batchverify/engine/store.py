@@ -21,9 +21,9 @@ from pathlib import Path
 from typing import Any
 
 from batchverify.engine.sqlitebase import Guarded, release_lock, take_lock
-from batchverify.engine.storetypes import GIVE_UP_AFTER, JobInfo, Store, StoredAnswer
+from batchverify.engine.storetypes import GIVE_UP_AFTER, JobInfo, Store, StoredAnswer, row_result
 from batchverify.errors import CheckpointError
-from batchverify.models import RowResult, Status
+from batchverify.models import RowResult
 
 __all__ = [
     "GIVE_UP_AFTER",
@@ -368,7 +368,7 @@ class Checkpoint:
                 f"SELECT {_ANSWER_COLUMNS} FROM answers WHERE number IN ({marks})", chunk
             )
             for row in rows:
-                found[int(row[0])] = StoredAnswer(int(row[1]), _row_result(row), int(row[11]))
+                found[int(row[0])] = StoredAnswer(int(row[1]), row_result(row), int(row[11]))
         return found
 
     @contextlib.contextmanager
@@ -394,17 +394,3 @@ def check_endpoint(path: Path, bound: str, identity: str) -> None:
             f"{path.name} holds answers from {bound}, not {identity}; "
             "choose another -o, or delete that file to start from nothing"
         )
-
-
-def _row_result(row: tuple[object, ...]) -> RowResult:
-    _, _, status, status_code, result_code, billable, description, request_id, checked_at, error = row[:10]
-    return RowResult(
-        status=Status(str(status)),
-        status_code=None if status_code is None else int(str(status_code)),
-        result_code=None if result_code is None else str(result_code),
-        billable=bool(billable),
-        description=str(description),
-        request_id=str(request_id),
-        checked_at=str(checked_at),
-        error=str(error),
-    )

@@ -8,7 +8,7 @@ from typing import Protocol
 
 from batchverify.models import RowResult, Status
 
-__all__ = ["GIVE_UP_AFTER", "JobInfo", "Store", "StoredAnswer"]
+__all__ = ["GIVE_UP_AFTER", "JobInfo", "Store", "StoredAnswer", "row_result"]
 
 GIVE_UP_AFTER = 3  # runs of a job in which a number got no final answer before it stops holding it
 
@@ -77,3 +77,18 @@ class Store(Protocol):
     def lookup(self, numbers: Iterable[int]) -> dict[int, StoredAnswer]: ...
     def answer_count(self) -> int: ...
     def close(self) -> None: ...
+
+
+def row_result(row: tuple[object, ...]) -> RowResult:
+    """A stored answer row (the columns of ``answers``, in order) as a ``RowResult``."""
+    _, _, status, status_code, result_code, billable, description, request_id, checked_at, error = row[:10]
+    return RowResult(
+        status=Status(str(status)),
+        status_code=None if status_code is None else int(str(status_code)),
+        result_code=None if result_code is None else str(result_code),
+        billable=bool(billable),
+        description=str(description),
+        request_id=str(request_id),
+        checked_at=str(checked_at),
+        error=str(error),
+    )

@@ -7,8 +7,6 @@ only until its batch of phone texts has been annotated.
 
 from __future__ import annotations
 
-import functools
-import html
 import re
 from collections import deque
 from collections.abc import Callable, Iterable
@@ -17,9 +15,42 @@ from typing import Protocol
 
 from batchverify.files.layout import Annotate, CellValue
 from batchverify.files.tables import cell_text
-from batchverify.files.xlsx.cells import ResultCells, col_index, col_letters, inline_cell
+from batchverify.files.xlsx.cells import ResultCells, col_letters, inline_cell
 from batchverify.files.xlsx.model import ResultColumn, StreamUnsupported
 from batchverify.files.xlsx.package import unescape_ooxml
+from batchverify.files.xlsx.rowbytes import (
+    AFTER_NAME as _AFTER_NAME,
+)
+from batchverify.files.xlsx.rowbytes import (
+    CELL_R_RE as _CELL_R_RE,
+)
+from batchverify.files.xlsx.rowbytes import (
+    ROW_R_RE as _ROW_R_RE,
+)
+from batchverify.files.xlsx.rowbytes import (
+    T_ATTR_RE as _T_ATTR_RE,
+)
+from batchverify.files.xlsx.rowbytes import (
+    Cell as _Cell,
+)
+from batchverify.files.xlsx.rowbytes import (
+    bump as _bump,
+)
+from batchverify.files.xlsx.rowbytes import (
+    col_of as _col_of,
+)
+from batchverify.files.xlsx.rowbytes import (
+    drop_spans as _drop_spans,
+)
+from batchverify.files.xlsx.rowbytes import (
+    style_of as _style_of,
+)
+from batchverify.files.xlsx.rowbytes import (
+    unescape as _unescape,
+)
+from batchverify.files.xlsx.rowbytes import (
+    with_ref as _with_ref,
+)
 
 __all__ = ["RowPlan", "RowStream"]
 
@@ -42,11 +73,6 @@ class RowPlan:
     looks: list[ResultColumn]
     phone_col: int
     batch_size: int
-
-
-# A cell found in a row: (column, start, end, attributes, body or None, has an r attribute); tuples
-# because a dataclass per cell costs seconds on a large sheet.
-_Cell = tuple[int, int, int, bytes, bytes | None, bool]
 
 
 @dataclass
@@ -363,48 +389,3 @@ class RowStream:
             self._write(b"".join(self._out))
             self._out.clear()
             self._out_size = 0
-
-
-_AFTER_NAME = frozenset((b" ", b"\t", b"\r", b"\n", b">", b"/"))
-_ROW_R_RE = re.compile(rb"\sr\s*=\s*[\"']([0-9]+)[\"']")
-_CELL_R_RE = re.compile(rb"\sr\s*=\s*[\"']([A-Za-z]{1,3})[0-9]+[\"']")
-_T_ATTR_RE = re.compile(rb"\st\s*=\s*[\"'](\w+)[\"']")
-_S_ATTR_RE = re.compile(rb"\ss\s*=\s*[\"']([0-9]+)[\"']")
-_SPANS_RE = re.compile(rb"\sspans\s*=\s*(?:\"[^\"]*\"|'[^']*')")
-_ANY_R_RE = re.compile(rb"(\sr\s*=\s*[\"'])[^\"']*([\"'])")
-
-
-@functools.lru_cache(maxsize=4096)
-def _col_of(letters: bytes) -> int:
-    return col_index(letters.decode())
-
-
-def _style_of(cell: _Cell | None) -> int | None:
-    if cell is None:
-        return None
-    m = _S_ATTR_RE.search(cell[3])
-    return int(m.group(1)) if m and m.group(1) != b"0" else None
-
-
-def _drop_spans(attrs: bytes) -> bytes:
-    # spans is only an optimisation hint; a stale one makes Excel repair the file.
-    return _SPANS_RE.sub(b"", attrs) if b"spans" in attrs else attrs
-
-
-def _with_ref(raw: bytes, name_end: int, ref: bytes, explicit: bool) -> bytes:
-    """The cell's XML with its r attribute set to `ref` (added after the tag name if missing)."""
-    if explicit:
-        head_end = raw.index(b">")
-        return (
-            _ANY_R_RE.sub(lambda m: m.group(1) + ref + m.group(2), raw[:head_end], count=1) + raw[head_end:]
-        )
-    return raw[:name_end] + b' r="' + ref + b'"' + raw[name_end:]
-
-
-def _bump(m: re.Match[bytes]) -> bytes:
-    return m.group(1) + m.group(2) + str(int(m.group(3)) + 1).encode()
-
-
-def _unescape(raw: bytes) -> str:
-    text = raw.decode("utf-8", "replace")
-    return html.unescape(text) if "&" in text else text
