@@ -1,0 +1,80 @@
+"""The upload server's aiohttp application: routes, the token check, the page's templates and
+script, and the job manager's start and stop with the server."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+import aiohttp_jinja2
+import jinja2
+from aiohttp import web
+from aiohttp.abc import AbstractAccessLogger
+
+from batchverify.web.auth import Auth
+from batchverify.web.manager import JobManager, ServeSettings
+from batchverify.web.pages import AUTH, add_page_routes
+from batchverify.web.routes import MANAGER, add_api_routes
+
+__all__ = ["AccessLog", "create_app"]
+
+_HERE = Path(__file__).parent
+_SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "same-origin",
+    "Content-Security-Policy": (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        "connect-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'"
+    ),
+}
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@web.middleware
+async def _security_headers(request: web.Request, handler: Handler) -> web.StreamResponse:
+    try:
+        response = await handler(request)
+    except web.HTTPException as exc:
+        exc.headers.update(_SECURITY_HEADERS)
+        raise
+    if not response.prepared:
+        response.headers.update(_SECURITY_HEADERS)
+    return response
+
+
+class AccessLog(AbstractAccessLogger):
+    """One line a request: method, path without its query (a login URL carries the token), status."""
+
+    def log(self, request: web.BaseRequest, response: web.StreamResponse, time: float) -> None:
+        self.logger.info(
+            "%s %s %s %d %.0f ms", request.remote, request.method, request.path, response.status, time * 1000
+        )
+
+
+def create_app(settings: ServeSettings) -> web.Application:
+    auth = Auth(settings.token)
+    # The upload streams past aiohttp's body limit (the cap is ours, enforced while reading);
+    # other bodies (a form, a JSON object) stay small.
+    app = web.Application(middlewares=[_security_headers, auth.middleware], client_max_size=1 << 20)
+    manager = JobManager(settings)
+    app[MANAGER] = manager
+    app[AUTH] = auth
+    aiohttp_jinja2.setup(
+        app,
+        loader=jinja2.FileSystemLoader(_HERE / "templates"),
+        autoescape=jinja2.select_autoescape(["html"], default=True),
+    )
+    add_page_routes(app)
+    add_api_routes(app)
+    app.router.add_static("/static", _HERE / "static", append_version=False)
+
+    async def opened(_app: web.Application) -> None:
+        await manager.open()
+
+    async def closed(_app: web.Application) -> None:
+        await manager.close()
+
+    app.on_startup.append(opened)
+    app.on_shutdown.append(closed)
+    return app

@@ -1,0 +1,93 @@
+"""Who may use the server: the holder of its token, as ``Authorization: Bearer`` or as the session
+cookie that logging in sets. Cookie-authenticated changes must come from the server's own pages
+(SameSite=Strict, and an Origin or Referer naming this host), so another site cannot make a
+logged-in browser start, stop or delete jobs."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Awaitable, Callable
+from urllib.parse import urlsplit
+
+from aiohttp import web
+
+__all__ = ["COOKIE", "Auth"]
+
+COOKIE = "batchverify_session"
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+_OPEN_PATHS = frozenset({"/login", "/static/app.js", "/static/app.css", "/favicon.ico"})
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def _json_error(status: type[web.HTTPException], message: str) -> web.HTTPException:
+    return status(text=web.json_response({"error": message}).text, content_type="application/json")
+
+
+class Auth:
+    """The token check, the session cookie and the cross-site check, as one middleware."""
+
+    def __init__(self, token: str) -> None:
+        self._token = token.encode()
+        # The cookie is derived from the token: a new token (a restart without BATCHVERIFY_TOKEN)
+        # ends every session, and the token itself never travels in a cookie.
+        self.session = hmac.new(self._token, b"batchverify session v1", hashlib.sha256).hexdigest()
+
+    def token_ok(self, given: str) -> bool:
+        return hmac.compare_digest(given.encode(), self._token)
+
+    def authenticated(self, request: web.Request) -> str | None:
+        """``"bearer"`` or ``"cookie"`` for a request that holds the token, else None."""
+        header = request.headers.get("Authorization", "")
+        scheme, _, value = header.partition(" ")
+        if scheme.lower() == "bearer" and self.token_ok(value.strip()):
+            return "bearer"
+        cookie = request.cookies.get(COOKIE, "")
+        if cookie and hmac.compare_digest(cookie.encode(), self.session.encode()):
+            return "cookie"
+        return None
+
+    def set_session(self, response: web.StreamResponse, request: web.Request) -> None:
+        response.set_cookie(
+            COOKIE,
+            self.session,
+            httponly=True,
+            samesite="Strict",
+            secure=request.secure,
+            path="/",
+            max_age=30 * 86400,
+        )
+
+    @web.middleware
+    async def middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        if request.method not in _SAFE_METHODS and not same_origin(request):
+            # Checked for every change, the login form's too; a Bearer client (a script) sends no
+            # Origin at all, which passes: a browser always sends one on a cross-site POST.
+            raise _json_error(web.HTTPForbidden, "cross-site request refused (its Origin is not this server)")
+        if request.path in _OPEN_PATHS:
+            return await handler(request)
+        how = self.authenticated(request)
+        if how is None:
+            if request.path.startswith("/api/"):
+                message = "the server's token is needed (Authorization: Bearer)"
+                raise _json_error(web.HTTPUnauthorized, message)
+            raise web.HTTPSeeOther("/login")
+        if how == "cookie" and request.method not in _SAFE_METHODS and not has_origin(request):
+            raise _json_error(web.HTTPForbidden, "a change with the session cookie needs an Origin header")
+        return await handler(request)
+
+
+def has_origin(request: web.Request) -> bool:
+    return bool(request.headers.get("Origin") or request.headers.get("Referer"))
+
+
+def same_origin(request: web.Request) -> bool:
+    """No Origin or Referer (not a browser), or one naming this very host and port."""
+    origin = request.headers.get("Origin") or request.headers.get("Referer")
+    if not origin:
+        return True
+    if origin == "null":
+        return False
+    parts = urlsplit(origin)
+    return parts.scheme in ("http", "https") and parts.netloc.lower() == request.host.lower()

@@ -1,0 +1,235 @@
+"""The server's jobs: created from uploads, started, stopped, resumed after a restart, deleted, and
+removed once older than ``--keep``. Everything a job has lives under ``<data dir>/jobs/<id>/``."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime
+import fcntl
+import logging
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from aiohttp import web
+
+from batchverify.core.timeutil import utc_now_iso
+from batchverify.engine.job import Target
+from batchverify.errors import BatchVerifyError, UsageError
+from batchverify.web.jobs import ACTIVE, JobConflict, WebJob
+from batchverify.web.records import ID_RE, JobRecord, clean_name, load_records, new_id
+from batchverify.web.upload import receive_upload
+
+__all__ = ["JobManager", "PlanError", "ServeSettings"]
+
+log = logging.getLogger("batchverify")
+
+MAX_RUNNING = 8  # jobs sending at once; more wait as "queued" (all share one gate anyway)
+_SWEEP_EVERY = 3600.0
+_ORPHAN_AFTER = 3600.0  # a folder without a record: an upload cut off by a crash
+
+
+class PlanError(Exception):
+    """The upload or the options cannot be planned (400); the message is one line for the user."""
+
+
+@dataclass(frozen=True)
+class ServeSettings:
+    data_dir: Path
+    target: Target
+    token: str
+    max_upload: int = 100 * 1024 * 1024
+    keep: datetime.timedelta | None = datetime.timedelta(days=30)
+    language: str = "en"  # for uploads whose browser names no language batchverify speaks
+
+
+class JobManager:
+    def __init__(self, settings: ServeSettings) -> None:
+        self.settings = settings
+        self.root = settings.data_dir / "jobs"
+        self.jobs: dict[str, WebJob] = {}
+        self._slots = asyncio.Semaphore(MAX_RUNNING)
+        self._closing = asyncio.Event()
+        self._sweeper: asyncio.Task[None] | None = None
+        self._lock_fd: int | None = None
+
+    # -- life of the server ----------------------------------------------------------------------
+
+    async def open(self) -> None:
+        """Lock the data dir, load every job, resume the ones that were running."""
+        self.root.mkdir(mode=0o700, parents=True, exist_ok=True)
+        self._lock()
+        for record in await asyncio.to_thread(load_records, self.root):
+            job = WebJob(self.root, record)
+            self.jobs[record.id] = job
+            if record.state in ACTIVE:
+                log.info("resuming job %s (%s) after a restart", record.id, record.name)
+                self._launch(job)
+        self._sweeper = asyncio.get_running_loop().create_task(self._sweep_forever())
+
+    async def close(self) -> None:
+        """Stop the running jobs cleanly (they resume at the next start) and release the dir."""
+        self._closing.set()
+        for job in self.jobs.values():
+            job.notify()  # event streams end, so the server's shutdown does not wait for them
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+        tasks = [j.task for j in self.jobs.values() if j.task is not None and not j.task.done()]
+        for job in self.jobs.values():
+            if job.engine is not None:
+                job.engine.stop()
+        if tasks:
+            await asyncio.wait(tasks, timeout=60)
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)
+            self._lock_fd = None
+
+    def _lock(self) -> None:
+        fd = os.open(self.settings.data_dir / ".lock", os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise UsageError(
+                f"another batchverify serve uses the data dir {self.settings.data_dir}; stop it or choose "
+                "another --data-dir"
+            ) from None
+        self._lock_fd = fd
+
+    @property
+    def closing(self) -> bool:
+        return self._closing.is_set()
+
+    # -- the API's actions -----------------------------------------------------------------------
+
+    def get(self, job_id: str) -> WebJob:
+        job = self.jobs.get(job_id) if ID_RE.fullmatch(job_id) else None
+        if job is None:
+            raise web.HTTPNotFound(text='{"error": "no such job"}', content_type="application/json")
+        return job
+
+    def listing(self) -> list[WebJob]:
+        return sorted(self.jobs.values(), key=lambda j: j.record.created_at, reverse=True)
+
+    async def create(self, request: web.Request, language: str) -> WebJob:
+        """Receive an upload and plan it. Raises ``TooLarge``, ``UploadError`` or ``PlanError``."""
+        job_id = new_id()
+        folder = self.root / job_id
+        folder.mkdir(mode=0o700)
+        try:
+            upload = await receive_upload(request, folder, self.settings.max_upload)
+            record = JobRecord(
+                id=job_id,
+                name=clean_name(upload.filename),
+                suffix=upload.suffix,
+                created_at=utc_now_iso(),
+                language=language,
+                size=upload.size,
+            )
+            job = WebJob(self.root, record)
+            await self._plan(job, _options(upload.fields))
+        except BaseException:
+            await asyncio.to_thread(_remove, folder)
+            raise
+        self.jobs[job_id] = job
+        return job
+
+    async def replan(self, job: WebJob, fields: dict[str, str]) -> None:
+        if job.record.state != "planned":
+            raise JobConflict(f"the job is {job.record.state}: its column can change only before it starts")
+        await self._plan(job, _options(fields))
+
+    async def _plan(self, job: WebJob, options: tuple[str | None, str | None, int | None]) -> None:
+        record = job.record
+        before = (record.column, record.sheet, record.header_row)
+        record.column, record.sheet, record.header_row = options
+        try:
+            made, view = await asyncio.to_thread(job.make_plan, self.settings.target.endpoint_identity)
+        except BatchVerifyError as exc:
+            record.column, record.sheet, record.header_row = before
+            raise PlanError(job.scrub(str(exc))) from None
+        job.save(plan=view, total=len(made.distinct), done=0, counts={})
+
+    def start(self, job: WebJob) -> None:
+        if self._closing.is_set():
+            raise JobConflict("the server is stopping")
+        if not job.can_start():
+            if job.record.state in ACTIVE:
+                raise JobConflict(f"the job is already {job.record.state}")
+            raise JobConflict("the job is finished: every number has its answer")
+        job.stop_requested = False
+        job.save(state="queued", error=None)
+        self._launch(job)
+
+    def _launch(self, job: WebJob) -> None:
+        job.stop_requested = False
+        job.task = asyncio.get_running_loop().create_task(
+            job.run(self.settings.target, self._slots, self._closing), name=f"job-{job.record.id}"
+        )
+
+    def stop(self, job: WebJob) -> None:
+        if job.record.state not in ACTIVE:
+            raise JobConflict(f"the job is {job.record.state}, not running")
+        job.stop()
+
+    async def delete(self, job: WebJob) -> None:
+        """Stop the job if it runs (its calls in flight land first), then remove every file."""
+        job.stop()
+        if job.task is not None and not job.task.done():
+            await asyncio.wait([job.task], timeout=60)
+        self.jobs.pop(job.record.id, None)
+        job.notify()
+        await asyncio.to_thread(job.files.remove)
+
+    # -- --keep -------------------------------------------------------------------------------------
+
+    async def _sweep_forever(self) -> None:
+        while True:
+            try:
+                await self.sweep()
+            except Exception:
+                log.exception("removing old jobs failed")
+            await asyncio.sleep(_SWEEP_EVERY)
+
+    async def sweep(self, now: datetime.datetime | None = None) -> list[str]:
+        """Remove the jobs untouched for longer than ``--keep`` (never one that runs); returns ids."""
+        keep = self.settings.keep
+        removed: list[str] = []
+        if keep is None:
+            return removed
+        now = now or datetime.datetime.now(datetime.UTC)
+        cutoff = utc_now_iso(now - keep)
+        for job in list(self.jobs.values()):
+            record = job.record
+            if record.state not in ACTIVE and (record.updated_at or record.created_at) < cutoff:
+                await self.delete(job)
+                removed.append(record.id)
+        await asyncio.to_thread(self._remove_orphans)
+        return removed
+
+    def _remove_orphans(self) -> None:
+        for entry in self.root.iterdir():
+            if not ID_RE.fullmatch(entry.name) or entry.name in self.jobs:
+                continue
+            with contextlib.suppress(OSError):
+                if time.time() - entry.stat().st_mtime > _ORPHAN_AFTER:
+                    _remove(entry)
+
+
+def _remove(folder: Path) -> None:
+    import shutil
+
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def _options(fields: dict[str, str]) -> tuple[str | None, str | None, int | None]:
+    """The planning fields of a form: empty means "detect"."""
+    header: int | None = None
+    text = fields.get("header_row", "").strip()
+    if text:
+        if not text.isdigit() or int(text) > 1_048_576:
+            raise PlanError(f"header_row {text!r} must be a row number (0: the list has no header)")
+        header = int(text)
+    return fields.get("column", "").strip() or None, fields.get("sheet", "").strip() or None, header

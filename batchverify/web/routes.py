@@ -1,0 +1,183 @@
+"""The JSON API: upload and plan, start, stop, the job list and one job, its event stream, its
+result files, delete. Errors are ``{"error": "one line"}`` with the status that says what kind."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from urllib.parse import quote
+
+from aiohttp import web
+
+from batchverify.web.jobs import ACTIVE, JobConflict, WebJob
+from batchverify.web.manager import JobManager, PlanError
+from batchverify.web.upload import TooLarge, UploadError
+from batchverify.web.words import browser_language
+
+__all__ = ["MANAGER", "add_api_routes"]
+
+MANAGER = web.AppKey("manager", JobManager)
+_TYPES = {
+    ".xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    ".xlsm": "application/vnd.ms-excel.sheet.macroEnabled.12",
+    ".tsv": "text/tab-separated-values",
+}
+_HEARTBEAT = 15.0
+_COALESCE = 0.25  # at most four updates a second per listener, however fast the answers come
+
+
+def _error(status: int, message: str) -> web.Response:
+    return web.json_response({"error": message}, status=status)
+
+
+def _manager(request: web.Request) -> JobManager:
+    return request.app[MANAGER]
+
+
+def _job(request: web.Request) -> WebJob:
+    return _manager(request).get(request.match_info["id"])
+
+
+async def create_job(request: web.Request) -> web.Response:
+    manager = _manager(request)
+    language = request.query.get("language") or browser_language(
+        request.headers.get("Accept-Language", ""), manager.settings.language
+    )
+    if language not in ("zh-CN", "en"):
+        language = manager.settings.language
+    try:
+        job = await manager.create(request, language)
+    except TooLarge:
+        mb = manager.settings.max_upload / (1024 * 1024)
+        return _error(413, f"the file is larger than the server's limit of {mb:g} MB (--max-upload-mb)")
+    except (UploadError, PlanError) as exc:
+        return _error(400, str(exc))
+    body = job.view()
+    return web.json_response(body, status=201, headers={"Location": f"/api/jobs/{job.record.id}"})
+
+
+async def replan_job(request: web.Request) -> web.Response:
+    job = _job(request)
+    fields = await _fields(request)
+    try:
+        await _manager(request).replan(job, fields)
+    except JobConflict as exc:
+        return _error(409, str(exc))
+    except PlanError as exc:
+        return _error(400, str(exc))
+    return web.json_response(job.view())
+
+
+async def _fields(request: web.Request) -> dict[str, str]:
+    if request.content_type == "application/json":
+        try:
+            doc = await request.json()
+        except ValueError:
+            doc = None
+        if not isinstance(doc, dict):
+            raise web.HTTPBadRequest(text='{"error": "send a JSON object"}', content_type="application/json")
+        return {str(k): "" if v is None else str(v) for k, v in doc.items()}
+    form = await request.post()
+    return {k: str(v) for k, v in form.items() if isinstance(v, str)}
+
+
+async def start_job(request: web.Request) -> web.Response:
+    job = _job(request)
+    try:
+        _manager(request).start(job)
+    except JobConflict as exc:
+        return _error(409, str(exc))
+    return web.json_response(job.view(), status=202)
+
+
+async def stop_job(request: web.Request) -> web.Response:
+    job = _job(request)
+    try:
+        _manager(request).stop(job)
+    except JobConflict as exc:
+        return _error(409, str(exc))
+    return web.json_response(job.view(), status=202)
+
+
+async def list_jobs(request: web.Request) -> web.Response:
+    return web.json_response({"jobs": [j.view() for j in _manager(request).listing()]})
+
+
+async def get_job(request: web.Request) -> web.Response:
+    return web.json_response(_job(request).view())
+
+
+async def delete_job(request: web.Request) -> web.Response:
+    job = _job(request)
+    await _manager(request).delete(job)
+    return web.Response(status=204)
+
+
+async def job_events(request: web.Request) -> web.StreamResponse:
+    """Server-Sent Events: the job as ``GET /api/jobs/{id}`` shows it, each time it changes."""
+    job = _job(request)
+    manager = _manager(request)
+    response = web.StreamResponse(
+        headers={
+            "Content-Type": "text/event-stream",
+            "Cache-Control": "no-cache",
+            "X-Accel-Buffering": "no",  # a proxy in front must not hold the stream back
+        }
+    )
+    await response.prepare(request)
+    changed = job.subscribe()
+    try:
+        while True:
+            changed.clear()
+            gone = job.record.id not in manager.jobs
+            if manager.closing:
+                break
+            doc = {"id": job.record.id, "deleted": True} if gone else job.view()
+            data = json.dumps(doc, ensure_ascii=False)
+            await response.write(f"event: job\ndata: {data}\n\n".encode())
+            if gone:
+                break
+            try:
+                await asyncio.wait_for(changed.wait(), timeout=_HEARTBEAT)
+            except TimeoutError:
+                await response.write(b": keep-alive\n\n")
+            await asyncio.sleep(_COALESCE)
+    except (ConnectionResetError, asyncio.CancelledError):
+        pass
+    finally:
+        job.unsubscribe(changed)
+    return response
+
+
+async def job_result(request: web.Request) -> web.StreamResponse:
+    job = _job(request)
+    if job.record.state in ACTIVE:
+        return _error(409, f"the job is {job.record.state}: the result is ready when it stops")
+    rows = request.query.get("rows", "all")
+    if rows not in ("all", "problems"):
+        return _error(400, "rows must be all or problems")
+    problems = rows == "problems"
+    path = job.files.problems if problems else job.files.output
+    if not path.exists():
+        return _error(404, "no result yet: start the job first")
+    name = job.files.download_name(job.record, problems)
+    headers = {"Content-Disposition": _disposition(name), "Content-Type": _TYPES.get(path.suffix, "text/csv")}
+    return web.FileResponse(path, headers=headers)
+
+
+def _disposition(name: str) -> str:
+    """An attachment named ``name``: ASCII for old clients, UTF-8 (RFC 6266) for the rest."""
+    fallback = "".join(c if c.isascii() and c.isprintable() and c not in '"\\' else "_" for c in name)
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(name, safe='')}"
+
+
+def add_api_routes(app: web.Application) -> None:
+    app.router.add_post("/api/jobs", create_job)
+    app.router.add_get("/api/jobs", list_jobs)
+    app.router.add_get("/api/jobs/{id}", get_job)
+    app.router.add_delete("/api/jobs/{id}", delete_job)
+    app.router.add_post("/api/jobs/{id}/plan", replan_job)
+    app.router.add_post("/api/jobs/{id}/start", start_job)
+    app.router.add_post("/api/jobs/{id}/stop", stop_job)
+    app.router.add_get("/api/jobs/{id}/events", job_events)
+    app.router.add_get("/api/jobs/{id}/result", job_result)

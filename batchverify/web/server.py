@@ -1,0 +1,148 @@
+"""``batchverify serve``: bind, print the login address once, serve until SIGINT or SIGTERM, then
+stop the running jobs cleanly (they resume when the server starts again)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime
+import logging
+import os
+import secrets
+import signal
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from aiohttp import web
+
+from batchverify.api import SIMULATOR_IDENTITY
+from batchverify.core.classify import RetryPolicy
+from batchverify.engine.job import Target
+from batchverify.engine.sender import SendConfig
+from batchverify.errors import UsageError
+from batchverify.models import DEFAULT_ENDPOINT
+from batchverify.tencent.client import Endpoint
+from batchverify.tencent.credentials import Credentials, load_credentials
+from batchverify.web.app import AccessLog, create_app
+from batchverify.web.manager import ServeSettings
+
+__all__ = ["ServeOptions", "default_data_dir", "serve"]
+
+log = logging.getLogger("batchverify")
+_LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+
+
+@dataclass(frozen=True)
+class ServeOptions:
+    host: str
+    port: int
+    data_dir: Path
+    endpoint: str | None
+    simulator: bool
+    rate: float
+    max_upload_mb: float
+    keep: datetime.timedelta | None
+    profile: str | None
+    rate_store: str | None
+    language: str
+
+
+def default_data_dir() -> Path:
+    """``$XDG_DATA_HOME/batchverify/serve`` (``~/.local/share/batchverify/serve``)."""
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "batchverify" / "serve"
+
+
+@contextlib.contextmanager
+def _where(opts: ServeOptions) -> Iterator[tuple[Endpoint, Credentials, str]]:
+    if not opts.simulator:
+        endpoint = Endpoint.parse(opts.endpoint or DEFAULT_ENDPOINT)
+        yield endpoint, load_credentials(opts.profile), endpoint.host
+        return
+    from batchverify.simulator import SimConfig, SimulatorServer
+
+    config = SimConfig(latency_ms=(20, 80))
+    with SimulatorServer(config) as server:
+        log.info("using the built-in simulator at %s (demo keys, nothing is billed)", server.url)
+        yield Endpoint.parse(server.url), Credentials(config.secret_id, config.secret_key), SIMULATOR_IDENTITY
+
+
+def serve(opts: ServeOptions) -> int:
+    """Run the server in the foreground; returns the exit code."""
+    try:
+        opts.data_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"cannot create the data dir {opts.data_dir}: {exc.strerror or exc}") from None
+    if not os.access(opts.data_dir, os.W_OK):
+        raise UsageError(f"the data dir {opts.data_dir} is not writable")
+    given = os.environ.get("BATCHVERIFY_TOKEN", "").strip()
+    if given and len(given) < 16:
+        raise UsageError("BATCHVERIFY_TOKEN is too short: use at least 16 characters")
+    token = given or secrets.token_urlsafe(24)
+    with _where(opts) as (endpoint, credentials, identity):
+        target = Target(
+            endpoint=endpoint,
+            credentials=credentials,
+            identity=identity,
+            send=SendConfig(rate=opts.rate, policy=RetryPolicy()),
+            rate_store=opts.rate_store,
+        )
+        settings = ServeSettings(
+            data_dir=opts.data_dir.resolve(),
+            target=target,
+            token=token,
+            max_upload=int(opts.max_upload_mb * 1024 * 1024),
+            keep=opts.keep,
+            language=opts.language,
+        )
+        asyncio.run(_serve(opts, settings, generated=not given))
+    return 0
+
+
+async def _serve(opts: ServeOptions, settings: ServeSettings, *, generated: bool) -> None:
+    app = create_app(settings)
+    runner = web.AppRunner(
+        app, access_log_class=AccessLog, access_log=log, handle_signals=False, shutdown_timeout=5
+    )
+    await runner.setup()  # opens the data dir: a second server on it stops here
+    try:
+        site = web.TCPSite(runner, opts.host, opts.port)
+        try:
+            await site.start()
+        except OSError as exc:
+            raise UsageError(f"cannot listen on {opts.host}:{opts.port}: {exc.strerror or exc}") from None
+        port = _bound_port(runner, opts.port)
+        shown = "127.0.0.1" if opts.host in ("0.0.0.0", "") else opts.host
+        shown = f"[{shown}]" if ":" in shown else shown
+        base = f"http://{shown}:{port}"
+        if opts.host not in _LOCAL_HOSTS:
+            log.warning(
+                "listening on %s, not only on this machine: anyone who reaches it with the token can "
+                "spend the account; put it behind HTTPS",
+                opts.host,
+            )
+        log.info("jobs are kept in %s", settings.data_dir)
+        # The only place the token is shown: once, on the terminal that started the server.
+        where = (
+            f"{base}/login?token={settings.token}"
+            if generated
+            else f"{base}/ (log in with BATCHVERIFY_TOKEN)"
+        )
+        print(f"batchverify serve: open {where}", file=sys.stderr, flush=True)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            loop.add_signal_handler(signum, stop.set)
+        await stop.wait()
+        log.info("stopping: running jobs stop cleanly and resume at the next start")
+    finally:
+        await runner.cleanup()
+
+
+def _bound_port(runner: web.AppRunner, asked: int) -> int:
+    for address in runner.addresses:
+        if isinstance(address, tuple) and len(address) >= 2:
+            return int(address[1])
+    return asked

@@ -1,0 +1,124 @@
+"""Receive an upload: the multipart body streamed to disk, the size cap enforced while reading.
+
+The file is stored under the job's folder as ``upload<ext>``; the extension comes from the client's
+name only when it is one batchverify reads, and the reader then checks the content against it, as
+the command line does. Small form fields are capped too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from aiohttp import BodyPartReader, web
+
+from batchverify.web.records import UPLOAD_SUFFIXES
+
+__all__ = ["TooLarge", "Upload", "UploadError", "receive_upload"]
+
+_FIELD_LIMIT = 1024
+_CHUNK = 1 << 16
+_FLUSH = 1 << 20
+_FIELDS = ("column", "sheet", "header_row")
+_ZIP_MAGIC = b"PK\x03\x04"
+_OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+
+
+class UploadError(Exception):
+    """The request is not a usable upload (400)."""
+
+
+class TooLarge(Exception):
+    """The upload passed the size cap (413)."""
+
+
+@dataclass
+class Upload:
+    filename: str
+    suffix: str
+    size: int
+    fields: dict[str, str] = field(default_factory=dict)
+
+
+def suffix_for(filename: str, head: bytes) -> str:
+    """The stored file's extension: the client's when batchverify reads it, else by content."""
+    suffix = Path(filename).suffix.lower()
+    if suffix in UPLOAD_SUFFIXES:
+        return suffix
+    if head.startswith(_ZIP_MAGIC):
+        return ".xlsx"
+    if head.startswith(_OLE_MAGIC):
+        return ".xls"
+    return ".csv"
+
+
+async def receive_upload(request: web.Request, folder: Path, cap: int) -> Upload:
+    """Stream the multipart ``file`` field into ``folder``; the other fields are returned.
+
+    Raises ``TooLarge`` as soon as more than ``cap`` bytes arrive (the partial file is removed) and
+    ``UploadError`` for a request without a file. The caller owns ``folder``.
+    """
+    if request.content_length is not None and request.content_length > cap + (1 << 16):
+        raise TooLarge
+    try:
+        reader = await request.multipart()
+    except (AssertionError, ValueError, KeyError):
+        raise UploadError("send the list as multipart/form-data with a field named file") from None
+    fields: dict[str, str] = {}
+    upload: Upload | None = None
+    while True:
+        part = await reader.next()
+        if part is None:
+            break
+        if not isinstance(part, BodyPartReader):
+            raise UploadError("nested multipart bodies are not accepted")
+        if part.name == "file":
+            if upload is not None:
+                raise UploadError("send one file per upload")
+            upload = await _save(part, folder, cap)
+        elif part.name in _FIELDS:
+            value = await part.read(decode=False)
+            if len(value) > _FIELD_LIMIT:
+                raise UploadError(f"the field {part.name} is too long")
+            fields[part.name] = bytes(value).decode("utf-8", "replace").strip()
+        else:
+            await part.release()
+    if upload is None:
+        raise UploadError("no file: send the list in a multipart field named file")
+    upload.fields = fields
+    return upload
+
+
+async def _save(part: BodyPartReader, folder: Path, cap: int) -> Upload:
+    filename = part.filename or ""
+    partial = folder / "upload.part"
+    size = 0
+    head = b""
+    buffer = bytearray()
+    out = await asyncio.to_thread(partial.open, "wb")
+    try:
+        while chunk := await part.read_chunk(_CHUNK):
+            size += len(chunk)
+            if size > cap:
+                raise TooLarge
+            if len(head) < 8:
+                head = (head + chunk)[:8]
+            buffer += chunk
+            if len(buffer) >= _FLUSH:
+                await asyncio.to_thread(out.write, bytes(buffer))
+                buffer.clear()
+        await asyncio.to_thread(out.write, bytes(buffer))
+    except BaseException:
+        out.close()
+        with contextlib.suppress(OSError):
+            partial.unlink()
+        raise
+    out.close()
+    if size == 0:
+        partial.unlink()
+        raise UploadError("the file is empty")
+    suffix = suffix_for(filename, head)
+    partial.replace(folder / f"upload{suffix}")
+    return Upload(filename=filename, suffix=suffix, size=size)

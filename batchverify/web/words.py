@@ -1,0 +1,140 @@
+"""The upload page's words in Chinese and English, and the language a browser asks for."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from batchverify.core.labels import LANGUAGES, class_of, label_of
+from batchverify.models import Status
+
+__all__ = ["browser_language", "page_words"]
+
+_WORDS: dict[str, dict[str, str]] = {
+    "en": {
+        "title": "batchverify: check whether mobile numbers are live",
+        "drop": "Drop a customer list here (CSV or Excel), or click to choose one",
+        "uploading": "Uploading…",
+        "plan": "Before anything is sent",
+        "rows": "rows",
+        "distinct": "distinct numbers",
+        "invalid": "invalid",
+        "empty": "empty",
+        "duplicates": "duplicates",
+        "reused": "already answered",
+        "to_send": "to check",
+        "max_billable": "billed at most",
+        "column": "Phone column",
+        "header_row": "header row",
+        "no_header": "no header row",
+        "valid": "valid",
+        "by_values": "chosen by its values: please check it",
+        "preview": "First rows",
+        "start": "Start checking",
+        "stop": "Stop",
+        "resume": "Resume",
+        "delete": "Delete",
+        "download": "Download the list with results",
+        "download_problems": "Download only the rows that need action",
+        "history": "Jobs",
+        "progress": "checked",
+        "nothing": "No jobs yet.",
+        "state_planned": "planned",
+        "state_queued": "waiting",
+        "state_running": "running",
+        "state_stopped": "stopped",
+        "state_finished": "finished",
+        "state_failed": "failed",
+        "confirm_delete": "Delete this job and all its files?",
+        "login_title": "batchverify: log in",
+        "login_help": "Paste the token the server printed when it started (or BATCHVERIFY_TOKEN).",
+        "token": "Token",
+        "login": "Log in",
+        "bad_token": "That token is not this server's.",
+        "error": "Error",
+        "not_final": "still to retry later",
+        "sheet": "Sheet",
+        "open": "Open",
+    },
+    "zh-CN": {
+        "title": "batchverify：手机号码状态批量核验",
+        "drop": "把客户名单（CSV 或 Excel）拖到这里，或点击选择文件",
+        "uploading": "正在上传…",
+        "plan": "核验前确认（尚未发送任何查询）",
+        "rows": "行",
+        "distinct": "个不重复号码",
+        "invalid": "个格式错误",
+        "empty": "个未填",
+        "duplicates": "个重复",
+        "reused": "个已有结果",
+        "to_send": "个待核验",
+        "max_billable": "最多计费次数",
+        "column": "手机号码列",
+        "header_row": "表头行",
+        "no_header": "无表头",
+        "valid": "有效",
+        "by_values": "按内容推断，请确认",
+        "preview": "前几行预览",
+        "start": "开始核验",
+        "stop": "停止",
+        "resume": "继续",
+        "delete": "删除",
+        "download": "下载带结果的名单",
+        "download_problems": "只下载需要处理的行",
+        "history": "任务记录",
+        "progress": "已核验",
+        "nothing": "还没有任务。",
+        "state_planned": "待开始",
+        "state_queued": "排队中",
+        "state_running": "核验中",
+        "state_stopped": "已停止",
+        "state_finished": "已完成",
+        "state_failed": "失败",
+        "confirm_delete": "删除这个任务及其所有文件？",
+        "login_title": "batchverify：登录",
+        "login_help": "请粘贴服务启动时显示的令牌（或 BATCHVERIFY_TOKEN）。",
+        "token": "令牌",
+        "login": "登录",
+        "bad_token": "令牌不正确。",
+        "error": "错误",
+        "not_final": "个需稍后重试",
+        "sheet": "工作表",
+        "open": "打开",
+    },
+}
+
+
+def browser_language(accept_language: str, default: str) -> str:
+    """The first language of ``Accept-Language`` (by q) that the page speaks, else ``default``."""
+    ranked: list[tuple[float, int, str]] = []
+    for position, item in enumerate(accept_language.split(",")):
+        tag, _, params = item.strip().partition(";")
+        q = 1.0
+        params = params.strip()
+        if params.startswith("q="):
+            try:
+                q = float(params[2:])
+            except ValueError:
+                q = 0.0
+        ranked.append((-q, position, tag.strip().casefold()))
+    for neg_q, _, tag in sorted(ranked):
+        if neg_q >= 0:
+            continue
+        if tag == "zh" or tag.startswith("zh-"):
+            return "zh-CN"
+        if tag == "en" or tag.startswith("en-"):
+            return "en"
+    return default if default in LANGUAGES else "en"
+
+
+def page_words(language: str) -> dict[str, Any]:
+    """What the page's script needs: its words, and each status's label and colour class."""
+    return {
+        "lang": language,
+        "words": _WORDS[language],
+        "labels": {s.value: label_of(s, language) for s in Status},
+        "classes": {s.value: class_of(s).value for s in Status},
+    }
+
+
+def words(language: str) -> dict[str, str]:
+    return _WORDS[language]
