@@ -66,6 +66,8 @@ class Sizes:
     xlsx_write_rows: int = 200_000  # §6: the streamed workbook write, target size
     xlsx_limit_rows: int = 1_048_575  # §6: data rows of a sheet at Excel's row limit
     sharing_numbers: int = 1000  # §7: numbers per process, two processes on one key
+    serve_numbers: int = 2000  # §8: numbers per upload
+    serve_jobs: int = 5  # §8: uploads at once
 
 
 # --------------------------------------------------------------------------------------------------

@@ -15,6 +15,7 @@ Sections:
   6. xlsx      writing a finished XLSX job's output as a stream: 200,000 rows x 8 columns, and a
                sheet at Excel's 1,048,576-row limit (time and peak memory of the write alone).
   7. sharing   two processes on one key against the strict simulator; a --max-billable stop.
+  8. serve     batchverify serve: five uploads of 2,000 numbers at once; rate, RLE, API p95 latency.
 
 Every measured program runs as its own process (CPU and peak RSS from ``os.wait4``); the simulator
 is another process. Generated inputs go to bench/work/ (not committed). Full mode writes
@@ -42,10 +43,11 @@ from bench.sections.headroom import section_headroom
 from bench.sections.library import section_library
 from bench.sections.peers import section_peers
 from bench.sections.scale import section_scale
+from bench.sections.serve import section_serve
 from bench.sections.sharing import section_sharing
 from bench.sections.xlsx_write import section_xlsx
 
-SECTIONS = ("ceiling", "peers", "headroom", "scale", "library", "xlsx", "sharing")
+SECTIONS = ("ceiling", "peers", "headroom", "scale", "library", "xlsx", "sharing", "serve")
 
 FULL = Sizes("full", 2000, 3, 1, 600, 20_000, 3, 1_000_000, 200_000, 3, 2000, 100, 20_000, 400, 150)
 QUICK = Sizes(
@@ -72,6 +74,7 @@ QUICK = Sizes(
     xlsx_write_rows=20_000,
     xlsx_limit_rows=100_000,
     sharing_numbers=200,
+    serve_numbers=150,
 )
 
 
@@ -160,6 +163,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "library": section_library,
         "xlsx": section_xlsx,
         "sharing": section_sharing,
+        "serve": section_serve,
     }
     try:
         for name in SECTIONS:

@@ -77,7 +77,7 @@ def test_a_late_wake_up_is_made_up_by_the_next_send() -> None:
     async def main() -> tuple[float, float]:
         loop = asyncio.get_running_loop()
         assert isinstance(loop, VirtualClockLoop)
-        gate = StrictGate(20, clock=loop.time)
+        gate = StrictGate(20, clock=loop.time, cold_margin=0.0)  # the pacer alone
         await _sends(gate, 20, workers=1)
         start = loop.time()
         loop.advance(0.1)  # the process slept 100 ms too long (two slots)
@@ -87,6 +87,24 @@ def test_a_late_wake_up_is_made_up_by_the_next_send() -> None:
     start, last = run_virtual(main())
     # 40 sends at 20/s take 1.95 s after the first; the lost 0.1 s is made up, not added.
     assert last - start <= 2.0 + 0.05
+
+
+def test_a_gate_starting_cold_leaves_room_for_the_first_handshakes() -> None:
+    async def main() -> tuple[list[float], list[float], list[float]]:
+        loop = asyncio.get_running_loop()
+        gate = StrictGate(20, clock=loop.time)
+        cold = await _sends(gate, 80, workers=4)
+        await asyncio.sleep(10)  # idle: the connections may be gone
+        again = await _sends(gate, 30, workers=4)
+        return sorted(cold), sorted(again), [gate.margin, gate.cold_margin]
+
+    cold, again, (margin, cold_margin) = run_virtual(main())
+    gaps = [cold[i + 20] - cold[i] for i in range(len(cold) - 20)]
+    # The first window's sends may reach the server up to cold_margin late: the 21st waits for it.
+    assert gaps[0] >= 1.0 + cold_margin - 1e-9
+    # Warm (2 s later), sends are counted with the base margin again: the full rate comes back.
+    assert min(gaps[45:]) < 1.0 + cold_margin / 2 and margin < cold_margin
+    assert again[20] - again[0] >= 1.0 + cold_margin - 1e-9
 
 
 def test_throttled_widens_the_margin_holds_sends_and_relaxes_later() -> None:

@@ -5,6 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import datetime
+import re
+import signal
+import subprocess
+import sys
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
@@ -115,3 +119,64 @@ async def wait_done(client: TestClient[Any, Any], job_id: str, at_least: int, ti
             return
         assert time.monotonic() < deadline, f"only {doc['done']} done"
         await asyncio.sleep(0.05)
+
+
+class Served:
+    """``batchverify serve`` in a subprocess; its stderr goes to a file (a pipe left unread could
+    fill up and stall the server)."""
+
+    def __init__(self, proc: subprocess.Popen[bytes], log: Path) -> None:
+        self.proc = proc
+        self.log = log
+        self.base = ""
+        self.login = ""
+
+    def text(self) -> str:
+        return self.log.read_text(encoding="utf-8", errors="replace")
+
+    def wait_ready(self, timeout: float = 30.0) -> Served:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            match = re.search(r"open (http://[^/\s]+)(/login\?token=\S+|/)", self.text())
+            if match:
+                self.base = match.group(1)
+                self.login = match.group(1) + match.group(2)
+                return self
+            if self.proc.poll() is not None:
+                raise AssertionError(f"serve exited {self.proc.returncode}: {self.text()}")
+            time.sleep(0.05)
+        raise AssertionError(f"serve did not start: {self.text()}")
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 60.0) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+        return self.proc.wait(timeout=timeout)
+
+
+def start_server(env: dict[str, str], data_dir: Path, *args: str, log: Path | None = None) -> Served:
+    """Start ``batchverify serve --port 0 --data-dir DATA ARGS`` (not yet waited for)."""
+    log = log or data_dir.parent / f"serve-{time.monotonic_ns()}.log"
+    out = log.open("wb")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "batchverify", "serve", "--port", "0", "--data-dir", str(data_dir), *args],
+        env=env,
+        stdout=out,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+    )
+    out.close()
+    return Served(proc, log)
+
+
+def http(method: str, url: str, token: str | None = None, **kwargs: Any) -> tuple[int, Any]:
+    """One request from a plain synchronous client (``requests`` ships with the official SDK)."""
+    import requests
+
+    headers = kwargs.pop("headers", {})
+    if token is not None:
+        headers["Authorization"] = f"Bearer {token}"
+    response = requests.request(method, url, headers=headers, timeout=30, **kwargs)
+    try:
+        return response.status_code, response.json()
+    except ValueError:
+        return response.status_code, response.content

@@ -73,7 +73,11 @@ class StrictGate:
     """At most ``rate * window`` sends in any ``window + margin`` seconds, paced by aiolimiter.
 
     ``margin`` starts at ``base_margin`` and grows (up to ``max_margin``) with every ``throttled()``;
-    after ``relax_after`` seconds without one it halves back toward ``base_margin``. ``clock`` must
+    after ``relax_after`` seconds without one it halves back toward ``base_margin``. For
+    ``cold_for`` seconds after the gate was idle, the margin is at least ``cold_margin``: the first
+    sends open new connections (a TCP or TLS handshake), so they reach the server later than the
+    sends that follow on warm connections, and a window counted from their release would let the
+    server see one send too many in its first seconds. ``clock`` must
     be the clock of the event loops that use the gate (``time.monotonic`` is asyncio's default).
 
     ``store`` is the send log shared by everyone who must keep the cap together (default: a
@@ -91,6 +95,8 @@ class StrictGate:
         burst: int = 2,
         hold: float = 0.25,
         relax_after: float = 60.0,
+        cold_margin: float = 0.1,
+        cold_for: float = 2.0,
         clock: Callable[[], float] = time.monotonic,
         store: Window | None = None,
     ) -> None:
@@ -103,6 +109,10 @@ class StrictGate:
         self._burst = max(1, burst)
         self._hold = hold
         self._relax_after = relax_after
+        self.cold_margin = cold_margin
+        self._cold_for = cold_for
+        self._last_send = -float("inf")
+        self._cold_until = -float("inf")
         self._clock = clock
         self._lock = threading.Lock()
         self._pacers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, AsyncLimiter] = (
@@ -141,14 +151,19 @@ class StrictGate:
         await self._pacer().acquire()
         while True:
             with self._lock:
-                cap, span = self._cap, self.window + self.margin
+                now = self._clock()
+                if now - self._last_send > self.window + self._cold_for:
+                    self._cold_until = now + self._cold_for  # idle: the next sends start cold
+                margin = max(self.margin, self.cold_margin) if now < self._cold_until else self.margin
+                cap, span = self._cap, self.window + margin
             # The window decides under its own lock (a thread lock, flock, or an atomic Redis
             # script) and never holds it across this await or the sleep below.
             wait = await self.store.take(cap, span)
             if wait <= 0:
                 with self._lock:
                     self.sends += 1
-                    self._relax(self._clock())
+                    self._last_send = self._clock()
+                    self._relax(self._last_send)
                 return
             # Several waiters (of this process or others) may wake for one free slot; the window
             # lets one through and the others are told their new wait.

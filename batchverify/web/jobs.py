@@ -12,6 +12,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+import aiohttp
+
 from batchverify.core.timeutil import utc_now_iso
 from batchverify.engine.events import Event
 from batchverify.engine.job import Job, Target
@@ -152,7 +154,13 @@ class WebJob:
 
     # -- running -------------------------------------------------------------------------------
 
-    async def run(self, target: Target, slots: asyncio.Semaphore, closing: asyncio.Event) -> None:
+    async def run(
+        self,
+        target: Target,
+        slots: asyncio.Semaphore,
+        closing: asyncio.Event,
+        session: aiohttp.ClientSession | None = None,
+    ) -> None:
         """Run once: wait for a slot, plan again (the checkpoint may hold answers), send, write."""
         async with slots:
             if self.stop_requested:
@@ -160,7 +168,7 @@ class WebJob:
                 return
             self.save(state="running", error=None)
             try:
-                summary = await self._run(target)
+                summary = await self._run(target, session)
             except BatchVerifyError as exc:
                 self.tally = None
                 self.save(state="failed", error=self.scrub(str(exc)))
@@ -188,14 +196,14 @@ class WebJob:
                 runs=self.record.runs + 1,
             )
 
-    async def _run(self, target: Target) -> Summary:
-        made, view = await asyncio.to_thread(self.make_plan, target.endpoint_identity)
+    async def _run(self, target: Target, session: aiohttp.ClientSession | None) -> Summary:
+        # Planned again: the checkpoint says what is left. The record keeps the upload's plan.
+        made = await asyncio.to_thread(build_plan, self.request(), endpoint_identity=target.endpoint_identity)
         self._numbers = list(made.distinct)
         store = self.request().store_path
         assert store is not None
         self.tally = await asyncio.to_thread(count_stored, store, self._numbers)
-        self.record.plan = view
-        job = self.engine = Job(made, target, events=self._on_event)
+        job = self.engine = Job(made, target, session=session, events=self._on_event)
         if self.stop_requested:
             job.stop()
         self.notify()

@@ -13,11 +13,13 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import aiohttp
 from aiohttp import web
 
 from batchverify.core.timeutil import utc_now_iso
 from batchverify.engine.job import Target
 from batchverify.errors import BatchVerifyError, UsageError
+from batchverify.tencent.client import make_session
 from batchverify.web.jobs import ACTIVE, JobConflict, WebJob
 from batchverify.web.records import ID_RE, JobRecord, clean_name, load_records, new_id
 from batchverify.web.upload import receive_upload
@@ -26,6 +28,7 @@ __all__ = ["JobManager", "PlanError", "ServeSettings"]
 
 log = logging.getLogger("batchverify")
 
+_CONNECTIONS = 64  # the API allows 20 calls a second; in flight at once, far fewer
 MAX_RUNNING = 8  # jobs sending at once; more wait as "queued" (all share one gate anyway)
 _SWEEP_EVERY = 3600.0
 _ORPHAN_AFTER = 3600.0  # a folder without a record: an upload cut off by a crash
@@ -54,6 +57,7 @@ class JobManager:
         self._closing = asyncio.Event()
         self._sweeper: asyncio.Task[None] | None = None
         self._lock_fd: int | None = None
+        self._session: aiohttp.ClientSession | None = None
 
     # -- life of the server ----------------------------------------------------------------------
 
@@ -61,6 +65,10 @@ class JobManager:
         """Lock the data dir, load every job, resume the ones that were running."""
         self.root.mkdir(mode=0o700, parents=True, exist_ok=True)
         self._lock()
+        # One keep-alive pool for every job: a job that starts while others run sends on warm
+        # connections, so its first calls reach the API when the gate said, not a handshake later.
+        target = self.settings.target
+        self._session = make_session(connections=_CONNECTIONS, read_timeout=target.read_timeout)
         for record in await asyncio.to_thread(load_records, self.root):
             job = WebJob(self.root, record)
             self.jobs[record.id] = job
@@ -82,6 +90,8 @@ class JobManager:
                 job.engine.stop()
         if tasks:
             await asyncio.wait(tasks, timeout=60)
+        if self._session is not None:
+            await self._session.close()
         if self._lock_fd is not None:
             os.close(self._lock_fd)
             self._lock_fd = None
@@ -166,7 +176,8 @@ class JobManager:
     def _launch(self, job: WebJob) -> None:
         job.stop_requested = False
         job.task = asyncio.get_running_loop().create_task(
-            job.run(self.settings.target, self._slots, self._closing), name=f"job-{job.record.id}"
+            job.run(self.settings.target, self._slots, self._closing, self._session),
+            name=f"job-{job.record.id}",
         )
 
     def stop(self, job: WebJob) -> None:

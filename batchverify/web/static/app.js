@@ -114,6 +114,7 @@
     badge.textContent = W["state_" + job.state] || job.state;
     badge.className = "badge " + job.state;
     const plan = job.plan || {};
+    $("plan-title").textContent = job.state === "planned" ? W.plan : W.plan_after;
     const figures = $("plan-figures");
     figures.replaceChildren(
       figure(plan.rows, W.rows),
@@ -190,10 +191,15 @@
     bar.max = Math.max(job.total, 1);
     bar.value = job.done;
     const pct = job.total ? Math.floor((100 * job.done) / job.total) : 100;
-    $("progress-text").textContent = W.progress + " " + job.done + " / " + job.total + " (" + pct + "%)";
+    let text = W.progress + " " + job.done + " / " + job.total + " (" + pct + "%)";
+    if (job.state === "finished" && job.done < job.total) text += " · " + (job.total - job.done) + " " + W.not_final;
+    $("progress-text").textContent = text;
     const counts = $("counts");
     counts.replaceChildren();
-    for (const [status, n] of Object.entries(job.counts || {})) {
+    const order = ["live", "not_live", "unknown", "invalid", "not_final"];
+    const rank = (status) => order.indexOf(setup.classes[status] || "not_final");
+    const entries = Object.entries(job.counts || {}).sort((a, b) => rank(a[0]) - rank(b[0]) || b[1] - a[1]);
+    for (const [status, n] of entries) {
       if (!n) continue;
       const cls = "chip " + (setup.classes[status] || "");
       counts.append(el("li", { class: cls, "data-status": status }, (setup.labels[status] || status) + " ", el("b", {}, n)));
