@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install lint fmt test demo simulate bench bench-quick clean
+.PHONY: install lint fmt test demo simulate serve screenshot bench bench-quick clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -35,6 +35,13 @@ demo: $(STAMP)
 
 simulate: $(STAMP)
 	$(BIN)/batchverify simulate
+
+serve: $(STAMP)
+	$(BIN)/batchverify serve --simulator
+
+# The README's picture of the upload page, taken by the browser test (needs Debian's chromium).
+screenshot: $(STAMP)
+	BATCHVERIFY_SCREENSHOT_DIR=docs $(BIN)/python -m pytest -q tests/test_web_browser.py -k download
 
 # Benchmarks against the local simulator (not tests): full sizes write bench/RESULTS.md (about
 # 30 minutes), quick sizes bench/RESULTS-quick.md (under 3 minutes). Inputs go to bench/work/.

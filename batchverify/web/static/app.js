@@ -204,6 +204,13 @@
       const cls = "chip " + (setup.classes[status] || "");
       counts.append(el("li", { class: cls, "data-status": status }, (setup.labels[status] || status) + " ", el("b", {}, n)));
     }
+    const s = job.summary;
+    const last = $("last-run");
+    last.hidden = !s || job.state === "running" || job.state === "queued";
+    if (s) {
+      last.textContent = W.last_run + ": " + s.requests + " " + W.requests + ", " + s.billable_calls + " " + W.billable +
+        (s.elapsed_seconds ? ", " + Math.round(s.elapsed_seconds) + " s" : "");
+    }
   }
 
   async function act(path, method) {
