@@ -70,9 +70,12 @@ MakeClient = Callable[..., "asyncio.Future[TestClient[Any, Any]]"]
 
 @pytest.fixture
 async def make_client(
-    aiohttp_client: Any, web_sim: SimulatorServer, tmp_path: Path
+    web_sim: SimulatorServer, aiohttp_client: Any, tmp_path: Path
 ) -> AsyncIterator[Callable[..., Any]]:
-    """``await make_client(**settings)``: a test client for an app on ``tmp_path/data``."""
+    """``await make_client(**settings)``: a test client for an app on ``tmp_path/data``.
+
+    The simulator is set up first, so it is torn down last: a job still running at the end of a
+    test stops against a live server instead of waiting for connect timeouts."""
 
     async def make(**overrides: Any) -> TestClient[Any, Any]:
         data_dir = overrides.pop("data_dir", tmp_path / "data")
