@@ -371,6 +371,7 @@ def serve(
     from batchverify.web.server import ServeOptions, default_data_dir
     from batchverify.web.server import serve as run_server
 
+    kept = None if keep.strip().lower() in ("0", "never") else parse_duration(keep)
     options = ServeOptions(
         host=host,
         port=port,
@@ -379,7 +380,7 @@ def serve(
         simulator=simulator,
         rate=rate,
         max_upload_mb=max_upload_mb,
-        keep=None if keep.strip() in ("0", "never") else parse_duration(keep),
+        keep=kept or None,  # 0 (or 0d): never delete
         profile=profile,
         rate_store=rate_store,
         language=language_of(language),

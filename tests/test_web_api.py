@@ -383,3 +383,111 @@ async def test_responses_carry_security_headers(make_client: Any) -> None:
         assert response.headers["X-Frame-Options"] == "DENY"
         assert "frame-ancestors 'none'" in response.headers["Content-Security-Policy"]
         assert response.headers["X-Content-Type-Options"] == "nosniff"
+
+
+async def test_a_queued_job_stops_without_waiting_for_its_turn(
+    make_client: Any, web_sim: SimulatorServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("batchverify.web.manager.MAX_RUNNING", 1)
+    client = await make_client(rate=5.0)
+    first = (await (await upload(client, numbers_csv(tmp_path / "a.csv", 30))).json())["id"]
+    second = (await (await upload(client, numbers_csv(tmp_path / "b.csv", 30, start=13612340000))).json())[
+        "id"
+    ]
+    await client.post(f"/api/jobs/{first}/start", headers=AUTH)
+    await wait_state(client, first, ("running",))
+    assert (await client.post(f"/api/jobs/{second}/start", headers=AUTH)).status == 202
+    queued = await (await client.get(f"/api/jobs/{second}", headers=AUTH)).json()
+    assert queued["state"] == "queued"
+    assert (await client.post(f"/api/jobs/{second}/stop", headers=AUTH)).status == 202
+    stopped = await wait_state(client, second, ("stopped",), timeout=5)
+    assert stopped["done"] == 0 and stopped["can_start"]
+    assert (await (await client.get(f"/api/jobs/{first}", headers=AUTH)).json())["state"] == "running"
+    assert not any(n.startswith("1361234") for n in web_sim.ledger()["calls_by_number"])
+    await client.post(f"/api/jobs/{first}/stop", headers=AUTH)
+    await wait_state(client, first, ("stopped",))
+
+
+def test_a_run_that_closed_its_job_is_finished_whatever_stopped_it() -> None:
+    from batchverify.engine.summary import Summary
+    from batchverify.web.jobs import state_after
+
+    def ended(outcome: str, stop: str | None = None, closed: bool = False) -> str:
+        return state_after(Summary("in", "out", "cp", outcome=outcome, stop_reason=stop, job_closed=closed))
+
+    # A Stop that lands while the output is written, after every number got its answer: starting
+    # again would open a new job and pay for the whole list again, so it is finished.
+    assert ended("interrupted", "interrupted", closed=True) == "finished"
+    assert ended("interrupted", "interrupted") == "stopped"
+    assert ended("complete") == "finished"
+    assert ended("incomplete") == "finished"  # busy numbers left: resumable later
+    assert ended("incomplete", "daily_limit") == "finished"
+    assert ended("incomplete", "network") == "stopped"
+    assert ended("fatal", "fatal") == "failed"
+
+
+async def test_behind_a_proxy_the_forwarded_host_and_scheme_count(make_client: Any, tmp_path: Path) -> None:
+    client = await make_client()
+    proxy = {"X-Forwarded-Host": "verify.example.com", "X-Forwarded-Proto": "https"}
+    login = await client.get("/login?token=test-token-0123456789abcdef", headers=proxy, allow_redirects=False)
+    assert "Secure" in login.headers["Set-Cookie"]
+    listed = numbers_csv(tmp_path / "l.csv", 3)
+    ok = await upload(client, listed, headers={**proxy, "Origin": "https://verify.example.com"})
+    assert ok.status == 201
+    other = await upload(client, listed, headers={**proxy, "Origin": "https://evil.example.com"})
+    assert other.status == 403
+
+
+async def test_logging_out_ends_the_browsers_session(make_client: Any) -> None:
+    client = await make_client()
+    await client.get("/login?token=test-token-0123456789abcdef")
+    assert (await client.get("/api/jobs")).status == 200
+    own = f"http://{client.server.host}:{client.server.port}"
+    out = await client.post("/logout", headers={"Origin": own}, allow_redirects=False)
+    assert out.status == 303 and out.headers["Location"] == "/login"
+    assert (await client.get("/api/jobs")).status == 401
+
+
+async def test_start_waits_for_no_column_change_in_progress(make_client: Any, tmp_path: Path) -> None:
+    from batchverify.web.routes import MANAGER
+
+    client = await make_client()
+    job_id = (await (await upload(client, numbers_csv(tmp_path / "l.csv", 3))).json())["id"]
+    job = client.server.app[MANAGER].jobs[job_id]
+    async with job.plan_lock:  # a column change is being planned
+        response = await client.post(f"/api/jobs/{job_id}/start", headers=AUTH)
+        assert response.status == 409 and "plan" in (await response.json())["error"]
+    assert (await client.post(f"/api/jobs/{job_id}/start", headers=AUTH)).status == 202
+
+
+async def test_a_phone_column_far_to_the_right_is_shown_and_offered(make_client: Any, tmp_path: Path) -> None:
+    client = await make_client()
+    header = [f"c{i}" for i in range(60)] + ["mobile"]
+    rows = [[str(i)] * 60 + [str(13512340000 + i)] for i in range(6)]
+    path = tmp_path / "wide.csv"
+    path.write_text("\n".join(",".join(r) for r in [header, *rows]) + "\n", encoding="utf-8")
+    plan = (await (await upload(client, path)).json())["plan"]
+    assert plan["column"]["column"] == "61" and plan["column"]["letter"] == "BI"
+    assert plan["candidates"][60]["name"] == "mobile" and plan["candidates"][60]["valid"] == 6
+    assert plan["preview"][0]["cells"][60] == "13512340000"
+
+
+async def test_a_folder_without_a_record_is_removed_unless_it_holds_answers(
+    make_client: Any, tmp_path: Path
+) -> None:
+    import os
+
+    from batchverify.web.routes import MANAGER
+
+    client = await make_client()
+    jobs = tmp_path / "data" / "jobs"
+    cut_off = jobs / "0123456789abcdef"  # an upload cut off by a crash
+    cut_off.mkdir()
+    (cut_off / "upload.part").write_bytes(b"x")
+    paid = jobs / "fedcba9876543210"  # answers paid for, whose record was lost
+    paid.mkdir()
+    (paid / "result.csv.checkpoint.sqlite").write_bytes(b"")
+    for folder in (cut_off, paid):
+        os.utime(folder, (1, 1))
+    await client.server.app[MANAGER].sweep()
+    assert not cut_off.exists() and paid.exists()

@@ -16,7 +16,7 @@ __all__ = ["COOKIE", "Auth"]
 
 COOKIE = "batchverify_session"
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-_OPEN_PATHS = frozenset({"/login", "/static/app.js", "/static/app.css", "/favicon.ico"})
+_OPEN_PATHS = frozenset({"/login", "/logout", "/static/app.js", "/static/app.css", "/favicon.ico"})
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -54,7 +54,7 @@ class Auth:
             self.session,
             httponly=True,
             samesite="Strict",
-            secure=request.secure,
+            secure=is_https(request),
             path="/",
             max_age=30 * 86400,
         )
@@ -82,12 +82,27 @@ def has_origin(request: web.Request) -> bool:
     return bool(request.headers.get("Origin") or request.headers.get("Referer"))
 
 
+def is_https(request: web.Request) -> bool:
+    """Reached over HTTPS, directly or through a proxy that says so (``X-Forwarded-Proto``)."""
+    forwarded = request.headers.get("X-Forwarded-Proto", "").split(",")[0].strip().lower()
+    return request.secure or forwarded == "https"
+
+
 def same_origin(request: web.Request) -> bool:
-    """No Origin or Referer (not a browser), or one naming this very host and port."""
+    """No Origin or Referer (not a browser), or one naming this very host and port.
+
+    Behind a reverse proxy the browser names the proxy's host: it counts when the proxy passes it
+    on as ``Host`` or ``X-Forwarded-Host``. A cross-site page cannot forge either header (a custom
+    header on a cross-site request needs a CORS preflight, which this server never grants).
+    """
     origin = request.headers.get("Origin") or request.headers.get("Referer")
     if not origin:
         return True
     if origin == "null":
         return False
     parts = urlsplit(origin)
-    return parts.scheme in ("http", "https") and parts.netloc.lower() == request.host.lower()
+    hosts = {request.host.lower()}
+    hosts.update(
+        h.strip().lower() for h in request.headers.get("X-Forwarded-Host", "").split(",") if h.strip()
+    )
+    return parts.scheme in ("http", "https") and parts.netloc.lower() in hosts

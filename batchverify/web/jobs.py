@@ -39,17 +39,22 @@ _FIELDS = {
 }
 
 
+Options = tuple[str | None, str | None, int | None]  # column, sheet, header_row
+
+
 class JobConflict(Exception):
     """The action does not fit the job's state (409)."""
 
 
 def state_after(summary: Summary) -> str:
     """The page's state for how a run ended."""
-    if summary.outcome == "complete":
+    if summary.outcome == "complete" or summary.job_closed:
+        # Every number final (or given up), even when a Stop came while the output was written:
+        # the checkpoint's job is closed, and starting again would pay for the whole list again.
         return "finished"
     if summary.outcome in ("fatal", "storage_error"):
         return "failed"
-    if summary.outcome == "incomplete" and summary.stop_reason is None:
+    if summary.outcome == "incomplete" and summary.stop_reason in (None, "daily_limit"):
         return "finished"  # answered as far as the API allows today (busy, daily limit): resumable
     return "stopped"
 
@@ -66,6 +71,8 @@ class WebJob:
         self.stop_requested = False
         self._waiters: set[asyncio.Event] = set()
         self._numbers: list[int] = []
+        self._waiting = False  # queued: waiting for one of the server's running slots
+        self.plan_lock = asyncio.Lock()  # one change of column at a time, and none during Start
 
     # -- what the API shows ------------------------------------------------------------------
 
@@ -100,7 +107,13 @@ class WebJob:
 
     def can_start(self) -> bool:
         r = self.record
-        return r.state in ("planned", "stopped", "failed") or (r.state == "finished" and not r.closed)
+        return (
+            not r.closed and r.state in ("planned", "stopped", "failed", "finished") and not self.replanning
+        )
+
+    @property
+    def replanning(self) -> bool:
+        return self.plan_lock.locked()
 
     # -- change notification (the event stream) -----------------------------------------------
 
@@ -121,27 +134,31 @@ class WebJob:
         for key, value in changes.items():
             setattr(self.record, key, value)
         self.record.updated_at = utc_now_iso()
-        self.files.save(self.record)
+        try:
+            self.files.save(self.record)
+        except OSError as exc:  # a full disk: the job goes on; its record on disk is older
+            log.error("cannot write the record of job %s: %s", self.record.id, exc.strerror or exc)
         self.notify()
 
     # -- planning ------------------------------------------------------------------------------
 
-    def request(self) -> RunRequest:
+    def request(self, options: Options | None = None) -> RunRequest:
         r, f = self.record, self.files
+        column, sheet, header_row = options or (r.column, r.sheet, r.header_row)
         return RunRequest(
             input=f.upload,
             output=f.output,
-            column=r.column,
-            sheet=r.sheet,
-            header_row=r.header_row,
+            column=column,
+            sheet=sheet,
+            header_row=header_row,
             language=r.language,
             problems=f.problems,
             overwrite=True,  # every file in the job's folder is the server's own
         )
 
-    def make_plan(self, identity: str) -> tuple[Plan, dict[str, Any]]:
-        """The plan and its view (blocks: run in a thread)."""
-        made = build_plan(self.request(), endpoint_identity=identity)
+    def make_plan(self, identity: str, options: Options) -> tuple[Plan, dict[str, Any]]:
+        """The plan with these options and its view (blocks: run in a thread)."""
+        made = build_plan(self.request(options), endpoint_identity=identity)
         return made, plan_view(made)
 
     def scrub(self, message: str) -> str:
@@ -162,41 +179,66 @@ class WebJob:
         session: aiohttp.ClientSession | None = None,
     ) -> None:
         """Run once: wait for a slot, plan again (the checkpoint may hold answers), send, write."""
-        async with slots:
-            if self.stop_requested:
-                self.save(state="stopped")
-                return
-            self.save(state="running", error=None)
-            try:
-                summary = await self._run(target, session)
-            except BatchVerifyError as exc:
-                self.tally = None
-                self.save(state="failed", error=self.scrub(str(exc)))
-                return
-            except Exception as exc:
-                log.exception("job %s failed", self.record.id)
-                self.tally = None
-                self.save(state="failed", error=f"internal error: {type(exc).__name__}")
-                return
-            finally:
-                self.engine = None
-            state = state_after(summary)
-            if closing.is_set() and summary.outcome == "interrupted" and not self.stop_requested:
-                state = "queued"  # the server is stopping: the job resumes when it starts again
-            tally = await self._final_tally(summary)
-            self.tally = None
-            self.save(
-                state=state,
-                summary={k: v for k, v in summary.to_dict().items() if k not in _HIDDEN_SUMMARY},
-                error=self.scrub(summary.error or summary.output_error or "") or None,
-                total=tally.total,
-                done=tally.done,
-                counts=dict(sorted(tally.counts.items())),
-                closed=summary.job_closed,
-                runs=self.record.runs + 1,
-            )
+        self._waiting = True
+        try:
+            await slots.acquire()
+        except asyncio.CancelledError:
+            if not self.stop_requested:
+                raise  # the server is going away: the job stays queued and resumes at its next start
+            self.save(state="stopped")  # stopped while it waited for a slot: nothing was sent
+            return
+        finally:
+            self._waiting = False
+        try:
+            await self._run_once(target, closing, session)
+        finally:
+            slots.release()
 
-    async def _run(self, target: Target, session: aiohttp.ClientSession | None) -> Summary:
+    async def _run_once(
+        self, target: Target, closing: asyncio.Event, session: aiohttp.ClientSession | None
+    ) -> None:
+        if closing.is_set():
+            return  # the server is stopping: still queued, it starts with the next server
+        if self.stop_requested:
+            self.save(state="stopped")
+            return
+        self.save(state="running", error=None)
+        try:
+            summary = await self._run(target, session, closing)
+        except BatchVerifyError as exc:
+            self.tally = None
+            self.save(state="failed", error=self.scrub(str(exc)))
+            return
+        except Exception as exc:
+            log.exception("job %s failed", self.record.id)
+            self.tally = None
+            self.save(state="failed", error=f"internal error: {type(exc).__name__}")
+            return
+        finally:
+            self.engine = None
+        state = state_after(summary)
+        if closing.is_set() and state == "stopped" and not self.stop_requested:
+            state = "queued"  # the server is stopping: the job resumes when it starts again
+        try:
+            tally = await self._final_tally(summary)
+        except (BatchVerifyError, OSError):
+            tally = self.tally or Tally(total=self.record.total)  # the live figures, then
+        self.tally = None
+        self._numbers = []
+        self.save(
+            state=state,
+            summary={k: v for k, v in summary.to_dict().items() if k not in _HIDDEN_SUMMARY},
+            error=self.scrub(summary.error or summary.output_error or "") or None,
+            total=tally.total,
+            done=tally.done,
+            counts=dict(sorted(tally.counts.items())),
+            closed=summary.job_closed,
+            runs=self.record.runs + 1,
+        )
+
+    async def _run(
+        self, target: Target, session: aiohttp.ClientSession | None, closing: asyncio.Event
+    ) -> Summary:
         # Planned again: the checkpoint says what is left. The record keeps the upload's plan.
         made = await asyncio.to_thread(build_plan, self.request(), endpoint_identity=target.endpoint_identity)
         self._numbers = list(made.distinct)
@@ -204,8 +246,8 @@ class WebJob:
         assert store is not None
         self.tally = await asyncio.to_thread(count_stored, store, self._numbers)
         job = self.engine = Job(made, target, session=session, events=self._on_event)
-        if self.stop_requested:
-            job.stop()
+        if self.stop_requested or closing.is_set():
+            job.stop()  # asked while the plan was made: nothing is sent
         self.notify()
         return await job.run()
 
@@ -222,3 +264,5 @@ class WebJob:
         self.stop_requested = True
         if self.engine is not None:
             self.engine.stop()
+        elif self._waiting and self.task is not None:
+            self.task.cancel()  # queued behind other jobs: it stops without waiting for its turn

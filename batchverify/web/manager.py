@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime
-import fcntl
 import logging
 import os
 import time
@@ -20,7 +19,7 @@ from batchverify.core.timeutil import utc_now_iso
 from batchverify.engine.job import Target
 from batchverify.errors import BatchVerifyError, UsageError
 from batchverify.tencent.client import make_session
-from batchverify.web.jobs import ACTIVE, JobConflict, WebJob
+from batchverify.web.jobs import ACTIVE, JobConflict, Options, WebJob
 from batchverify.web.records import ID_RE, JobRecord, clean_name, load_records, new_id
 from batchverify.web.upload import receive_upload
 
@@ -62,7 +61,7 @@ class JobManager:
     # -- life of the server ----------------------------------------------------------------------
 
     async def open(self) -> None:
-        """Lock the data dir, load every job, resume the ones that were running."""
+        """Lock the data dir and load every job (``resume`` starts the ones that were running)."""
         self.root.mkdir(mode=0o700, parents=True, exist_ok=True)
         self._lock()
         # One keep-alive pool for every job: a job that starts while others run sends on warm
@@ -72,10 +71,16 @@ class JobManager:
         for record in await asyncio.to_thread(load_records, self.root):
             job = WebJob(self.root, record)
             self.jobs[record.id] = job
-            if record.state in ACTIVE:
-                log.info("resuming job %s (%s) after a restart", record.id, record.name)
-                self._launch(job)
         self._sweeper = asyncio.get_running_loop().create_task(self._sweep_forever())
+
+    def resume(self) -> None:
+        """Start again the jobs that were running or queued when the last server stopped (called
+        once the server listens: a server that cannot bind its port sends nothing)."""
+        for job in self.jobs.values():
+            if job.record.state in ACTIVE and job.task is None:
+                log.info("resuming job %s (%s) after a restart", job.record.id, job.record.name)
+                job.save(state="queued")
+                self._launch(job)
 
     async def close(self) -> None:
         """Stop the running jobs cleanly (they resume at the next start) and release the dir."""
@@ -89,7 +94,11 @@ class JobManager:
             if job.engine is not None:
                 job.engine.stop()
         if tasks:
-            await asyncio.wait(tasks, timeout=60)
+            _done, late = await asyncio.wait(tasks, timeout=60)
+            for task in late:  # still queued, or a stop that hangs: they resume at the next start
+                task.cancel()
+            if late:
+                await asyncio.wait(late, timeout=5)
         if self._session is not None:
             await self._session.close()
         if self._lock_fd is not None:
@@ -97,6 +106,10 @@ class JobManager:
             self._lock_fd = None
 
     def _lock(self) -> None:
+        if os.name != "posix":
+            return  # no flock: one server per data dir is then the operator's care
+        import fcntl
+
         fd = os.open(self.settings.data_dir / ".lock", os.O_RDWR | os.O_CREAT, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -127,7 +140,7 @@ class JobManager:
         """Receive an upload and plan it. Raises ``TooLarge``, ``UploadError`` or ``PlanError``."""
         job_id = new_id()
         folder = self.root / job_id
-        folder.mkdir(mode=0o700)
+        await asyncio.to_thread(folder.mkdir, mode=0o700)
         try:
             upload = await receive_upload(request, folder, self.settings.max_upload)
             record = JobRecord(
@@ -147,25 +160,37 @@ class JobManager:
         return job
 
     async def replan(self, job: WebJob, fields: dict[str, str]) -> None:
-        if job.record.state != "planned":
-            raise JobConflict(f"the job is {job.record.state}: its column can change only before it starts")
-        await self._plan(job, _options(fields))
+        options = _options(fields)
+        async with job.plan_lock:  # one change at a time; Start waits for none (it says 409)
+            if job.record.state != "planned":
+                raise JobConflict(
+                    f"the job is {job.record.state}: its column can change only before it starts"
+                )
+            await self._plan(job, options)
 
-    async def _plan(self, job: WebJob, options: tuple[str | None, str | None, int | None]) -> None:
-        record = job.record
-        before = (record.column, record.sheet, record.header_row)
-        record.column, record.sheet, record.header_row = options
+    async def _plan(self, job: WebJob, options: Options) -> None:
+        identity = self.settings.target.endpoint_identity
         try:
-            made, view = await asyncio.to_thread(job.make_plan, self.settings.target.endpoint_identity)
+            made, view = await asyncio.to_thread(job.make_plan, identity, options)
         except BatchVerifyError as exc:
-            record.column, record.sheet, record.header_row = before
             raise PlanError(job.scrub(str(exc))) from None
-        job.save(plan=view, total=len(made.distinct), done=0, counts={})
+        column, sheet, header_row = options
+        job.save(
+            column=column,
+            sheet=sheet,
+            header_row=header_row,
+            plan=view,
+            total=len(made.distinct),
+            done=0,
+            counts={},
+        )
 
     def start(self, job: WebJob) -> None:
         if self._closing.is_set():
             raise JobConflict("the server is stopping")
         if not job.can_start():
+            if job.replanning:
+                raise JobConflict("the plan is being made again for the new column; start when it shows")
             if job.record.state in ACTIVE:
                 raise JobConflict(f"the job is already {job.record.state}")
             raise JobConflict("the job is finished: every number has its answer")
@@ -225,6 +250,8 @@ class JobManager:
             if not ID_RE.fullmatch(entry.name) or entry.name in self.jobs:
                 continue
             with contextlib.suppress(OSError):
+                if any(entry.glob("*.checkpoint.sqlite")):
+                    continue  # answers that were paid for: never removed without a record saying so
                 if time.time() - entry.stat().st_mtime > _ORPHAN_AFTER:
                     _remove(entry)
 
@@ -235,7 +262,7 @@ def _remove(folder: Path) -> None:
     shutil.rmtree(folder, ignore_errors=True)
 
 
-def _options(fields: dict[str, str]) -> tuple[str | None, str | None, int | None]:
+def _options(fields: dict[str, str]) -> Options:
     """The planning fields of a form: empty means "detect"."""
     header: int | None = None
     text = fields.get("header_row", "").strip()

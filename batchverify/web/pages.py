@@ -8,7 +8,7 @@ from typing import Any
 import aiohttp_jinja2
 from aiohttp import web
 
-from batchverify.web.auth import Auth
+from batchverify.web.auth import COOKIE, Auth
 from batchverify.web.routes import MANAGER
 from batchverify.web.words import browser_language, page_words, words
 
@@ -31,6 +31,7 @@ async def index(request: web.Request) -> web.Response:
         "w": words(language),
         "setup": json.dumps(setup, ensure_ascii=False).replace("<", "\\u003c"),
         "max_mb": request.app[MANAGER].settings.max_upload / (1024 * 1024),
+        "max_bytes": request.app[MANAGER].settings.max_upload,
     }
     response = aiohttp_jinja2.render_template("index.html", request, context)
     response.headers.update(_NO_STORE)
@@ -63,6 +64,13 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
     return _login_page(request, failed=True, status=401)
 
 
+async def logout(request: web.Request) -> web.StreamResponse:
+    """End this browser's session (the token stays valid; a new token ends every session)."""
+    response = web.HTTPSeeOther("/login")
+    response.del_cookie(COOKIE, path="/")
+    raise response
+
+
 def _login_page(request: web.Request, *, failed: bool, status: int) -> web.Response:
     language = _language(request)
     context = {"lang": language, "w": words(language), "failed": failed}
@@ -75,3 +83,4 @@ def add_page_routes(app: web.Application) -> None:
     app.router.add_get("/", index)
     app.router.add_get("/login", login_form)
     app.router.add_post("/login", login_submit)
+    app.router.add_post("/logout", logout)

@@ -15,7 +15,7 @@ __all__ = ["plan_view"]
 
 PREVIEW_ROWS = 5
 _SAMPLE_ROWS = 200
-_MAX_COLUMNS = 40
+_MAX_COLUMNS = 200  # a wide CRM export still shows (and offers) every column up to here
 _MAX_CELL = 80
 
 
@@ -28,7 +28,8 @@ def plan_view(made: Plan) -> dict[str, Any]:
     table = made.table
     header = list(table.header)
     sample = [r for r in itertools.islice(table.records(), 1, _SAMPLE_ROWS + 1) if any(r.cells)]
-    width = min(_MAX_COLUMNS, max([len(header), made.phone_col + 1, *(len(r.cells) for r in sample)]))
+    width = min(_MAX_COLUMNS, max([len(header), *(len(r.cells) for r in sample)]))
+    width = max(width, made.phone_col + 1)  # the phone column is always shown and offered
     candidates = []
     for index in range(width):
         values = [r.cells[index] for r in sample if index < len(r.cells) and r.cells[index].strip()]

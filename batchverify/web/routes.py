@@ -52,6 +52,8 @@ async def create_job(request: web.Request) -> web.Response:
         return _error(413, f"the file is larger than the server's limit of {mb:g} MB (--max-upload-mb)")
     except (UploadError, PlanError) as exc:
         return _error(400, str(exc))
+    except OSError as exc:  # the data dir is full or gone: nothing of the upload is kept
+        return _error(507, f"the server cannot store the upload ({exc.strerror or type(exc).__name__})")
     body = job.view()
     return web.json_response(body, status=201, headers={"Location": f"/api/jobs/{job.record.id}"})
 

@@ -27,6 +27,7 @@ from batchverify.tencent.client import Endpoint
 from batchverify.tencent.credentials import Credentials, load_credentials
 from batchverify.web.app import AccessLog, create_app
 from batchverify.web.manager import ServeSettings
+from batchverify.web.routes import MANAGER
 
 __all__ = ["ServeOptions", "default_data_dir", "serve"]
 
@@ -118,7 +119,8 @@ async def _serve(opts: ServeOptions, settings: ServeSettings, *, generated: bool
         except OSError as exc:
             raise UsageError(f"cannot listen on {opts.host}:{opts.port}: {exc.strerror or exc}") from None
         port = _bound_port(runner, opts.port)
-        shown = "127.0.0.1" if opts.host in ("0.0.0.0", "") else opts.host
+        app[MANAGER].resume()
+        shown = {"0.0.0.0": "127.0.0.1", "": "127.0.0.1", "::": "::1"}.get(opts.host, opts.host)
         shown = f"[{shown}]" if ":" in shown else shown
         base = f"http://{shown}:{port}"
         if opts.host not in _LOCAL_HOSTS:

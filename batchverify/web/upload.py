@@ -19,6 +19,7 @@ from batchverify.web.records import UPLOAD_SUFFIXES
 __all__ = ["TooLarge", "Upload", "UploadError", "receive_upload"]
 
 _FIELD_LIMIT = 1024
+_MAX_PARTS = 16
 _CHUNK = 1 << 16
 _FLUSH = 1 << 20
 _FIELDS = ("column", "sheet", "header_row")
@@ -68,10 +69,14 @@ async def receive_upload(request: web.Request, folder: Path, cap: int) -> Upload
         raise UploadError("send the list as multipart/form-data with a field named file") from None
     fields: dict[str, str] = {}
     upload: Upload | None = None
+    parts = 0
     while True:
         part = await reader.next()
         if part is None:
             break
+        parts += 1
+        if parts > _MAX_PARTS:
+            raise UploadError(f"too many form fields (at most {_MAX_PARTS})")
         if not isinstance(part, BodyPartReader):
             raise UploadError("nested multipart bodies are not accepted")
         if part.name == "file":
@@ -84,7 +89,9 @@ async def receive_upload(request: web.Request, folder: Path, cap: int) -> Upload
                 raise UploadError(f"the field {part.name} is too long")
             fields[part.name] = bytes(value).decode("utf-8", "replace").strip()
         else:
-            await part.release()
+            value = await part.read(decode=False)  # an unknown field: read (within the limit), ignored
+            if len(value) > _FIELD_LIMIT:
+                raise UploadError(f"the field {part.name} is too long")
     if upload is None:
         raise UploadError("no file: send the list in a multipart field named file")
     upload.fields = fields

@@ -58,6 +58,9 @@ _WORDS: dict[str, dict[str, str]] = {
         "not_final": "still to retry later (Resume)",
         "sheet": "Sheet",
         "open": "Open",
+        "logout": "Log out",
+        "too_large": "The file is larger than this server accepts",
+        "lost": "The connection to the server was lost; reload the page.",
     },
     "zh-CN": {
         "title": "batchverify：手机号码状态批量核验",
@@ -107,6 +110,9 @@ _WORDS: dict[str, dict[str, str]] = {
         "not_final": "个需稍后重试（点“继续”）",
         "sheet": "工作表",
         "open": "打开",
+        "logout": "退出",
+        "too_large": "文件超过服务器允许的大小",
+        "lost": "与服务器的连接已断开，请刷新页面。",
     },
 }
 

@@ -42,11 +42,21 @@
   }
 
   // -- upload ---------------------------------------------------------------------------------
+  const maxBytes = Number(document.querySelector("meta[name=batchverify-max-bytes]").content);
+
   async function upload(file) {
     showError($("error"), "");
+    if (file.size > maxBytes) {
+      // Refused here, before minutes of uploading end in a connection the server closed.
+      showError($("error"), W.too_large + " (" + Math.round(maxBytes / 1048576) + " MB): " + file.name);
+      return;
+    }
     const form = new FormData();
     form.append("file", file, file.name);
-    const drop = $("drop");
+    // A file dropped beside the drop zone must not make the browser leave the page to open it.
+  window.addEventListener("dragover", (e) => e.preventDefault());
+  window.addEventListener("drop", (e) => e.preventDefault());
+  const drop = $("drop");
     drop.classList.add("busy");
     drop.querySelector("span").textContent = W.uploading;
     try {
@@ -87,6 +97,13 @@
   function follow(id) {
     if (stream) stream.close();
     stream = new EventSource("/api/jobs/" + id + "/events");
+    stream.onerror = () => {
+      // EventSource retries by itself after a dropped connection; a closed one (a 401 after a
+      // restart with a new token, a deleted job) is checked once: the API call goes to the login.
+      if (stream.readyState === EventSource.CLOSED && current && current.id === id) {
+        api("GET", "/api/jobs/" + id).then(show, (err) => showError($("job-error"), W.lost));
+      }
+    };
     stream.addEventListener("job", (e) => {
       const job = JSON.parse(e.data);
       if (job.deleted) {
@@ -97,7 +114,7 @@
         const was = current.state;
         current = job;
         render(job);
-        if (was !== job.state) refreshHistory();
+        if (was !== job.state || Date.now() - historyAt > 3000) refreshHistory();
       }
     });
   }
@@ -216,11 +233,15 @@
   async function act(path, method) {
     if (!current) return;
     showError($("job-error"), "");
+    const buttons = ["start", "resume", "stop"].map($);
+    buttons.forEach((b) => (b.disabled = true)); // one click, one request
     try {
       const job = await api(method || "POST", "/api/jobs/" + current.id + path);
       if (job) show(job);
     } catch (err) {
       showError($("job-error"), err.message);
+    } finally {
+      buttons.forEach((b) => (b.disabled = false));
     }
   }
 
@@ -250,7 +271,9 @@
   $("sheet").addEventListener("change", () => replan({ sheet: $("sheet").value }));
 
   // -- history --------------------------------------------------------------------------------
+  let historyAt = 0;
   async function refreshHistory() {
+    historyAt = Date.now();
     let doc;
     try {
       doc = await api("GET", "/api/jobs");
@@ -278,4 +301,8 @@
     }
   }
   refreshHistory();
+  // Other jobs (another tab, a resumed job) move too: the list follows every few seconds.
+  setInterval(() => {
+    if (!document.hidden) refreshHistory();
+  }, 5000);
 })();
