@@ -492,3 +492,66 @@ async def test_a_folder_without_a_record_is_removed_unless_it_holds_answers(
         os.utime(folder, (1, 1))
     await client.server.app[MANAGER].sweep()
     assert not cut_off.exists() and paid.exists()
+
+
+async def test_an_xlsm_upload_plans_and_runs(make_client: Any, tmp_path: Path) -> None:
+    client = await make_client()
+    book = openpyxl.Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.append(["name", "mobile"])
+    for i in range(4):
+        sheet.append([f"n{i}", f"1351234{i:04d}"])
+    sheet.append(["bad", "12345"])
+    path = tmp_path / "macro.xlsm"
+    book.save(path)
+    response = await upload(client, path)
+    assert response.status == 201, await response.text()
+    job = (await response.json())["id"]
+    await client.post(f"/api/jobs/{job}/start", headers=AUTH)
+    await wait_state(client, job, ("finished",))
+    result = await client.get(f"/api/jobs/{job}/result", headers=AUTH)
+    assert "macro.verified.xlsm" in result.headers["Content-Disposition"]
+    problems = await client.get(f"/api/jobs/{job}/result?rows=problems", headers=AUTH)
+    assert problems.status == 200 and "macro.problems.csv" in problems.headers["Content-Disposition"]
+    assert "12345" in (await problems.read()).decode("utf-8-sig")
+
+
+async def test_errors_stay_one_short_json_line(make_client: Any, tmp_path: Path) -> None:
+    client = await make_client(max_upload=5 * 1024 * 1024)
+    huge = tmp_path / "one-cell.csv"
+    huge.write_text("x" * 3_000_000, encoding="utf-8")
+    response = await upload(client, huge)
+    assert response.status == 400
+    error = (await response.json())["error"]
+    assert len(error) <= 400 and error.startswith("no phone column found")
+    job = (await (await upload(client, numbers_csv(tmp_path / "l.csv", 3))).json())["id"]
+    for value in ("²", "-1", "x", "9" * 12):
+        bad = await client.post(f"/api/jobs/{job}/plan", json={"header_row": value}, headers=AUTH)
+        assert bad.status == 400, value
+    long_column = await client.post(f"/api/jobs/{job}/plan", json={"column": "c" * 900_000}, headers=AUTH)
+    assert long_column.status == 400 and len((await long_column.json())["error"]) <= 400
+    for method, path in [
+        ("PUT", f"/api/jobs/{job}"),
+        ("GET", f"/api/jobs/{job}/start"),
+        ("GET", "/api/nothing"),
+    ]:
+        response = await client.request(method, path, headers=AUTH)
+        assert response.status in (404, 405), (method, path)
+        assert list(await response.json()) == ["error"], (method, path)
+    too_big = await client.post(
+        f"/api/jobs/{job}/plan",
+        data=io.BytesIO(b"{" + b" " * 2_000_000 + b"}"),
+        headers={**AUTH, "Content-Type": "application/json"},
+    )
+    assert too_big.status == 413 and "error" in await too_big.json()
+
+
+def test_upload_names_are_shown_as_the_person_named_them() -> None:
+    from batchverify.web.records import clean_name
+
+    assert clean_name("客户 名单%22终版%22.xlsx") == '客户 名单"终版".xlsx'  # Chrome escapes " as %22
+    assert clean_name("a%0Ab%0D%0Ac.csv") == "abc.csv"
+    assert clean_name("%E5%AE%A2%E6%88%B7.csv") == "客户.csv"  # RFC 5987 from a script
+    assert clean_name("\u202egnp.csv") == "gnp.csv"  # no right-to-left override: it reads as it is
+    assert clean_name("../../etc/passwd") == "passwd" and clean_name("..") == "upload"

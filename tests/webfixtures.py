@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime
+import io
 import re
 import signal
 import subprocess
@@ -96,7 +97,7 @@ async def upload(
     form = aiohttp.FormData()
     for key, value in fields.items():
         form.add_field(key, value)
-    form.add_field("file", path.read_bytes(), filename=filename or path.name)
+    form.add_field("file", io.BytesIO(path.read_bytes()), filename=filename or path.name)
     return await client.post("/api/jobs", data=form, headers=AUTH if headers is None else headers)
 
 

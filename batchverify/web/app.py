@@ -36,6 +36,13 @@ async def _security_headers(request: web.Request, handler: Handler) -> web.Strea
     try:
         response = await handler(request)
     except web.HTTPException as exc:
+        if request.path.startswith("/api/") and exc.status >= 400 and exc.content_type != "application/json":
+            # aiohttp's own 404, 405 and 413 are plain text; the API answers JSON, always.
+            reason = exc.text.split(": ", 1)[-1] if exc.text else exc.reason
+            error = web.json_response({"error": reason}, status=exc.status, headers=_SECURITY_HEADERS)
+            if isinstance(exc, web.HTTPMethodNotAllowed):
+                error.headers["Allow"] = exc.headers.get("Allow", "")
+            return error
         exc.headers.update(_SECURITY_HEADERS)
         raise
     if not response.prepared:

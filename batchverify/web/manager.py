@@ -242,6 +242,7 @@ class JobManager:
             if record.state not in ACTIVE and (record.updated_at or record.created_at) < cutoff:
                 await self.delete(job)
                 removed.append(record.id)
+                log.info("removed job %s (%s): unchanged for longer than --keep", record.id, record.name)
         await asyncio.to_thread(self._remove_orphans)
         return removed
 
@@ -267,7 +268,7 @@ def _options(fields: dict[str, str]) -> Options:
     header: int | None = None
     text = fields.get("header_row", "").strip()
     if text:
-        if not text.isdigit() or int(text) > 1_048_576:
+        if not (text.isascii() and text.isdigit()) or int(text) > 1_048_576:
             raise PlanError(f"header_row {text!r} must be a row number (0: the list has no header)")
         header = int(text)
     return fields.get("column", "").strip() or None, fields.get("sheet", "").strip() or None, header

@@ -23,7 +23,11 @@ __all__ = ["ID_RE", "STATES", "JobFiles", "JobRecord", "clean_name", "load_recor
 ID_RE = re.compile(r"[0-9a-f]{16}", re.ASCII)
 STATES = ("planned", "queued", "running", "stopped", "finished", "failed")
 UPLOAD_SUFFIXES = frozenset({".csv", ".tsv", ".txt", ".tab", ".xlsx", ".xlsm", ".xls"})
-_UNSAFE_RE = re.compile(r"[\x00-\x1f\x7f/\\]+")
+# Control characters, path separators, and the bidirectional controls that make "gnp.csv" read "vsc.png".
+_UNSAFE_RE = re.compile(r"[\x00-\x1f\x7f/\\\u200e\u200f\u202a-\u202e\u2066-\u2069]+")
+# What browsers escape in a multipart file name (the HTML standard): ", CR and LF.
+_HTML_ESCAPES = {"%22": '"', "%0a": "", "%0d": ""}
+_HTML_ESCAPE_RE = re.compile(r"%(?:22|0[aAdD])")
 _PERCENT_RE = re.compile(r"%[0-9A-Fa-f]{2}")
 
 
@@ -45,7 +49,7 @@ def clean_name(filename: str | None) -> str:
 
     Browsers send a name's UTF-8 as is; some clients percent-encode it (RFC 5987): decoded when
     that gives non-ASCII text."""
-    name = filename or ""
+    name = _HTML_ESCAPE_RE.sub(lambda m: _HTML_ESCAPES[m.group(0).lower()], filename or "")
     if name.isascii() and _PERCENT_RE.search(name):
         decoded = unquote(name, errors="strict") if _utf8(name) else name
         name = decoded if not decoded.isascii() else name
@@ -95,7 +99,9 @@ class JobFiles:
         self.record_file = self.dir / "job.json"
         self.upload = self.dir / f"upload{record.suffix}"
         self.output = default_output(self.upload).with_name(f"result{default_output(self.upload).suffix}")
-        side = ".xlsx" if self.output.suffix == ".xlsm" else self.output.suffix
+        # A macro workbook's problem rows go to CSV: they carry no macros, and the engine writes an
+        # .xlsm input's side files as .xlsm's own kind or as text only.
+        side = ".csv" if self.output.suffix == ".xlsm" else self.output.suffix
         self.problems = self.dir / f"problems{side}"
 
     def save(self, record: JobRecord) -> None:

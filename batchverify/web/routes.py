@@ -26,8 +26,14 @@ _HEARTBEAT = 15.0
 _COALESCE = 0.25  # at most four updates a second per listener, however fast the answers come
 
 
+_MAX_ERROR = 400  # an error echoing a 3 MB header cell is still one short line
+
+
 def _error(status: int, message: str) -> web.Response:
-    return web.json_response({"error": message}, status=status)
+    line = " ".join(message.split())
+    if len(line) > _MAX_ERROR:
+        line = line[: _MAX_ERROR - 1] + "…"
+    return web.json_response({"error": line}, status=status)
 
 
 def _manager(request: web.Request) -> JobManager:

@@ -20,7 +20,8 @@
   }
 
   function showError(box, text) {
-    box.textContent = text || "";
+    text = text || "";
+    box.textContent = text.length > 400 ? text.slice(0, 399) + "…" : text;
     box.hidden = !text;
   }
 
@@ -53,10 +54,7 @@
     }
     const form = new FormData();
     form.append("file", file, file.name);
-    // A file dropped beside the drop zone must not make the browser leave the page to open it.
-  window.addEventListener("dragover", (e) => e.preventDefault());
-  window.addEventListener("drop", (e) => e.preventDefault());
-  const drop = $("drop");
+    const drop = $("drop");
     drop.classList.add("busy");
     drop.querySelector("span").textContent = W.uploading;
     try {
@@ -72,6 +70,9 @@
     }
   }
 
+  // A file dropped beside the drop zone must not make the browser leave the page to open it.
+  window.addEventListener("dragover", (e) => e.preventDefault());
+  window.addEventListener("drop", (e) => e.preventDefault());
   $("file").addEventListener("change", () => {
     if ($("file").files.length) upload($("file").files[0]);
   });
@@ -107,7 +108,13 @@
     stream.addEventListener("job", (e) => {
       const job = JSON.parse(e.data);
       if (job.deleted) {
+        // Deleted in another tab (or removed after --keep): the job is gone from this one too.
         stream.close();
+        if (current && current.id === job.id) {
+          current = null;
+          $("job").hidden = true;
+        }
+        refreshHistory();
         return;
       }
       if (current && current.id === job.id) {
@@ -263,8 +270,8 @@
     try {
       show(await api("POST", "/api/jobs/" + current.id + "/plan", fields));
     } catch (err) {
+      render(current); // the selects go back to the plan in force, then say why
       showError($("job-error"), err.message);
-      render(current);
     }
   }
   $("column").addEventListener("change", () => replan({ column: $("column").value, sheet: current.plan.sheet || "" }));
