@@ -46,7 +46,10 @@ def test_no_module_is_over_about_400_lines() -> None:
     big = {
         str(p.relative_to(ROOT)): n
         for p in [*PACKAGE.rglob("*.py"), *(ROOT / "bench").rglob("*.py")]
-        if "work" not in p.parts and (n := len(p.read_text(encoding="utf-8").splitlines())) > 420
+        # bench/work holds the benchmark's copies of other code; judged by the path inside the repo,
+        # so a checkout under a folder named "work" is still checked
+        if "work" not in p.relative_to(ROOT).parts
+        and (n := len(p.read_text(encoding="utf-8").splitlines())) > 420
     }
     assert not big, big
 
