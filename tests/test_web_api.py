@@ -555,3 +555,19 @@ def test_upload_names_are_shown_as_the_person_named_them() -> None:
     assert clean_name("%E5%AE%A2%E6%88%B7.csv") == "客户.csv"  # RFC 5987 from a script
     assert clean_name("\u202egnp.csv") == "gnp.csv"  # no right-to-left override: it reads as it is
     assert clean_name("../../etc/passwd") == "passwd" and clean_name("..") == "upload"
+
+
+async def test_a_chinese_browser_gets_the_common_errors_in_chinese(make_client: Any, tmp_path: Path) -> None:
+    client = await make_client()
+    zh = {**AUTH, "Accept-Language": "zh-CN,zh;q=0.9,en;q=0.5"}
+    empty = tmp_path / "空.csv"
+    empty.write_bytes(b"")
+    doc = await (await upload(client, empty, headers=zh)).json()
+    assert doc == {"error": "the file is empty", "message": "文件是空的"}
+    names = tmp_path / "names.csv"
+    names.write_text("姓名,城市\n张三,北京\n", encoding="utf-8")
+    doc = await (await upload(client, names, headers=zh)).json()
+    assert doc["error"].startswith("no phone column found")
+    assert doc["message"].startswith("没有找到手机号码列") and "A=姓名" in doc["message"]
+    english = await (await upload(client, empty)).json()
+    assert english["message"] == english["error"] == "the file is empty"

@@ -12,7 +12,7 @@ from aiohttp import web
 from batchverify.web.jobs import ACTIVE, JobConflict, WebJob
 from batchverify.web.manager import JobManager, PlanError
 from batchverify.web.upload import TooLarge, UploadError
-from batchverify.web.words import browser_language
+from batchverify.web.words import browser_language, localized
 
 __all__ = ["MANAGER", "add_api_routes"]
 
@@ -29,11 +29,23 @@ _COALESCE = 0.25  # at most four updates a second per listener, however fast the
 _MAX_ERROR = 400  # an error echoing a 3 MB header cell is still one short line
 
 
-def _error(status: int, message: str) -> web.Response:
+def _error(status: int, message: str, language: str | None = None) -> web.Response:
+    """``{"error": one line}``, and ``"message"``: the same in the browser's language."""
+    line = _one_line(message)
+    doc = {"error": line}
+    if language is not None:
+        doc["message"] = _one_line(localized(line, language))
+    return web.json_response(doc, status=status)
+
+
+def _one_line(message: str) -> str:
     line = " ".join(message.split())
-    if len(line) > _MAX_ERROR:
-        line = line[: _MAX_ERROR - 1] + "…"
-    return web.json_response({"error": line}, status=status)
+    return line if len(line) <= _MAX_ERROR else line[: _MAX_ERROR - 1] + "…"
+
+
+def _language(request: web.Request) -> str:
+    default = _manager(request).settings.language
+    return browser_language(request.headers.get("Accept-Language", ""), default)
 
 
 def _manager(request: web.Request) -> JobManager:
@@ -55,11 +67,15 @@ async def create_job(request: web.Request) -> web.Response:
         job = await manager.create(request, language)
     except TooLarge:
         mb = manager.settings.max_upload / (1024 * 1024)
-        return _error(413, f"the file is larger than the server's limit of {mb:g} MB (--max-upload-mb)")
+        return _error(
+            413, f"the file is larger than the server's limit of {mb:g} MB (--max-upload-mb)", language
+        )
     except (UploadError, PlanError) as exc:
-        return _error(400, str(exc))
+        return _error(400, str(exc), language)
     except OSError as exc:  # the data dir is full or gone: nothing of the upload is kept
-        return _error(507, f"the server cannot store the upload ({exc.strerror or type(exc).__name__})")
+        return _error(
+            507, f"the server cannot store the upload ({exc.strerror or type(exc).__name__})", language
+        )
     body = job.view()
     return web.json_response(body, status=201, headers={"Location": f"/api/jobs/{job.record.id}"})
 
@@ -70,9 +86,9 @@ async def replan_job(request: web.Request) -> web.Response:
     try:
         await _manager(request).replan(job, fields)
     except JobConflict as exc:
-        return _error(409, str(exc))
+        return _error(409, str(exc), _language(request))
     except PlanError as exc:
-        return _error(400, str(exc))
+        return _error(400, str(exc), _language(request))
     return web.json_response(job.view())
 
 
@@ -94,7 +110,7 @@ async def start_job(request: web.Request) -> web.Response:
     try:
         _manager(request).start(job)
     except JobConflict as exc:
-        return _error(409, str(exc))
+        return _error(409, str(exc), _language(request))
     return web.json_response(job.view(), status=202)
 
 
@@ -103,7 +119,7 @@ async def stop_job(request: web.Request) -> web.Response:
     try:
         _manager(request).stop(job)
     except JobConflict as exc:
-        return _error(409, str(exc))
+        return _error(409, str(exc), _language(request))
     return web.json_response(job.view(), status=202)
 
 

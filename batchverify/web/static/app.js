@@ -38,7 +38,7 @@
       throw new Error("login");
     }
     const doc = response.status === 204 ? null : await response.json().catch(() => null);
-    if (!response.ok) throw new Error((doc && doc.error) || response.status + " " + response.statusText);
+    if (!response.ok) throw new Error((doc && (doc.message || doc.error)) || response.status + " " + response.statusText);
     return doc;
   }
 
