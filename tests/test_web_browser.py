@@ -171,6 +171,10 @@ def test_upload_start_stop_resume_download(
     shots.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(shots / "serve-page.png"), full_page=True)
 
+    page.reload()  # a new visit: the job comes back from the history
+    page.click("#history button[data-id]")
+    expect(page.locator("#job-name")).to_have_text("customers.xlsx")
+    expect(page.locator("#plan-figures")).to_contain_text("52 distinct numbers")
     with page.expect_download() as info:
         page.click("#download")
     download = info.value

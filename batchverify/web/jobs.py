@@ -76,7 +76,8 @@ class WebJob:
 
     # -- what the API shows ------------------------------------------------------------------
 
-    def view(self) -> dict[str, Any]:
+    def view(self, *, plan: bool = True) -> dict[str, Any]:
+        """The job as the API shows it; ``plan=False`` leaves the plan out (the job list)."""
         r = self.record
         figures = (
             self.tally.view()
@@ -98,7 +99,7 @@ class WebJob:
             "language": r.language,
             "runs": r.runs,
             "can_start": self.can_start(),
-            "plan": r.plan,
+            **({"plan": r.plan} if plan else {}),
             "downloads": {
                 "result": base if has_result else None,
                 "problems": f"{base}?rows=problems" if has_result and self.files.problems.exists() else None,

@@ -124,7 +124,8 @@ async def stop_job(request: web.Request) -> web.Response:
 
 
 async def list_jobs(request: web.Request) -> web.Response:
-    return web.json_response({"jobs": [j.view() for j in _manager(request).listing()]})
+    # Without each job's plan (its preview and columns): the page refreshes this list every few seconds.
+    return web.json_response({"jobs": [j.view(plan=False) for j in _manager(request).listing()]})
 
 
 async def get_job(request: web.Request) -> web.Response:

@@ -293,7 +293,7 @@
     for (const job of doc.jobs) {
       const when = new Date(job.created_at).toLocaleString(setup.lang);
       const open = el("button", { type: "button", class: "quiet", "data-id": job.id }, W.open);
-      open.addEventListener("click", () => show(job));
+      open.addEventListener("click", () => api("GET", "/api/jobs/" + job.id).then(show, (err) => showError($("error"), err.message)));
       body.append(
         el(
           "tr",
