@@ -571,3 +571,21 @@ async def test_a_chinese_browser_gets_the_common_errors_in_chinese(make_client: 
     assert doc["message"].startswith("没有找到手机号码列") and "A=姓名" in doc["message"]
     english = await (await upload(client, empty)).json()
     assert english["message"] == english["error"] == "the file is empty"
+
+
+async def test_the_same_file_uploaded_again_is_pointed_out(make_client: Any, tmp_path: Path) -> None:
+    client = await make_client()
+    listed = numbers_csv(tmp_path / "list.csv", 5)
+    first = await (await upload(client, listed)).json()
+    assert first["same_file"] is None
+    again = await (await upload(client, listed, filename="renamed.csv")).json()
+    assert again["same_file"]["id"] == first["id"] and again["same_file"]["name"] == "list.csv"
+    other = await (await upload(client, numbers_csv(tmp_path / "other.csv", 6))).json()
+    assert other["same_file"] is None
+    listing = (await (await client.get("/api/jobs", headers=AUTH)).json())["jobs"]
+    assert all("plan" not in job for job in listing)
+    assert {job["id"]: job["same_file"] is not None for job in listing} == {
+        first["id"]: False,
+        again["id"]: True,
+        other["id"]: False,
+    }

@@ -76,8 +76,9 @@ class WebJob:
 
     # -- what the API shows ------------------------------------------------------------------
 
-    def view(self, *, plan: bool = True) -> dict[str, Any]:
-        """The job as the API shows it; ``plan=False`` leaves the plan out (the job list)."""
+    def view(self, *, plan: bool = True, same_file: dict[str, str] | None = None) -> dict[str, Any]:
+        """The job as the API shows it; ``plan=False`` leaves the plan out (the job list);
+        ``same_file``: an earlier job of the very same file."""
         r = self.record
         figures = (
             self.tally.view()
@@ -100,6 +101,7 @@ class WebJob:
             "runs": r.runs,
             "can_start": self.can_start(),
             **({"plan": r.plan} if plan else {}),
+            "same_file": same_file,
             "downloads": {
                 "result": base if has_result else None,
                 "problems": f"{base}?rows=problems" if has_result and self.files.problems.exists() else None,

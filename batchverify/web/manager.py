@@ -11,6 +11,7 @@ import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 from aiohttp import web
@@ -133,6 +134,28 @@ class JobManager:
             raise web.HTTPNotFound(text='{"error": "no such job"}', content_type="application/json")
         return job
 
+    def view(self, job: WebJob, *, plan: bool = True) -> dict[str, Any]:
+        """The job as the API shows it, with the earlier job of the very same file, if any."""
+        return job.view(plan=plan, same_file=self._same_file(job))
+
+    def _same_file(self, job: WebJob) -> dict[str, str] | None:
+        # Uploaded twice by mistake, a list would be checked and billed twice: the plan says so.
+        mine = job.record
+        if not mine.sha256:
+            return None
+        for other in self.jobs.values():  # in upload order: loaded oldest first, then added
+            if other is job:
+                return None
+            theirs = other.record
+            if theirs.sha256 == mine.sha256:
+                return {
+                    "id": theirs.id,
+                    "name": theirs.name,
+                    "created_at": theirs.created_at,
+                    "state": theirs.state,
+                }
+        return None
+
     def listing(self) -> list[WebJob]:
         return sorted(self.jobs.values(), key=lambda j: j.record.created_at, reverse=True)
 
@@ -150,6 +173,7 @@ class JobManager:
                 created_at=utc_now_iso(),
                 language=language,
                 size=upload.size,
+                sha256=upload.sha256,
             )
             job = WebJob(self.root, record)
             await self._plan(job, _options(upload.fields))

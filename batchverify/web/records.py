@@ -81,6 +81,7 @@ class JobRecord:
     error: str | None = None
     runs: int = 0
     closed: bool = False  # every number final (or given up): starting again would pay again
+    sha256: str = ""  # of the upload: the same file uploaded again is pointed out before it is paid again
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

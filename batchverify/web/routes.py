@@ -76,7 +76,7 @@ async def create_job(request: web.Request) -> web.Response:
         return _error(
             507, f"the server cannot store the upload ({exc.strerror or type(exc).__name__})", language
         )
-    body = job.view()
+    body = manager.view(job)
     return web.json_response(body, status=201, headers={"Location": f"/api/jobs/{job.record.id}"})
 
 
@@ -89,7 +89,7 @@ async def replan_job(request: web.Request) -> web.Response:
         return _error(409, str(exc), _language(request))
     except PlanError as exc:
         return _error(400, str(exc), _language(request))
-    return web.json_response(job.view())
+    return web.json_response(_manager(request).view(job))
 
 
 async def _fields(request: web.Request) -> dict[str, str]:
@@ -111,7 +111,7 @@ async def start_job(request: web.Request) -> web.Response:
         _manager(request).start(job)
     except JobConflict as exc:
         return _error(409, str(exc), _language(request))
-    return web.json_response(job.view(), status=202)
+    return web.json_response(_manager(request).view(job), status=202)
 
 
 async def stop_job(request: web.Request) -> web.Response:
@@ -120,16 +120,17 @@ async def stop_job(request: web.Request) -> web.Response:
         _manager(request).stop(job)
     except JobConflict as exc:
         return _error(409, str(exc), _language(request))
-    return web.json_response(job.view(), status=202)
+    return web.json_response(_manager(request).view(job), status=202)
 
 
 async def list_jobs(request: web.Request) -> web.Response:
     # Without each job's plan (its preview and columns): the page refreshes this list every few seconds.
-    return web.json_response({"jobs": [j.view(plan=False) for j in _manager(request).listing()]})
+    manager = _manager(request)
+    return web.json_response({"jobs": [manager.view(j, plan=False) for j in manager.listing()]})
 
 
 async def get_job(request: web.Request) -> web.Response:
-    return web.json_response(_job(request).view())
+    return web.json_response(_manager(request).view(_job(request)))
 
 
 async def delete_job(request: web.Request) -> web.Response:
@@ -157,7 +158,7 @@ async def job_events(request: web.Request) -> web.StreamResponse:
             gone = job.record.id not in manager.jobs
             if manager.closing:
                 break
-            doc = {"id": job.record.id, "deleted": True} if gone else job.view()
+            doc = {"id": job.record.id, "deleted": True} if gone else manager.view(job)
             data = json.dumps(doc, ensure_ascii=False)
             await response.write(f"event: job\ndata: {data}\n\n".encode())
             if gone:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -40,6 +41,7 @@ class Upload:
     filename: str
     suffix: str
     size: int
+    sha256: str = ""
     fields: dict[str, str] = field(default_factory=dict)
 
 
@@ -104,6 +106,7 @@ async def _save(part: BodyPartReader, folder: Path, cap: int) -> Upload:
     size = 0
     head = b""
     buffer = bytearray()
+    digest = hashlib.sha256()
     out = await asyncio.to_thread(partial.open, "wb")
     try:
         while chunk := await part.read_chunk(_CHUNK):
@@ -113,6 +116,7 @@ async def _save(part: BodyPartReader, folder: Path, cap: int) -> Upload:
             if len(head) < 8:
                 head = (head + chunk)[:8]
             buffer += chunk
+            digest.update(chunk)
             if len(buffer) >= _FLUSH:
                 await asyncio.to_thread(out.write, bytes(buffer))
                 buffer.clear()
@@ -128,4 +132,4 @@ async def _save(part: BodyPartReader, folder: Path, cap: int) -> Upload:
         raise UploadError("the file is empty")
     suffix = suffix_for(filename, head)
     partial.replace(folder / f"upload{suffix}")
-    return Upload(filename=filename, suffix=suffix, size=size)
+    return Upload(filename=filename, suffix=suffix, size=size, sha256=digest.hexdigest())

@@ -150,6 +150,12 @@
       figure(plan.to_send, W.to_send, "strong"),
       figure(plan.max_billable, W.max_billable, "strong")
     );
+    const same = job.same_file;
+    $("same-file").hidden = !same || job.state !== "planned";
+    if (same) {
+      const when = new Date(same.created_at).toLocaleString(setup.lang);
+      $("same-file").textContent = W.same_file + " (" + same.name + ", " + when + "): " + W.same_file_tail;
+    }
     renderColumn(job, plan);
     renderPreview(plan);
     renderProgress(job);
