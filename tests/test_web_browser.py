@@ -118,6 +118,14 @@ def _drop(page: Any, path: Path) -> None:
     page.dispatch_event("#drop", "drop", {"dataTransfer": transfer})
 
 
+def _wait_job(page: Any) -> None:
+    """The job panel shows after an upload; if not, say what the page said instead."""
+    try:
+        page.wait_for_selector("#job:not([hidden])", timeout=30_000)
+    except Exception as exc:
+        raise AssertionError(f"no job shown; the page says {page.inner_text('#error')!r}") from exc
+
+
 def _done(page: Any) -> int:
     text = page.inner_text("#progress-text")  # "checked 12 / 52 (23%)"
     return int(text.split("/")[0].split()[-1])
@@ -132,10 +140,11 @@ def test_upload_start_stop_resume_download(
     assert page.url.endswith("/login")  # no session yet: the login page
     page.goto(server.login)  # the address the server printed
     assert page.url == server.base + "/"
+    page.wait_for_selector("body[data-ready]")
     assert page.inner_text("#no-jobs") == "No jobs yet."
 
     _drop(page, SAMPLE)
-    page.wait_for_selector("#job:not([hidden])")
+    _wait_job(page)
     figures = page.inner_text("#plan-figures")
     assert "60 rows" in figures and "52 distinct numbers" in figures and "3 invalid" in figures
     assert "52 to check" in figures
@@ -172,6 +181,7 @@ def test_upload_start_stop_resume_download(
     page.screenshot(path=str(shots / "serve-page.png"), full_page=True)
 
     page.reload()  # a new visit: the job comes back from the history
+    page.wait_for_selector("body[data-ready]")
     page.click("#history button[data-id]")
     expect(page.locator("#job-name")).to_have_text("customers.xlsx")
     expect(page.locator("#plan-figures")).to_contain_text("52 distinct numbers")
@@ -212,12 +222,12 @@ def test_the_page_speaks_chinese_to_a_chinese_browser(
     assert "令牌不正确" in page.inner_text(".error")
     page.fill("#token", server.login.split("token=")[1])
     page.click("button[type=submit]")
-    page.wait_for_selector("#drop")
+    page.wait_for_selector("body[data-ready]")  # the page's script is attached: a file chosen now is seen
     assert "客户名单" in page.inner_text("#drop")
     listed = tmp_path / "名单.csv"
     listed.write_text("姓名,手机\n张三,13800138000\n李四,138 0013 8001\n王五,12345\n", encoding="utf-8")
     page.set_input_files("#file", str(listed))
-    page.wait_for_selector("#job:not([hidden])")
+    _wait_job(page)
     assert "2 个不重复号码" in page.inner_text("#plan-figures")
     assert page.inner_text("#start") == "开始核验"
     assert page.locator("#preview tr.invalid").count() == 1

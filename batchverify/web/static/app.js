@@ -314,6 +314,7 @@
     }
   }
   refreshHistory();
+  document.body.dataset.ready = "1"; // every handler is attached (the browser tests wait for it)
   // Other jobs (another tab, a resumed job) move too: the list follows every few seconds.
   setInterval(() => {
     if (!document.hidden) refreshHistory();
