@@ -300,9 +300,10 @@ async def test_stop_then_resume_pays_for_nothing_twice(
     assert running["state"] == "running" and running["downloads"]["result"] is None
     assert (await client.get(f"/api/jobs/{job}/result", headers=AUTH)).status == 409
     assert (await client.post(f"/api/jobs/{job}/start", headers=AUTH)).status == 409
-    assert (await client.post(f"/api/jobs/{job}/stop", headers=AUTH)).status == 202
+    stopping = await client.post(f"/api/jobs/{job}/stop", headers=AUTH)
+    assert stopping.status == 202 and (await stopping.json())["stopping"] is True
     stopped = await wait_state(client, job, ("stopped",))
-    assert 5 <= stopped["done"] < 60 and stopped["can_start"]
+    assert 5 <= stopped["done"] < 60 and stopped["can_start"] and stopped["stopping"] is False
     assert (await client.post(f"/api/jobs/{job}/stop", headers=AUTH)).status == 409
     partial = await client.get(f"/api/jobs/{job}/result", headers=AUTH)
     assert partial.status == 200  # what is answered so far

@@ -100,6 +100,8 @@ class WebJob:
             "language": r.language,
             "runs": r.runs,
             "can_start": self.can_start(),
+            # Stop was asked and the run is landing its last calls and writing what it has.
+            "stopping": self.stop_requested and r.state in ACTIVE,
             **({"plan": r.plan} if plan else {}),
             "same_file": same_file,
             "downloads": {

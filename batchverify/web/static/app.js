@@ -135,7 +135,7 @@
     $("job").dataset.state = job.state;
     $("job-name").textContent = job.name;
     const badge = $("job-state");
-    badge.textContent = W["state_" + job.state] || job.state;
+    badge.textContent = job.stopping ? W.stopping : W["state_" + job.state] || job.state;
     badge.className = "badge " + job.state;
     const plan = job.plan || {};
     $("plan-title").textContent = job.state === "planned" ? W.plan : W.plan_after;
@@ -163,7 +163,7 @@
     const active = job.state === "queued" || job.state === "running";
     $("start").hidden = job.state !== "planned";
     $("resume").hidden = job.state === "planned" || !job.can_start;
-    $("stop").hidden = !active;
+    $("stop").hidden = !active || job.stopping;
     $("delete").disabled = false;
     link($("download"), job.downloads.result);
     link($("download-problems"), job.downloads.problems);
