@@ -30,14 +30,13 @@ from batchverify.engine.sender import SendConfig
 from batchverify.engine.summary import Summary
 from batchverify.errors import UsageError
 from batchverify.files.tables import Table
-from batchverify.models import DEFAULT_ENDPOINT
+from batchverify.models import DEFAULT_ENDPOINT, SIMULATOR_IDENTITY
 from batchverify.tencent.client import Endpoint
 from batchverify.tencent.credentials import Credentials, load_credentials
 
 __all__ = ["Simulator", "averify_file", "run_sync", "verify_file"]
 
 _T = TypeVar("_T")
-SIMULATOR_IDENTITY = "the built-in simulator"
 
 
 class Simulator:

@@ -11,19 +11,18 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
 
 from batchverify import __version__, errors
+from batchverify.cliopts import checked_endpoint, target
 from batchverify.cliserve import serve
 from batchverify.models import DEFAULT_ENDPOINT
 
 if TYPE_CHECKING:
-    from batchverify.tencent.client import Encrypts, Endpoint
-    from batchverify.tencent.credentials import Credentials
+    from batchverify.tencent.client import Encrypts
 
 # The engine (aiohttp, SQLite, the rate store) loads inside the commands, so --help and --version
 # start without it.
@@ -154,15 +153,9 @@ def run(
     rate_store: str | None,
 ) -> None:
     """Verify the phone numbers in INPUT (CSV, TSV, XLSX, XLSM or XLS) and write them back annotated."""
-    if simulator:
-        source = click.get_current_context().get_parameter_source("endpoint")
-        if source is click.core.ParameterSource.COMMANDLINE:
-            raise errors.UsageError("--simulator and --endpoint exclude each other")
-        endpoint = None  # BATCHVERIFY_ENDPOINT does not apply to the built-in simulator
+    endpoint = checked_endpoint(simulator, endpoint, rate)
     if price is not None and not math.isfinite(price):
         raise errors.UsageError("--price must be a number, such as 0.05")
-    if rate > 20 and not simulator:
-        log.warning("--rate %g is above the API's limit of 20/s: expect RequestLimitExceeded replies", rate)
     from batchverify.api import language_of
     from batchverify.core.classify import RetryPolicy
     from batchverify.core.timeutil import parse_duration
@@ -195,11 +188,11 @@ def run(
     mode = resolve_mode(progress)
     interactive = sys.stdin.isatty() and sys.stderr.isatty()
     confirm = None if (yes or not interactive) else _confirm
-    with _target(simulator, endpoint, profile, dry_run, encrypt) as (where, creds):
+    with target(simulator, endpoint, profile, credentials=not dry_run) as (where, creds, identity):
         options = RunOptions(
             where=where,
             credentials=creds,
-            identity="the built-in simulator" if simulator else where.host,
+            identity=identity,
             send=SendConfig(rate=rate, concurrency=concurrency, policy=RetryPolicy()),
             encryptor=_encryptor(encrypt, encryption_public_key, simulator),
             dry_run=dry_run,
@@ -211,25 +204,6 @@ def run(
         )
         code = asyncio.run(run_job(request, options))
     sys.exit(code)
-
-
-@contextlib.contextmanager
-def _target(
-    simulator: bool, endpoint: str | None, profile: str | None, dry_run: bool, encrypt: str | None
-) -> Iterator[tuple[Endpoint, Credentials | None]]:
-    from batchverify.tencent.client import Endpoint
-    from batchverify.tencent.credentials import Credentials, load_credentials
-
-    if not simulator:
-        creds = None if dry_run else load_credentials(profile)
-        yield Endpoint.parse(endpoint or DEFAULT_ENDPOINT), creds
-        return
-    from batchverify.simulator import SimConfig, SimulatorServer
-
-    config = SimConfig(latency_ms=(20, 80))
-    with SimulatorServer(config) as server:
-        log.info("using the built-in simulator at %s (demo keys, nothing is billed)", server.url)
-        yield Endpoint.parse(server.url), Credentials(config.secret_id, config.secret_key)
 
 
 def _encryptor(encrypt: str | None, key_file: Path | None, simulator: bool) -> Encrypts | None:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from batchverify import errors
+from batchverify.cliopts import checked_endpoint
 from batchverify.models import DEFAULT_ENDPOINT
 
 log = logging.getLogger("batchverify")
@@ -67,13 +67,7 @@ def serve(
     language: str | None,
 ) -> None:
     """Serve the upload page and its JSON API: upload a list, check the plan, start, download."""
-    if simulator:
-        source = click.get_current_context().get_parameter_source("endpoint")
-        if source is click.core.ParameterSource.COMMANDLINE:
-            raise errors.UsageError("--simulator and --endpoint exclude each other")
-        endpoint = None
-    if rate > 20 and not simulator:
-        log.warning("--rate %g is above the API's limit of 20/s: expect RequestLimitExceeded replies", rate)
+    endpoint = checked_endpoint(simulator, endpoint, rate)
     from batchverify.api import language_of
     from batchverify.core.timeutil import parse_duration
     from batchverify.web.server import ServeOptions, default_data_dir

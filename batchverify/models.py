@@ -6,6 +6,7 @@ import enum
 from dataclasses import dataclass
 
 DEFAULT_ENDPOINT = "https://faceid.intl.tencentcloudapi.com"
+SIMULATOR_IDENTITY = "the built-in simulator"  # what a checkpoint made against the simulator is tied to
 ACTION = "MobileStatus"
 API_VERSION = "2018-03-01"
 SERVICE = "faceid"

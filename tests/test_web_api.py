@@ -21,6 +21,16 @@ __all__ = ["make_client", "web_sim"]  # fixtures used below
 pytestmark = pytest.mark.timeout(180)
 
 
+def _workbook(path: Path, header: list[str], rows: list[list[str]]) -> Path:
+    book = openpyxl.Workbook()
+    sheet = book.active
+    assert sheet is not None
+    for row in [header, *rows]:
+        sheet.append(row)
+    book.save(path)
+    return path
+
+
 async def test_every_api_call_needs_the_token(make_client: Any) -> None:
     client = await make_client()
     for method, path in [
@@ -270,14 +280,9 @@ async def test_a_job_runs_to_the_end_and_its_results_download(
 
 async def test_an_xlsx_upload_gets_an_xlsx_result(make_client: Any, tmp_path: Path) -> None:
     client = await make_client()
-    book = openpyxl.Workbook()
-    sheet = book.active
-    assert sheet is not None
-    sheet.append(["客户", "手机号码"])
-    for i in range(6):
-        sheet.append([f"c{i}", f"1351234{i:04d}"])
-    path = tmp_path / "list.xlsx"
-    book.save(path)
+    path = _workbook(
+        tmp_path / "list.xlsx", ["客户", "手机号码"], [[f"c{i}", f"1351234{i:04d}"] for i in range(6)]
+    )
     job = (await (await upload(client, path)).json())["id"]
     await client.post(f"/api/jobs/{job}/start", headers=AUTH)
     await wait_state(client, job, ("finished",))
@@ -497,15 +502,8 @@ async def test_a_folder_without_a_record_is_removed_unless_it_holds_answers(
 
 async def test_an_xlsm_upload_plans_and_runs(make_client: Any, tmp_path: Path) -> None:
     client = await make_client()
-    book = openpyxl.Workbook()
-    sheet = book.active
-    assert sheet is not None
-    sheet.append(["name", "mobile"])
-    for i in range(4):
-        sheet.append([f"n{i}", f"1351234{i:04d}"])
-    sheet.append(["bad", "12345"])
-    path = tmp_path / "macro.xlsm"
-    book.save(path)
+    rows = [[f"n{i}", f"1351234{i:04d}"] for i in range(4)] + [["bad", "12345"]]
+    path = _workbook(tmp_path / "macro.xlsm", ["name", "mobile"], rows)
     response = await upload(client, path)
     assert response.status == 201, await response.text()
     job = (await response.json())["id"]

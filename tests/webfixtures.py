@@ -66,9 +66,6 @@ def web_sim() -> Iterator[SimulatorServer]:
         yield server
 
 
-MakeClient = Callable[..., "asyncio.Future[TestClient[Any, Any]]"]
-
-
 @pytest.fixture
 async def make_client(
     web_sim: SimulatorServer, aiohttp_client: Any, tmp_path: Path

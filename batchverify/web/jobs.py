@@ -247,9 +247,7 @@ class WebJob:
         # Planned again: the checkpoint says what is left. The record keeps the upload's plan.
         made = await asyncio.to_thread(build_plan, self.request(), endpoint_identity=target.endpoint_identity)
         self._numbers = list(made.distinct)
-        store = self.request().store_path
-        assert store is not None
-        self.tally = await asyncio.to_thread(count_stored, store, self._numbers)
+        self.tally = await asyncio.to_thread(count_stored, self.files.checkpoint, self._numbers)
         job = self.engine = Job(made, target, session=session, events=self._on_event)
         if self.stop_requested or closing.is_set():
             job.stop()  # asked while the plan was made: nothing is sent
@@ -257,9 +255,7 @@ class WebJob:
         return await job.run()
 
     async def _final_tally(self, summary: Summary) -> Tally:
-        store = self.request().store_path
-        assert store is not None
-        return await asyncio.to_thread(count_stored, store, self._numbers, summary.job_id)
+        return await asyncio.to_thread(count_stored, self.files.checkpoint, self._numbers, summary.job_id)
 
     def _on_event(self, event: Event) -> None:
         if self.tally is not None and self.tally.apply(event):

@@ -17,6 +17,7 @@ from typing import Any
 from urllib.parse import unquote
 
 from batchverify.engine.plan import default_output
+from batchverify.engine.store import checkpoint_path
 
 __all__ = ["ID_RE", "STATES", "JobFiles", "JobRecord", "clean_name", "load_records", "new_id"]
 
@@ -99,7 +100,8 @@ class JobFiles:
         self.dir = root / record.id
         self.record_file = self.dir / "job.json"
         self.upload = self.dir / f"upload{record.suffix}"
-        self.output = default_output(self.upload).with_name(f"result{default_output(self.upload).suffix}")
+        self.output = self.dir / f"result{default_output(self.upload).suffix}"
+        self.checkpoint = checkpoint_path(self.output)
         # A macro workbook's problem rows go to CSV: they carry no macros, and the engine writes an
         # .xlsm input's side files as .xlsm's own kind or as text only.
         side = ".csv" if self.output.suffix == ".xlsm" else self.output.suffix

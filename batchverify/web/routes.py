@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Callable
 from urllib.parse import quote
 
 from aiohttp import web
@@ -106,21 +107,21 @@ async def _fields(request: web.Request) -> dict[str, str]:
 
 
 async def start_job(request: web.Request) -> web.Response:
-    job = _job(request)
-    try:
-        _manager(request).start(job)
-    except JobConflict as exc:
-        return _error(409, str(exc), _language(request))
-    return web.json_response(_manager(request).view(job), status=202)
+    return _act(request, JobManager.start)
 
 
 async def stop_job(request: web.Request) -> web.Response:
-    job = _job(request)
+    return _act(request, JobManager.stop)
+
+
+def _act(request: web.Request, action: Callable[[JobManager, WebJob], None]) -> web.Response:
+    """Start or stop: 202 with the job, or 409 when the job's state does not allow it."""
+    manager, job = _manager(request), _job(request)
     try:
-        _manager(request).stop(job)
+        action(manager, job)
     except JobConflict as exc:
         return _error(409, str(exc), _language(request))
-    return web.json_response(_manager(request).view(job), status=202)
+    return web.json_response(manager.view(job), status=202)
 
 
 async def list_jobs(request: web.Request) -> web.Response:

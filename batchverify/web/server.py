@@ -4,27 +4,22 @@ stop the running jobs cleanly (they resume when the server starts again)."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime
 import logging
 import os
 import secrets
 import signal
 import sys
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from aiohttp import web
 
-from batchverify.api import SIMULATOR_IDENTITY
+from batchverify.cliopts import target as endpoint_target
 from batchverify.core.classify import RetryPolicy
 from batchverify.engine.job import Target
 from batchverify.engine.sender import SendConfig
 from batchverify.errors import UsageError
-from batchverify.models import DEFAULT_ENDPOINT
-from batchverify.tencent.client import Endpoint
-from batchverify.tencent.credentials import Credentials, load_credentials
 from batchverify.web.app import AccessLog, create_app
 from batchverify.web.manager import ServeSettings
 from batchverify.web.routes import MANAGER
@@ -56,20 +51,6 @@ def default_data_dir() -> Path:
     return Path(base) / "batchverify" / "serve"
 
 
-@contextlib.contextmanager
-def _where(opts: ServeOptions) -> Iterator[tuple[Endpoint, Credentials, str]]:
-    if not opts.simulator:
-        endpoint = Endpoint.parse(opts.endpoint or DEFAULT_ENDPOINT)
-        yield endpoint, load_credentials(opts.profile), endpoint.host
-        return
-    from batchverify.simulator import SimConfig, SimulatorServer
-
-    config = SimConfig(latency_ms=(20, 80))
-    with SimulatorServer(config) as server:
-        log.info("using the built-in simulator at %s (demo keys, nothing is billed)", server.url)
-        yield Endpoint.parse(server.url), Credentials(config.secret_id, config.secret_key), SIMULATOR_IDENTITY
-
-
 def serve(opts: ServeOptions) -> int:
     """Run the server in the foreground; returns the exit code."""
     try:
@@ -86,7 +67,8 @@ def serve(opts: ServeOptions) -> int:
     # job's sends; a thread holding the GIL for the default 5 ms would push a paced send late,
     # bunching it with the next ones at the API. 0.5 ms keeps that jitter inside the gate's margin.
     sys.setswitchinterval(0.0005)
-    with _where(opts) as (endpoint, credentials, identity):
+    with endpoint_target(opts.simulator, opts.endpoint, opts.profile) as (endpoint, credentials, identity):
+        assert credentials is not None
         target = Target(
             endpoint=endpoint,
             credentials=credentials,

@@ -85,15 +85,12 @@ async def receive_upload(request: web.Request, folder: Path, cap: int) -> Upload
             if upload is not None:
                 raise UploadError("send one file per upload")
             upload = await _save(part, folder, cap)
-        elif part.name in _FIELDS:
+        else:
             value = await part.read(decode=False)
             if len(value) > _FIELD_LIMIT:
                 raise UploadError(f"the field {part.name} is too long")
-            fields[part.name] = bytes(value).decode("utf-8", "replace").strip()
-        else:
-            value = await part.read(decode=False)  # an unknown field: read (within the limit), ignored
-            if len(value) > _FIELD_LIMIT:
-                raise UploadError(f"the field {part.name} is too long")
+            if part.name in _FIELDS:  # any other field is read (within the limit) and ignored
+                fields[part.name] = bytes(value).decode("utf-8", "replace").strip()
     if upload is None:
         raise UploadError("no file: send the list in a multipart field named file")
     upload.fields = fields
