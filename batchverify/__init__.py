@@ -17,10 +17,10 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
+from batchverify._version import __version__
 
 if TYPE_CHECKING:
-    from batchverify.api import Simulator, averify_file, verify_file
+    from batchverify.api import Simulator, averify_dataframe, averify_file, verify_dataframe, verify_file
     from batchverify.engine.events import (
         AnswerRecorded,
         Event,
@@ -35,17 +35,18 @@ if TYPE_CHECKING:
     )
     from batchverify.engine.gate import RateGate, StrictGate, shared_gate
     from batchverify.engine.job import Job, Target, execute, plan
+    from batchverify.engine.options import Options
     from batchverify.engine.plan import Plan, RunRequest
     from batchverify.engine.summary import Summary
-    from batchverify.frame import averify_dataframe, verify_dataframe
     from batchverify.tencent.credentials import Credentials, load_credentials
 
 _EXPORTS: dict[str, str] = {
     "Simulator": "batchverify.api",
     "averify_file": "batchverify.api",
     "verify_file": "batchverify.api",
-    "averify_dataframe": "batchverify.frame",
-    "verify_dataframe": "batchverify.frame",
+    "averify_dataframe": "batchverify.api",
+    "verify_dataframe": "batchverify.api",
+    "Options": "batchverify.engine.options",
     "Credentials": "batchverify.tencent.credentials",
     "load_credentials": "batchverify.tencent.credentials",
     "Job": "batchverify.engine.job",
@@ -77,6 +78,7 @@ __all__ = [
     "EventSink",
     "Job",
     "JobStarted",
+    "Options",
     "OutputWritten",
     "Plan",
     "PlanReady",

@@ -1,8 +1,8 @@
-"""Exceptions raised by batchverify, and the exit code each maps to.
+"""Exceptions raised by batchverify: each with a stable ``code``, its ``params``, and an exit code.
 
 ::
 
-    BatchVerifyError                 base; .exit_code
+    BatchVerifyError                 base; .code, .params, .exit_code
     ├── UsageError                   bad or conflicting options                 -> exit 2
     ├── CredentialError              no usable secret id / key                  -> exit 2
     ├── InputError                   unreadable input, no phone column          -> exit 2
@@ -14,10 +14,18 @@
     └── FatalApiError                AuthFailure.*, UnauthorizedOperation.* ... -> exit 3
 
 Per-row verdicts (busy, invalid number, an API error for one number) are data, never exceptions.
-Only the command line turns these exceptions into exit codes and one-line messages.
+
+A message is a template whose options are named through ``{o[name]}`` (``name`` is the field of
+``batchverify.engine.options.Options``). ``str(exc)`` names them as the Python API does
+(``column=``); each front end renders them its own way with ``exc.render(namer)``: the command line
+as flags (``--column``), the upload page as its fields. A front end that speaks another language
+looks the ``code`` up in its own words and fills them from ``params``: no message text is parsed.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
 
 EXIT_OK = 0
 EXIT_INCOMPLETE = 1
@@ -28,42 +36,105 @@ EXIT_INTERNAL = 70  # a bug: an exception batchverify did not expect (BATCHVERIF
 EXIT_INTERRUPTED = 130
 
 
+class OptionNames(Mapping[str, str]):
+    """How a front end names an option in its messages: ``names[field]``."""
+
+    def __init__(self, style: Callable[[str], str]) -> None:
+        self._style = style
+
+    def __getitem__(self, key: str) -> str:
+        return self._style(key)
+
+    def __iter__(self) -> Any:
+        return iter(())
+
+    def __len__(self) -> int:
+        return 0
+
+
+PYTHON_NAMES = OptionNames(lambda field: f"{field}=")
+
+
 class BatchVerifyError(Exception):
-    """Base class of every error batchverify reports to the user."""
+    """Base class of every error batchverify reports to the user.
+
+    ``code`` is stable (front ends and scripts may rely on it); ``params`` are the values its
+    message names; ``option`` (in ``params``) the option at fault, when there is one.
+    """
 
     exit_code = EXIT_USAGE
+    default_code = "error"
+
+    def __init__(self, message: str = "", *, code: str | None = None, **params: Any) -> None:
+        self.template = message
+        self.code = code or self.default_code
+        self.params = params
+        super().__init__(self.render(PYTHON_NAMES))
+
+    @property
+    def option(self) -> str | None:
+        """The option at fault (an ``Options`` field name), if the error is about one."""
+        value = self.params.get("option")
+        return value if isinstance(value, str) else None
+
+    def render(self, names: Mapping[str, str], template: str | None = None) -> str:
+        """The message (or ``template``, another language's words for ``code``) with options named
+        by ``names``."""
+        text = self.template if template is None else template
+        if not self.params:
+            return text  # no template: the message as written (it may hold braces of its own)
+        try:
+            return text.format(o=names, **self.params)
+        except (KeyError, IndexError, ValueError, AttributeError):
+            return text  # a template that does not fit its params: shown as written, never lost
 
 
 class UsageError(BatchVerifyError):
     """Options that are missing, malformed or contradict each other."""
 
+    default_code = "usage"
+
 
 class CredentialError(BatchVerifyError):
     """No usable Tencent Cloud credentials were found."""
+
+    default_code = "credentials"
 
 
 class InputError(BatchVerifyError):
     """The input file cannot be read, or it has no usable phone column."""
 
+    default_code = "input"
+
 
 class OutputError(BatchVerifyError):
     """The output cannot be written where asked."""
+
+    default_code = "output"
 
 
 class CheckpointError(BatchVerifyError):
     """The checkpoint store beside the output cannot be used."""
 
+    default_code = "checkpoint"
+
 
 class BusyError(BatchVerifyError):
     """Another batchverify run is working on the same output."""
+
+    default_code = "busy"
 
 
 class EncryptionError(BatchVerifyError):
     """The number could not be encrypted (bad public key, unknown algorithm)."""
 
+    default_code = "encryption"
+
 
 class EndpointError(BatchVerifyError):
     """The endpoint cannot be used at all (its host name does not resolve); nothing was sent."""
+
+    default_code = "endpoint"
 
 
 class FatalApiError(BatchVerifyError):
@@ -75,11 +146,11 @@ class FatalApiError(BatchVerifyError):
     exit_code = EXIT_FATAL_API
 
     def __init__(self, code: str, message: str, request_id: str = "") -> None:
-        self.code = code
-        self.message = message
-        self.request_id = request_id
-        self.summary: object | None = None  # the run's Summary, when raised by the Python API
         detail = f"{code}: {message}" if message else code
         if request_id:
             detail += f" (RequestId {request_id})"
-        super().__init__(f"the API refused the job: {detail}")
+        # ``code`` is Tencent's error code (AuthFailure.SignatureFailure, ...): stable and documented.
+        super().__init__("the API refused the job: {detail}", code=code, detail=detail, api_message=message)
+        self.message = message
+        self.request_id = request_id
+        self.summary: object | None = None  # the run's Summary, when raised by the Python API

@@ -20,15 +20,17 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from batchverify.api import resolve_target
+from batchverify.build import connect
 from batchverify.engine.events import AnswerRecorded, Event, JobStarted, OutputWritten, PlanReady
 from batchverify.engine.gate import RateGate, SlidingWindowLimiter, StrictGate
 from batchverify.engine.job import Job, Target, plan
+from batchverify.engine.options import Options
 from batchverify.engine.plan import RunRequest
 
 
 def _target(url: str) -> Target:
-    return resolve_target(url, None, rate=20.0, concurrency=50, timeout=30.0)
+    with connect(Options(endpoint=url)) as target:  # credentials from the environment, as a user's run
+        return target
 
 
 async def gate_run(url: str, kind: str, inp: Path, out: Path) -> dict[str, Any]:

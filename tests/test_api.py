@@ -39,7 +39,7 @@ def write_list(path: Path, phones: list[str]) -> Path:
 def test_public_names_are_exported_documented_and_importable() -> None:
     expected = {
         "AnswerRecorded", "Credentials", "Event", "EventSink", "Job", "JobStarted", "OutputWritten",
-        "Plan", "PlanReady", "RateGate", "Retrying", "RunRequest", "Simulator", "StopReason",
+        "Options", "Plan", "PlanReady", "RateGate", "Retrying", "RunRequest", "Simulator", "StopReason",
         "Stopped", "StrictGate", "Summary", "Target", "Throttled", "__version__", "averify_dataframe",
         "averify_file", "errors", "execute", "load_credentials", "plan", "shared_gate",
         "verify_dataframe", "verify_file",
@@ -167,7 +167,7 @@ def test_verify_file_never_replaces_a_file_it_did_not_write_unless_asked(tmp_pat
     theirs = tmp_path / "list.verified.csv"
     theirs.write_text("keep me\n", encoding="utf-8")
     with Simulator(rate_limit=0) as sim:
-        with pytest.raises(OutputError, match="--overwrite"):
+        with pytest.raises(OutputError, match="overwrite="):
             verify_file(src, endpoint=sim)
         assert theirs.read_text(encoding="utf-8") == "keep me\n" and sim.ledger()["requests"] == 0
         assert verify_file(src, endpoint=sim, overwrite=True).outcome == "complete"

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from batchverify.cli.exits import exit_code_of
 from batchverify.core.classify import RetryPolicy
 from batchverify.engine.events import AnswerRecorded, Event, JobStarted, OutputWritten, PlanReady, Throttled
 from batchverify.engine.gate import StrictGate
@@ -95,7 +96,7 @@ async def test_run_answers_every_number_once_and_reports_events(tmp_path: Path) 
     script = Script()
     seen: list[Event] = []
     summary = await Job(made, TARGET, verifier=script, gate=fast_gate(), events=seen.append).run()
-    assert summary.outcome == "complete" and summary.exit_code == 0
+    assert summary.outcome == "complete" and exit_code_of(summary) == 0
     assert set(script.calls.values()) == {1} and len(script.calls) == 20
     assert summary.billable_calls == 20 and summary.requests == 20
     assert statuses(tmp_path / "out.csv") == ["normal"] * 25
@@ -120,7 +121,9 @@ async def test_stop_keeps_answers_and_a_rerun_sends_only_the_rest(tmp_path: Path
 
     job = Job(made, TARGET, verifier=script, gate=StrictGate(200), events=stop_after_ten)
     first = await job.run()
-    assert first.outcome == "interrupted" and first.stop_reason == "interrupted" and first.exit_code == 130
+    assert (
+        first.outcome == "interrupted" and first.stop_reason == "interrupted" and exit_code_of(first) == 130
+    )
     answered = sum(first.by_status.get(s, 0) for s in ("normal",))
     assert answered >= 10 and first.by_status.get("pending", 0) == 40 - answered
     again = await plan(req, endpoint_identity="scripted")
@@ -159,7 +162,7 @@ async def test_fatal_reply_stops_the_job_and_keeps_what_was_answered(tmp_path: P
     script = Script({phones[5]: [ErrorReply("AuthFailure.SecretIdNotFound", "no such key", "r-1")]})
     made = await plan(request(tmp_path, phones), endpoint_identity="scripted")
     summary = await Job(made, TARGET, verifier=script, gate=StrictGate(50)).run()
-    assert summary.outcome == "fatal" and summary.exit_code == 3
+    assert summary.outcome == "fatal" and exit_code_of(summary) == 3
     assert summary.fatal is not None and summary.fatal.code == "AuthFailure.SecretIdNotFound"
     assert summary.stop_reason == "fatal"
     assert "pending" in summary.by_status

@@ -22,6 +22,7 @@ from aiohttp.test_utils import TestServer
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from batchverify.cli.exits import exit_code_of
 from batchverify.core.classify import result_from_reply
 from batchverify.engine.gate import StrictGate
 from batchverify.engine.job import Job, Target, plan
@@ -144,7 +145,7 @@ async def test_an_out_of_range_answer_is_stored_so_it_is_not_paid_for_again(
     target = target_for(str(server.make_url("/")))
     summary = await Job(await plan(req, endpoint_identity="hostile"), target).run()
     assert summary.outcome == "complete" and summary.by_status == {"unrecognized": 3}
-    assert summary.exit_code == 0  # final answers: nothing is left to ask again
+    assert exit_code_of(summary) == 0  # final answers: nothing is left to ask again
     reuse = await plan(
         RunRequest(input=req.input, output=req.output, max_age=datetime.timedelta(hours=1)),
         endpoint_identity="hostile",
@@ -223,7 +224,7 @@ async def test_a_full_disk_stops_the_run_cleanly_and_keeps_every_committed_answe
     script = Script(delay=0.01)
     target = target_for("http://127.0.0.1:9", identity="scripted")
     summary = await Job(made, target, verifier=script, gate=fast_gate(), store=opener).run()
-    assert summary.outcome == "storage_error" and summary.exit_code == 4
+    assert summary.outcome == "storage_error" and exit_code_of(summary) == 4
     assert summary.stop_reason == "storage" and "disk is full" in (summary.error or "")
     assert summary.answers_not_stored >= 1
     again = await plan(req, endpoint_identity="scripted")

@@ -9,6 +9,7 @@ from pathlib import Path
 import openpyxl
 import pytest
 
+from batchverify.cli.flags import CLI_NAMES
 from batchverify.core.columns import column_letter, detect_phone_column
 from batchverify.errors import InputError
 from batchverify.files.readers import Record, Table, open_table
@@ -99,7 +100,7 @@ def test_undecodable_file_fails_with_one_line(tmp_path: Path) -> None:
     with pytest.raises(InputError) as info:
         open_table(path)
     message = str(info.value)
-    assert "\n" not in message and str(path) in message and "--encoding" in message
+    assert "\n" not in message and str(path) in message and "encoding=" in message
 
 
 # --- CSV: dialects and content --------------------------------------------------------------------
@@ -417,14 +418,14 @@ def test_exact_name_beats_a_partial_one() -> None:
 
 
 def test_no_phone_column() -> None:
-    with pytest.raises(InputError, match=r"no phone column found; use --column \(headers: A=id, B=name\)"):
+    with pytest.raises(InputError, match=r"no phone column found; use column= \(headers: A=id, B=name\)"):
         detect_phone_column(["id", "name"], [["1", "x"], ["2", "y"]], None)
 
 
 def test_ambiguous_columns() -> None:
     header = ["手机", "电话"]
     sample = [["13800138000", "13800138001"], ["13800138002", "13800138003"]]
-    expected = r"several columns.*A \(手机, 100% valid\).*B \(电话.*--column"
+    expected = r"several columns.*A \(手机, 100% valid\).*B \(电话.*column="
     with pytest.raises(InputError, match=expected) as info:
         detect_phone_column(header, sample, None)
     assert "\n" not in str(info.value)
@@ -435,7 +436,13 @@ def test_ambiguous_columns() -> None:
 def test_headers_with_newlines_stay_on_one_line() -> None:
     with pytest.raises(InputError) as info:
         detect_phone_column(["first\nname", ""], [["x", "y"]], None)
-    assert str(info.value) == "no phone column found; use --column (headers: A=first name, B=(blank))"
+    assert str(info.value) == "no phone column found; use column= (headers: A=first name, B=(blank))"
+    # The command line names the option its own way; the rest of the words are the same.
+    assert (
+        info.value.render(CLI_NAMES)
+        == "no phone column found; use --column (headers: A=first name, B=(blank))"
+    )
+    assert info.value.code == "no_phone_column" and info.value.option == "column"
 
 
 def test_record_is_a_plain_dataclass() -> None:

@@ -562,7 +562,7 @@ async def test_a_chinese_browser_gets_the_common_errors_in_chinese(make_client: 
     empty = tmp_path / "空.csv"
     empty.write_bytes(b"")
     doc = await (await upload(client, empty, headers=zh)).json()
-    assert doc == {"error": "the file is empty", "message": "文件是空的"}
+    assert doc == {"error": "the file is empty", "code": "empty_file", "message": "文件是空的"}
     names = tmp_path / "names.csv"
     names.write_text("姓名,城市\n张三,北京\n", encoding="utf-8")
     doc = await (await upload(client, names, headers=zh)).json()

@@ -107,7 +107,7 @@ def test_one_server_per_data_dir_and_bad_options_are_one_line(env: dict[str, str
             "--simulator and --endpoint exclude each other",
         ),
         (["--rate", "0"], "--rate"),
-        (["--language", "fr"], "unknown language 'fr'"),
+        (["--language", "fr"], "--language must be zh-CN or en, not 'fr'"),
     ]:
         result = run_cli("serve", "--port", "0", "--data-dir", data, *args, env=env)
         assert result.returncode == 2, (args, result.stderr)

@@ -168,7 +168,7 @@ def test_output_encoding_override_and_unencodable_value(tmp_path: Path) -> None:
         return [["😀", "", None, None, None] for _ in cells]
 
     ascii_out = tmp_path / "ascii.csv"
-    with pytest.raises(OutputError, match=r"--output-encoding utf-8") as info:
+    with pytest.raises(OutputError, match=r"output_encoding= utf-8") as info:
         write_table(table, ascii_out, phone_col=1, columns=COLUMNS, annotate=emoji, output_encoding="gbk")
     assert "\n" not in str(info.value)
     assert not ascii_out.exists()

@@ -176,7 +176,12 @@ def detect_phone_column(
     evidence = [_gather(i, header, sample, valid_cell) for i in range(width)]
     candidates = [e for e in evidence if e.candidate]
     if not candidates:
-        raise InputError(f"no phone column found; use --column (headers: {describe_headers(header)})")
+        raise InputError(
+            "no phone column found; use {o[column]} (headers: {headers})",
+            code="no_phone_column",
+            option="column",
+            headers=describe_headers(header),
+        )
     if len(candidates) == 1:
         return candidates[0].index
     top_strength = max(e.name_strength for e in candidates)
@@ -194,8 +199,13 @@ def detect_phone_column(
     listing = ", ".join(e.label(header) for e in sorted(candidates, key=lambda e: e.index))
     example = column_letter(best.index)
     raise InputError(
-        f"several columns could hold the phone numbers: {listing}; "
-        f"pick one with --column (a header name, a letter like {example}, or a number like {best.index + 1})"
+        "several columns could hold the phone numbers: {columns}; "
+        "pick one with {o[column]} (a header name, a letter like {letter}, or a number like {number})",
+        code="ambiguous_column",
+        option="column",
+        columns=listing,
+        letter=example,
+        number=best.index + 1,
     )
 
 
@@ -249,4 +259,10 @@ def _requested_column(header: list[str], width: int, requested: str) -> int:
             return index
     elif _INDEX_RE.fullmatch(text) and 1 <= int(text) <= width:
         return int(text) - 1
-    raise InputError(f"column {_show(requested)!r} not found (headers: {describe_headers(header)})")
+    raise InputError(
+        "column {column!r} not found (headers: {headers})",
+        code="column_not_found",
+        option="column",
+        column=_show(requested),
+        headers=describe_headers(header),
+    )

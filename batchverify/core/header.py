@@ -70,7 +70,7 @@ def locate_header(
         return _fixed(top, header_line, requested_column, is_valid, position)
     candidates = [i for i, (_, cells) in enumerate(top[:SCAN_ROWS]) if any(c.strip() for c in cells)]
     if not candidates:
-        raise InputError("the table has no rows with content in its first rows")
+        raise InputError("the table has no rows with content in its first rows", code="no_content")
     best: tuple[tuple[int, float, int, int], HeaderChoice] | None = None
     # When every row fails, the message that helps is the one under the most header-like row.
     error: tuple[tuple[int, int], InputError] | None = None
@@ -126,7 +126,13 @@ def _position(requested: str | None, top: list[tuple[int, list[str]]]) -> int | 
     width = max((len(cells) for _, cells in top), default=0)
     index = int(requested.strip()) - 1
     if not 0 <= index < width:
-        raise InputError(f"column {requested.strip()} not found: the table has {width} columns")
+        raise InputError(
+            "column {column} not found: the table has {width} columns",
+            code="column_not_found",
+            option="column",
+            column=requested.strip(),
+            width=width,
+        )
     return index
 
 
@@ -140,15 +146,27 @@ def _fixed(
     if header_line == 0:
         choice, _ = _try(top, -1, requested, is_valid, position)
         if choice is None:
-            raise InputError("--header-row 0 (no header): the first row does not hold a mobile number")
+            raise InputError(
+                "{o[header_row]} 0 (no header): the first row does not hold a mobile number",
+                code="bad_header_row",
+                option="header_row",
+            )
         return choice
     found = [i for i, (line, _) in enumerate(top) if line == header_line]
     if not found or not any(c.strip() for c in top[found[0]][1]):
-        raise InputError(f"--header-row {header_line}: that row is empty or beyond the first rows")
+        raise InputError(
+            "{o[header_row]} {row}: that row is empty or beyond the first rows",
+            code="bad_header_row",
+            option="header_row",
+            row=header_line,
+        )
     choice, _ = _try(top, found[0], requested, is_valid, position)
     if choice is None:
         raise InputError(
-            f"--header-row {header_line} holds a mobile number, not a header; "
-            "use --header-row 0 for a list without one"
+            "{o[header_row]} {row} holds a mobile number, not a header; "
+            "use {o[header_row]} 0 for a list without one",
+            code="bad_header_row",
+            option="header_row",
+            row=header_line,
         )
     return choice

@@ -44,7 +44,7 @@ from batchverify.engine.plan import Plan, RunRequest, build_plan
 from batchverify.engine.sender import SendConfig, Sender, Verifier
 from batchverify.engine.store import Checkpoint, JobInfo, Store
 from batchverify.engine.summary import Summary, apply_write, summary_from_plan
-from batchverify.errors import BatchVerifyError, CheckpointError, EndpointError
+from batchverify.errors import BatchVerifyError, CheckpointError, CredentialError, EndpointError
 from batchverify.files.tables import Table
 from batchverify.tencent.client import Encrypts, Endpoint, MobileStatusClient, make_session
 from batchverify.tencent.credentials import Credentials
@@ -62,7 +62,7 @@ class Target:
     """Where and how requests go. ``identity`` is what a checkpoint is tied to (default: the host)."""
 
     endpoint: Endpoint
-    credentials: Credentials
+    credentials: Credentials | None  # None: a plan only (a dry run); running it sends nothing
     identity: str = ""
     send: SendConfig = field(default_factory=SendConfig)
     encryptor: Encrypts | None = None
@@ -159,6 +159,8 @@ class Job:
         started = time.monotonic()
         started_at = utc_now_iso()
         made, target = self.plan, self.target
+        if made.to_send and target.credentials is None and self._verifier is None:
+            raise CredentialError("no credentials were given for this job; it can only be planned")
         if made.to_send and self._verifier is None and self._stop_reason is None:
             # Before the job is opened: opening it takes over the in-flight marks of a dead run.
             await _resolve(target.endpoint)
@@ -166,7 +168,10 @@ class Job:
         if made.to_send and gate is None:
             # Before the job is opened: an unreachable rate store is a usage error, nothing sent.
             gate = shared_gate(
-                target.credentials.secret_id, target.endpoint_identity, target.send.rate, target.rate_store
+                target.credentials.secret_id if target.credentials else "",
+                target.endpoint_identity,
+                target.send.rate,
+                target.rate_store,
             )
         store = AsyncStore(self._opener())
         try:
@@ -309,6 +314,7 @@ class Job:
             yield self._verifier
             return
         target = self.target
+        assert target.credentials is not None  # checked before the job was opened
         session = self._session
         own = session is None
         if session is None:
@@ -342,5 +348,11 @@ async def _resolve(endpoint: Endpoint) -> None:
         if isinstance(exc, TimeoutError) or getattr(exc, "errno", None) == socket.EAI_AGAIN:
             hint = "the name service did not answer: run again when the network is back"
         else:
-            hint = "check --endpoint"
-        raise EndpointError(f"the endpoint's host {host!r} cannot be resolved ({detail}); {hint}") from None
+            hint = "check {o[endpoint]}"
+        raise EndpointError(
+            "the endpoint's host {host!r} cannot be resolved ({detail}); " + hint,
+            code="unresolved_host",
+            option="endpoint",
+            host=host,
+            detail=detail,
+        ) from None

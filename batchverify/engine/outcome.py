@@ -19,15 +19,15 @@ _STOP_MESSAGES = {
     StopReason.NETWORK: "the API could not be reached; run again when the network is back",
     StopReason.NO_ANSWER: (
         "calls keep getting no answer (timeouts or cut connections; each may have been billed): "
-        "stopped early; check the network, --timeout and --endpoint, then run again"
+        "stopped early; check the network, the timeout and the endpoint, then run again"
     ),
     StopReason.BUDGET: (
-        "the run's budget of billable answers (--max-billable) is reached; the numbers not sent stay "
+        "the run's budget of billable answers (max billable) is reached; the numbers not sent stay "
         "pending: run again (with a new budget) to continue"
     ),
     StopReason.BAD_REPLIES: (
         "the endpoint keeps answering something that is not the MobileStatus API (HTML, HTTP "
-        "errors): stopped early; check --endpoint"
+        "errors): stopped early; check the endpoint"
     ),
 }
 

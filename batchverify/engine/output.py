@@ -21,18 +21,20 @@ import zoneinfo
 from dataclasses import dataclass
 from pathlib import Path
 
-from batchverify import __version__
+from batchverify._version import __version__
 from batchverify.core.labels import needs_action
 from batchverify.engine.annotate import STATUS_INDEX, Annotator, WriteResult, is_change
-from batchverify.engine.plan import SIDE_FILES_KEY, Plan, side_files_of
+from batchverify.engine.paths import SIDE_FILES_KEY, side_files_of
+from batchverify.engine.plan import Plan
 from batchverify.engine.present import OutputLook, SummaryFacts, headers
 from batchverify.engine.store import Checkpoint, Store
 from batchverify.errors import OutputError
 from batchverify.files.exceltable import ExcelTable
+from batchverify.files.formats import output_kind
 from batchverify.files.layout import CellValue
 from batchverify.files.readers import Table, open_table
 from batchverify.files.tables import TableFormat
-from batchverify.files.writers import output_kind, write_table
+from batchverify.files.writers import write_table
 from batchverify.models import OUTPUT_COLUMNS, Status
 
 __all__ = ["OUTPUT_COLUMNS", "WriteResult", "WriteSpec", "write_output"]

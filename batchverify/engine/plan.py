@@ -8,11 +8,8 @@ thread for callers on an event loop.
 from __future__ import annotations
 
 import codecs
-import contextlib
 import datetime
 import itertools
-import json
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,11 +18,11 @@ from batchverify.core.header import SAMPLE_ROWS, SCAN_ROWS, locate_header
 from batchverify.core.labels import action_of, column_header, label_of, phone_header
 from batchverify.core.normalize import normalize_mobile
 from batchverify.core.timeutil import utc_now_iso
+from batchverify.engine.paths import check_paths
 from batchverify.engine.store import Checkpoint, check_endpoint, checkpoint_path
-from batchverify.errors import InputError, OutputError, UsageError
-from batchverify.files.layout import check_output
+from batchverify.errors import BatchVerifyError, InputError, UsageError
+from batchverify.files.formats import output_kind
 from batchverify.files.readers import Record, Table, open_table
-from batchverify.files.writers import ALLOWED_OUTPUTS, output_kind
 from batchverify.models import OUTPUT_COLUMNS, Status
 
 
@@ -115,105 +112,34 @@ class Plan:
         return self.resumed_job is not None
 
 
-_EXCEL_KINDS = {".xlsx": "xlsx", ".xlsm": "xlsm", ".xls": "xls"}
-
-
 def default_output(path: Path) -> Path:
     """``<stem>.verified.<ext>`` beside the input (an .xls input becomes .xlsx)."""
     suffix = ".xlsx" if path.suffix.lower() == ".xls" else path.suffix
     return path.with_name(f"{path.stem}.verified{suffix}")
 
 
-def check_paths(request: RunRequest) -> None:
-    """Refuse an output that would overwrite the input, change the format, or cannot be written."""
-    out = request.output
-    if out is None or not request.input.is_file():
-        return  # the reader reports a missing, directory or special input with its own message
-    check_output(request.input, out)
-    if not os.access(out.parent, os.W_OK):
-        raise OutputError(f"the output folder {out.parent} is not writable")
-    store = request.store_path
-    if out.exists() and not request.overwrite and (store is None or not store.exists()):
-        raise OutputError(
-            f"{out} exists and batchverify did not write it (no checkpoint beside it); "
-            "choose another -o, or pass --overwrite to replace it"
-        )
-    if request.output_encoding is not None:
-        _check_codec(request.output_encoding)
-    _check_format(request.input, out, "the output")
-    for flag, path in (("--problems", request.problems), ("--changes", request.changes)):
-        if path is not None:
-            _check_side_file(request, flag, path)
-
-
-def _check_format(source: Path, out: Path, what: str) -> None:
-    kind = _EXCEL_KINDS.get(source.suffix.lower(), "csv")
-    allowed = ALLOWED_OUTPUTS[kind]
-    if out.suffix.lower() not in allowed:
-        listing = ", ".join(dict.fromkeys(allowed))
-        raise UsageError(f"{what} {out.name} must be one of {listing} for a {source.suffix or 'text'} input")
-
-
-def _check_side_file(request: RunRequest, flag: str, path: Path) -> None:
-    """``--problems`` and ``--changes``: a new file of a supported format, never one we must keep."""
-    assert request.output is not None
-    others = (request.input, request.output, request.store_path, request.problems, request.changes)
-    for other in others:
-        if other is not None and other is not path and _same_file(path, other):
-            raise UsageError(f"{flag} {path} would overwrite {other}; choose another file")
-    check_output(request.input, path)
-    if path.suffix.lower() == ".xlsm":
-        raise UsageError(f"{flag} cannot be .xlsm (it holds no macros); use .xlsx or .csv")
-    _check_format(request.input, path, flag)
-    if not os.access(path.parent, os.W_OK):
-        raise OutputError(f"the folder of {flag} {path} is not writable")
-    if not path.exists():
-        return
-    if checkpoint_path(path).exists():
-        raise OutputError(f"{flag} {path} is the output of another batchverify run; choose another file")
-    if not request.overwrite and str(path.resolve()) not in side_files_of(request.store_path):
-        raise OutputError(
-            f"{path} exists and this output's runs did not write it; choose another {flag}, "
-            "or pass --overwrite to replace it"
-        )
-
-
-SIDE_FILES_KEY = "side_files"
-
-
-def side_files_of(store: Path | None) -> list[str]:
-    """The --problems and --changes files the runs of an output wrote (absolute paths)."""
-    if store is None or not store.exists():
-        return []
-    with Checkpoint.open(store, lock=False, create=False) as opened:
-        text = opened.get_meta(SIDE_FILES_KEY)
-    try:
-        known = json.loads(text) if text else []
-    except ValueError:
-        return []
-    return [str(p) for p in known] if isinstance(known, list) else []
-
-
-def _same_file(a: Path, b: Path) -> bool:
-    same = a.resolve() == b.resolve()
-    with contextlib.suppress(OSError):
-        same = same or (a.exists() and b.exists() and a.samefile(b))
-    return same
-
-
 def _check_codec(name: str, language: str = "en") -> str:
     try:
         codec = codecs.lookup(name).name
     except LookupError:
-        raise UsageError(f"unknown --output-encoding {name!r}") from None
+        raise UsageError(
+            "unknown {o[output_encoding]} {value!r}",
+            code="unknown_encoding",
+            option="output_encoding",
+            value=name,
+        ) from None
     words = [column_header(c, language) for c in OUTPUT_COLUMNS]
     words += [label_of(s, language) + action_of(s, language) for s in Status]
     try:
         " ".join(words).encode(codec)
     except UnicodeEncodeError:
         raise UsageError(
-            f"--output-encoding {name} cannot hold the result columns in {language}; "
-            "use utf-8-sig, or --language en"
+            "{o[output_encoding]} {value} cannot hold the result columns in {language}; "
+            "use utf-8-sig, or {o[language]} en",
+            code="encoding_cannot_hold",
+            option="output_encoding",
+            value=name,
+            language=language,
         ) from None
     return codec
 
@@ -245,20 +171,6 @@ def _ascii_file(path: Path) -> bool:
     return True
 
 
-def check_summary_path(path: Path, request: RunRequest) -> None:
-    """``--summary-json`` must be a new or replaceable file, never the input, output or checkpoint."""
-    taken = [request.input, request.output, request.store_path, request.problems, request.changes]
-    for other in taken:
-        if other is not None and _same_file(path, other):
-            raise UsageError(f"--summary-json {path} would overwrite {other}; choose another file")
-    if path.is_dir():
-        raise UsageError(f"--summary-json {path} is a directory")
-    if not path.parent.is_dir():
-        raise UsageError(f"the folder of --summary-json {path} does not exist")
-    if not os.access(path.parent, os.W_OK):
-        raise UsageError(f"the folder of --summary-json {path} is not writable")
-
-
 def build_plan(
     request: RunRequest,
     *,
@@ -272,6 +184,8 @@ def build_plan(
     ``InputError``, ``OutputError``, ``UsageError`` or ``CheckpointError``; creates no file.
     """
     check_paths(request)
+    if request.output_encoding is not None:
+        _check_codec(request.output_encoding)
     if table is None:
         table = open_table(request.input, sheet=request.sheet, encoding=request.encoding)
     plan = _scan(request, table, endpoint_identity)
@@ -316,7 +230,11 @@ def _scan(request: RunRequest, table: Table, endpoint_identity: str) -> Plan:
         except InputError as exc:
             sheets = table.format.sheet_names
             if len(sheets) > 1:  # say which sheet was read; --sheet picks another
-                raise InputError(f"sheet {table.format.sheet_name!r} (of {len(sheets)}): {exc}") from None
+                raise InputError(
+                    "sheet {sheet!r} (of {count}): " + _as_template(exc),
+                    code=exc.code,
+                    **{**exc.params, "sheet": table.format.sheet_name, "count": len(sheets)},
+                ) from None
             raise
         table.use_header(choice.line)
         phone_col, named = choice.phone_col, choice.named
@@ -369,10 +287,20 @@ def _encodable(cells: list[str], codec: str, line: int) -> None:
     except UnicodeEncodeError as exc:
         bad = exc.object[exc.start : exc.end]
         raise UsageError(
-            f"--output-encoding {codec} cannot hold {bad!r} (record {line}); use utf-8 or utf-8-sig"
+            "{o[output_encoding]} {value} cannot hold {text!r} (record {line}); use utf-8 or utf-8-sig",
+            code="encoding_cannot_hold",
+            option="output_encoding",
+            value=codec,
+            text=bad,
+            line=line,
         ) from None
 
 
 def _column_label(header: list[str], index: int) -> str:
     name = " ".join(header[index].split()) if index < len(header) else ""
     return f"{column_letter(index)} {name!r}" if name else column_letter(index)
+
+
+def _as_template(exc: BatchVerifyError) -> str:
+    """``exc``'s template, its braces escaped when it is a plain message (it has no params)."""
+    return exc.template if exc.params else exc.template.replace("{", "{{").replace("}", "}}")

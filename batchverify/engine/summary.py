@@ -7,7 +7,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from batchverify import __version__, errors
+from batchverify import errors
+from batchverify._version import __version__
 from batchverify.engine.annotate import WriteResult
 from batchverify.engine.plan import Plan
 
@@ -19,16 +20,6 @@ __all__ = ["Outcome", "Summary", "summary_from_plan"]
 # "declined": the confirmation was answered no. A run that fails before its summary (exit 2) writes
 # --summary-json with "outcome": "error".
 Outcome = str
-
-_EXIT_CODES: dict[str, int] = {
-    "complete": errors.EXIT_OK,
-    "dry_run": errors.EXIT_OK,
-    "declined": errors.EXIT_USAGE,  # the confirmation was answered no: nothing sent
-    "incomplete": errors.EXIT_INCOMPLETE,
-    "interrupted": errors.EXIT_INTERRUPTED,
-    "fatal": errors.EXIT_FATAL_API,
-    "storage_error": errors.EXIT_STORAGE,
-}
 
 
 @dataclass
@@ -89,11 +80,6 @@ class Summary:
     fatal: errors.FatalApiError | None = field(default=None, repr=False, compare=False)
 
     @property
-    def exit_code(self) -> int:
-        """The command line's exit code for this outcome (see ``batchverify.errors``)."""
-        return _EXIT_CODES.get(self.outcome, errors.EXIT_INCOMPLETE)
-
-    @property
     def not_final(self) -> int:
         """Rows that still need a call (pending, busy, daily limit, error)."""
         from batchverify.models import Status
@@ -106,9 +92,8 @@ class Summary:
         return None if self.price is None else round(self.billable_calls * self.price, 6)
 
     def to_dict(self) -> dict[str, Any]:
-        """The summary as JSON-ready values (``--summary-json``)."""
+        """The summary as JSON-ready values (``--summary-json``, with the command line's exit code)."""
         doc = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "fatal"}
-        doc["exit_code"] = self.exit_code
         doc["not_final"] = self.not_final
         doc["cost"] = self.cost
         return doc

@@ -19,9 +19,9 @@ from pathlib import Path
 
 from batchverify.files.csvwriter import csv_text, dialect_for, write_csv_rows
 from batchverify.files.exceltable import ExcelTable, sheet_values
+from batchverify.files.formats import output_kind
 from batchverify.files.layout import Annotate, CellValue, Layout, annotated, atomic_path, place
 from batchverify.files.tables import Record, Table, TableFormat
-from batchverify.files.writers import output_kind
 from batchverify.files.xlsx.model import NewSheet, Presentation
 
 __all__ = ["write_converted"]

@@ -84,9 +84,13 @@ class CsvTable(Table):
         except (OSError, UnicodeError) as exc:
             raise InputError(f"{path}: cannot read ({exc})") from None
         if not sample.strip():
-            raise InputError(f"{path} is empty")
+            raise InputError("{file} is empty", code="empty_file", file=str(path))
         if len(_CONTROL_RE.findall(sample)) > max(3, len(sample) // 1000):
-            raise InputError(f"{path} does not look like a text table (it holds binary control bytes)")
+            raise InputError(
+                "{file} does not look like a text table (it holds binary control bytes)",
+                code="not_text",
+                file=str(path),
+            )
         fmt = TableFormat(
             kind="csv",
             delimiter=_sniff_delimiter(sample, complete, path.suffix.lower()),
@@ -176,15 +180,21 @@ def _detect_encoding(path: Path, head: bytes, override: str | None) -> tuple[str
             raise InputError(f"{path} starts with a {bom_codec} byte-order mark but {problem}")
         return bom_codec, True
     if b"\x00" in head:
-        raise InputError(f"{path} does not look like a text table (it contains NUL bytes)")
+        raise InputError(
+            "{file} does not look like a text table (it contains NUL bytes)", code="not_text", file=str(path)
+        )
     utf8_problem = _decode_problem(path, "utf-8")
     if utf8_problem is None:
         return "utf-8", False
     if _decode_problem(path, "gb18030") is None:
         return "gb18030", False
     raise InputError(
-        f"{path} is neither UTF-8 nor GB18030 text (UTF-8: {utf8_problem}); "
-        "if it is a text table, pass its encoding with --encoding"
+        "{file} is neither UTF-8 nor GB18030 text (UTF-8: {problem}); "
+        "if it is a text table, pass its encoding with {o[encoding]}",
+        code="unknown_text_encoding",
+        option="encoding",
+        file=str(path),
+        problem=utf8_problem,
     )
 
 

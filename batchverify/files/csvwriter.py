@@ -103,7 +103,12 @@ def write_csv_rows(
             except UnicodeEncodeError as exc:
                 bad = exc.object[exc.start : exc.end]
                 raise OutputError(
-                    f"cannot write {bad!r} to {out} as {codec}; use --output-encoding utf-8-sig"
+                    "cannot write {text!r} to {path} as {codec}; use {o[output_encoding]} utf-8-sig",
+                    code="encoding_cannot_hold",
+                    option="output_encoding",
+                    text=bad,
+                    path=str(out),
+                    codec=codec,
                 ) from None
 
 

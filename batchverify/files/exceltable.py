@@ -37,7 +37,9 @@ class ExcelTable(Table):
                 self.header_line = line
                 break
         if not self.header_line:
-            raise InputError(f"{path}: sheet {fmt.sheet_name!r} is empty")
+            raise InputError(
+                "{file}: sheet {sheet!r} is empty", code="empty_sheet", file=str(path), sheet=fmt.sheet_name
+            )
 
     @classmethod
     def open(cls, path: Path, kind: TableKind, sheet: str | None) -> ExcelTable:
@@ -118,7 +120,12 @@ def check_workbook_size(path: Path) -> None:
         with zipfile.ZipFile(path) as archive:
             infos = archive.infolist()
     except (zipfile.BadZipFile, OSError, ValueError) as exc:
-        raise InputError(f"{path} is not a readable Excel workbook ({type(exc).__name__})") from None
+        raise InputError(
+            "{file} is not a readable Excel workbook ({detail})",
+            code="unreadable_workbook",
+            file=str(path),
+            detail=type(exc).__name__,
+        ) from None
     if len(infos) > MAX_PARTS:
         raise InputError(
             f"{path} has {len(infos):,} parts; batchverify reads workbooks of at most {MAX_PARTS:,}"
@@ -136,7 +143,12 @@ def calamine_error(path: Path, exc: Exception) -> InputError:
     if isinstance(exc, python_calamine.PasswordError):
         return InputError(f"{path} is password-protected; save an unprotected copy")
     detail = " ".join(str(exc).split())[:200] or type(exc).__name__
-    return InputError(f"{path} is not a readable Excel workbook ({detail})")
+    return InputError(
+        "{file} is not a readable Excel workbook ({detail})",
+        code="unreadable_workbook",
+        file=str(path),
+        detail=detail,
+    )
 
 
 def _pick_sheet(worksheets: tuple[str, ...], wanted: str | None, path: Path) -> str:
@@ -148,7 +160,14 @@ def _pick_sheet(worksheets: tuple[str, ...], wanted: str | None, path: Path) -> 
     if len(folded) == 1:
         return folded[0]
     listing = ", ".join(repr(s) for s in worksheets)
-    raise InputError(f"{path} has no sheet {wanted!r} (sheets: {listing})")
+    raise InputError(
+        "{file} has no sheet {sheet!r} (sheets: {sheets})",
+        code="no_sheet",
+        option="sheet",
+        file=str(path),
+        sheet=wanted,
+        sheets=listing,
+    )
 
 
 def aligned_rows(sheet: python_calamine.CalamineSheet, path: Path) -> Iterator[tuple[int, list[NativeValue]]]:

@@ -43,21 +43,33 @@ def open_table(path: Path, *, sheet: str | None = None, encoding: str | None = N
         kind = _EXCEL_EXTENSIONS[suffix]
         if content == "text":
             raise InputError(
-                f"{path} has an Excel extension but contains text; if it is CSV, rename it to .csv"
+                "{file} has an Excel extension but contains text; if it is CSV, rename it to .csv",
+                code="excel_name_text_content",
+                file=str(path),
             )
         if content == "ole" and kind != "xls":
             raise InputError(
-                f"{path} is an old-format .xls or a password-protected workbook; "
-                "open it in Excel and save it as an unprotected .xlsx"
+                "{file} is an old-format .xls or a password-protected workbook; "
+                "open it in Excel and save it as an unprotected .xlsx",
+                code="protected_workbook",
+                file=str(path),
             )
         if content == "zip" and kind == "xls":
             kind = "xlsx"  # an .xlsx saved under an .xls name; calamine reads it either way
         return ExcelTable.open(path, kind, sheet)
     if suffix in _TEXT_EXTENSIONS:
         if content == "zip":
-            raise InputError(f"{path} is an Excel workbook (zip), not CSV text; rename it to .xlsx")
+            raise InputError(
+                "{file} is an Excel workbook (zip), not CSV text; rename it to .xlsx",
+                code="xlsx_named_csv",
+                file=str(path),
+            )
         if content == "ole":
-            raise InputError(f"{path} is an old Excel .xls workbook, not CSV text; rename it to .xls")
+            raise InputError(
+                "{file} is an old Excel .xls workbook, not CSV text; rename it to .xls",
+                code="xls_named_csv",
+                file=str(path),
+            )
         return CsvTable.open(path, head, encoding)
     if content == "zip":
         return ExcelTable.open(path, "xlsx", sheet)
@@ -90,7 +102,7 @@ def _read_head(path: Path) -> bytes:
     except OSError as exc:
         raise InputError(f"{path}: cannot read ({exc.strerror or exc})") from None
     if not head:
-        raise InputError(f"{path} is empty")
+        raise InputError("{file} is empty", code="empty_file", file=str(path))
     return head
 
 

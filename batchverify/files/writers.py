@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from batchverify.files.csvwriter import write_csv
+from batchverify.files.formats import output_kind
 from batchverify.files.layout import Annotate, CellValue, Layout, check_target
 from batchverify.files.tables import Table
 
@@ -28,23 +29,6 @@ if TYPE_CHECKING:
     from batchverify.files.xlsx.model import Presentation
 
 __all__ = ["Annotate", "CellValue", "output_kind", "write_table"]
-
-TEXT_SUFFIXES = (".csv", ".tsv", ".txt", ".tab")
-# The output formats each input format may be written as.
-ALLOWED_OUTPUTS: dict[str, tuple[str, ...]] = {
-    "csv": (*TEXT_SUFFIXES, ".xlsx"),
-    "xlsx": (".xlsx", *TEXT_SUFFIXES),
-    "xlsm": (".xlsm", *TEXT_SUFFIXES),
-    "xls": (".xlsx", *TEXT_SUFFIXES),
-}
-
-
-def output_kind(out: Path) -> str:
-    """``csv``, ``xlsx`` or ``xlsm`` by the output's extension (anything else: ``""``)."""
-    suffix = out.suffix.lower()
-    if suffix in TEXT_SUFFIXES:
-        return "csv"
-    return suffix[1:] if suffix in (".xlsx", ".xlsm") else ""
 
 
 def write_table(

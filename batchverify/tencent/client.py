@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 
 import aiohttp
 
-from batchverify import __version__
+from batchverify._version import __version__
 from batchverify.core import signing
 from batchverify.errors import FatalApiError, UsageError
 from batchverify.models import (

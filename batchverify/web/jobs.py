@@ -14,12 +14,15 @@ from typing import Any
 
 import aiohttp
 
+from batchverify.build import run_request
 from batchverify.core.timeutil import utc_now_iso
 from batchverify.engine.events import Event
 from batchverify.engine.job import Job, Target
+from batchverify.engine.options import Options
 from batchverify.engine.plan import Plan, RunRequest, build_plan
 from batchverify.engine.summary import Summary
 from batchverify.errors import BatchVerifyError
+from batchverify.web.messages import JobConflict
 from batchverify.web.planview import plan_view
 from batchverify.web.records import JobFiles, JobRecord
 from batchverify.web.tally import Tally, count_stored
@@ -32,18 +35,7 @@ ACTIVE = frozenset({"queued", "running"})
 _HIDDEN_SUMMARY = frozenset({"input", "output", "checkpoint"})  # server paths: never shown
 
 
-_FIELDS = {
-    "--column": "the column field",
-    "--sheet": "the sheet field",
-    "--header-row": "the header_row field",
-}
-
-
-Options = tuple[str | None, str | None, int | None]  # column, sheet, header_row
-
-
-class JobConflict(Exception):
-    """The action does not fit the job's state (409)."""
+Choice = tuple[str | None, str | None, int | None]  # column, sheet, header_row: the upload's own
 
 
 def state_after(summary: Summary) -> str:
@@ -62,8 +54,9 @@ def state_after(summary: Summary) -> str:
 class WebJob:
     """A job and what the server knows of it while it lives."""
 
-    def __init__(self, root: Path, record: JobRecord) -> None:
+    def __init__(self, root: Path, record: JobRecord, options: Options) -> None:
         self.record = record
+        self.options = options  # the server's; the record adds the upload's choices
         self.files = JobFiles(root, record)
         self.tally: Tally | None = None  # while a run goes on
         self.task: asyncio.Task[None] | None = None
@@ -147,21 +140,19 @@ class WebJob:
 
     # -- planning ------------------------------------------------------------------------------
 
-    def request(self, options: Options | None = None) -> RunRequest:
+    def request(self, choice: Choice | None = None) -> RunRequest:
         r, f = self.record, self.files
-        column, sheet, header_row = options or (r.column, r.sheet, r.header_row)
-        return RunRequest(
-            input=f.upload,
-            output=f.output,
+        column, sheet, header_row = choice or (r.column, r.sheet, r.header_row)
+        options = self.options.replace(
             column=column,
             sheet=sheet,
             header_row=header_row,
-            language=r.language,
             problems=f.problems,
             overwrite=True,  # every file in the job's folder is the server's own
         )
+        return run_request(options, f.upload, f.output, language=r.language)
 
-    def make_plan(self, identity: str, options: Options) -> tuple[Plan, dict[str, Any]]:
+    def make_plan(self, identity: str, options: Choice) -> tuple[Plan, dict[str, Any]]:
         """The plan with these options and its view (blocks: run in a thread)."""
         made = build_plan(self.request(options), endpoint_identity=identity)
         return made, plan_view(made)
@@ -169,10 +160,12 @@ class WebJob:
     def scrub(self, message: str) -> str:
         """An error message without the server's paths: the upload is called by its name."""
         message = message.replace(str(self.files.upload), repr(self.record.name))
-        message = message.replace(str(self.files.dir) + os.sep, "").replace(str(self.files.dir), "")
-        for flag, field in _FIELDS.items():  # the command line's options are the API's fields here
-            message = message.replace(flag, field)
-        return message
+        return message.replace(str(self.files.dir) + os.sep, "").replace(str(self.files.dir), "")
+
+    def path_names(self) -> dict[str, str]:
+        """The server's paths of this job and what the uploader calls them (for error messages)."""
+        folder = str(self.files.dir)
+        return {str(self.files.upload): repr(self.record.name), folder + os.sep: "", folder: ""}
 
     # -- running -------------------------------------------------------------------------------
 

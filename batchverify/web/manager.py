@@ -10,7 +10,7 @@ import logging
 import os
 import shutil
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -19,9 +19,11 @@ from aiohttp import web
 
 from batchverify.core.timeutil import utc_now_iso
 from batchverify.engine.job import Target
+from batchverify.engine.options import Options
 from batchverify.errors import BatchVerifyError, UsageError
 from batchverify.tencent.client import make_session
-from batchverify.web.jobs import ACTIVE, JobConflict, Options, WebJob
+from batchverify.web.jobs import ACTIVE, Choice, WebJob
+from batchverify.web.messages import JobConflict, PlanError
 from batchverify.web.records import ID_RE, JobRecord, clean_name, load_records, new_id
 from batchverify.web.upload import receive_upload
 
@@ -35,10 +37,6 @@ _SWEEP_EVERY = 3600.0
 _ORPHAN_AFTER = 3600.0  # a folder without a record: an upload cut off by a crash
 
 
-class PlanError(Exception):
-    """The upload or the options cannot be planned (400); the message is one line for the user."""
-
-
 @dataclass(frozen=True)
 class ServeSettings:
     data_dir: Path
@@ -46,6 +44,9 @@ class ServeSettings:
     token: str
     max_upload: int = 100 * 1024 * 1024
     keep: datetime.timedelta | None = datetime.timedelta(days=30)
+    options: Options = field(
+        default_factory=Options
+    )  # what every job is run with; each upload adds its own choices
     language: str = "en"  # for uploads whose browser names no language batchverify speaks
 
 
@@ -71,7 +72,7 @@ class JobManager:
         target = self.settings.target
         self._session = make_session(connections=_CONNECTIONS, read_timeout=target.read_timeout)
         for record in await asyncio.to_thread(load_records, self.root):
-            job = WebJob(self.root, record)
+            job = WebJob(self.root, record, self.settings.options)
             self.jobs[record.id] = job
         self._sweeper = asyncio.get_running_loop().create_task(self._sweep_forever())
 
@@ -176,7 +177,7 @@ class JobManager:
                 size=upload.size,
                 sha256=upload.sha256,
             )
-            job = WebJob(self.root, record)
+            job = WebJob(self.root, record, self.settings.options)
             await self._plan(job, _options(upload.fields))
         except BaseException:
             await asyncio.to_thread(_remove, folder)
@@ -189,16 +190,18 @@ class JobManager:
         async with job.plan_lock:  # one change at a time; Start waits for none (it says 409)
             if job.record.state != "planned":
                 raise JobConflict(
-                    f"the job is {job.record.state}: its column can change only before it starts"
+                    "the job is {state}: its column can change only before it starts",
+                    code="not_planned",
+                    state=job.record.state,
                 )
             await self._plan(job, options)
 
-    async def _plan(self, job: WebJob, options: Options) -> None:
+    async def _plan(self, job: WebJob, options: Choice) -> None:
         identity = self.settings.target.endpoint_identity
         try:
             made, view = await asyncio.to_thread(job.make_plan, identity, options)
         except BatchVerifyError as exc:
-            raise PlanError(job.scrub(str(exc))) from None
+            raise PlanError(exc.template, code=exc.code, names=job.path_names(), **exc.params) from None
         column, sheet, header_row = options
         job.save(
             column=column,
@@ -212,13 +215,15 @@ class JobManager:
 
     def start(self, job: WebJob) -> None:
         if self._closing.is_set():
-            raise JobConflict("the server is stopping")
+            raise JobConflict("the server is stopping", code="server_stopping")
         if not job.can_start():
             if job.replanning:
-                raise JobConflict("the plan is being made again for the new column; start when it shows")
+                raise JobConflict(
+                    "the plan is being made again for the new column; start when it shows", code="replanning"
+                )
             if job.record.state in ACTIVE:
-                raise JobConflict(f"the job is already {job.record.state}")
-            raise JobConflict("the job is finished: every number has its answer")
+                raise JobConflict("the job is already {state}", code="job_active", state=job.record.state)
+            raise JobConflict("the job is finished: every number has its answer", code="job_finished")
         job.stop_requested = False
         job.save(state="queued", error=None)
         self._launch(job)
@@ -232,7 +237,7 @@ class JobManager:
 
     def stop(self, job: WebJob) -> None:
         if job.record.state not in ACTIVE:
-            raise JobConflict(f"the job is {job.record.state}, not running")
+            raise JobConflict("the job is {state}, not running", code="not_running", state=job.record.state)
         job.stop()
 
     async def delete(self, job: WebJob) -> None:
@@ -286,12 +291,17 @@ def _remove(folder: Path) -> None:
     shutil.rmtree(folder, ignore_errors=True)
 
 
-def _options(fields: dict[str, str]) -> Options:
+def _options(fields: dict[str, str]) -> Choice:
     """The planning fields of a form: empty means "detect"."""
     header: int | None = None
     text = fields.get("header_row", "").strip()
     if text:
         if not (text.isascii() and text.isdigit()) or int(text) > 1_048_576:
-            raise PlanError(f"header_row {text!r} must be a row number (0: the list has no header)")
+            raise PlanError(
+                "{o[header_row]} {value!r} must be a row number (0: the list has no header)",
+                code="bad_header_row",
+                option="header_row",
+                value=text,
+            )
         header = int(text)
     return fields.get("column", "").strip() or None, fields.get("sheet", "").strip() or None, header

@@ -10,10 +10,11 @@ from urllib.parse import quote
 
 from aiohttp import web
 
-from batchverify.web.jobs import ACTIVE, JobConflict, WebJob
-from batchverify.web.manager import JobManager, PlanError
-from batchverify.web.upload import TooLarge, UploadError
-from batchverify.web.words import browser_language, localized
+from batchverify.errors import BatchVerifyError
+from batchverify.web.jobs import ACTIVE, WebJob
+from batchverify.web.manager import JobManager
+from batchverify.web.messages import JobConflict, PlanError, TooLarge, UploadError, in_words
+from batchverify.web.words import browser_language
 
 __all__ = ["MANAGER", "add_api_routes"]
 
@@ -30,12 +31,16 @@ _COALESCE = 0.25  # at most four updates a second per listener, however fast the
 _MAX_ERROR = 400  # an error echoing a 3 MB header cell is still one short line
 
 
-def _error(status: int, message: str, language: str | None = None) -> web.Response:
-    """``{"error": one line}``, and ``"message"``: the same in the browser's language."""
-    line = _one_line(message)
-    doc = {"error": line}
+def _error(status: int, exc: BatchVerifyError, language: str | None = None) -> web.Response:
+    """``{"error": one line, "code": its stable code}``, and ``"message"``: the same in the browser's
+    language, rendered from the code (never from the English text)."""
+    names = exc.names if isinstance(exc, PlanError) else {}
+    english, shown = in_words(exc, language or "en", names)
+    doc = {"error": _one_line(english), "code": exc.code}
+    if exc.option is not None:
+        doc["field"] = exc.option
     if language is not None:
-        doc["message"] = _one_line(localized(line, language))
+        doc["message"] = _one_line(shown)
     return web.json_response(doc, status=status)
 
 
@@ -68,15 +73,19 @@ async def create_job(request: web.Request) -> web.Response:
         job = await manager.create(request, language)
     except TooLarge:
         mb = manager.settings.max_upload / (1024 * 1024)
-        return _error(
-            413, f"the file is larger than the server's limit of {mb:g} MB (--max-upload-mb)", language
+        too_large = TooLarge(
+            "the file is larger than the server's limit of {mb} MB (--max-upload-mb)", mb=f"{mb:g}"
         )
+        return _error(413, too_large, language)
     except (UploadError, PlanError) as exc:
-        return _error(400, str(exc), language)
+        return _error(400, exc, language)
     except OSError as exc:  # the data dir is full or gone: nothing of the upload is kept
-        return _error(
-            507, f"the server cannot store the upload ({exc.strerror or type(exc).__name__})", language
+        full = UploadError(
+            "the server cannot store the upload ({why})",
+            code="server_full",
+            why=exc.strerror or type(exc).__name__,
         )
+        return _error(507, full, language)
     body = manager.view(job)
     return web.json_response(body, status=201, headers={"Location": f"/api/jobs/{job.record.id}"})
 
@@ -87,9 +96,9 @@ async def replan_job(request: web.Request) -> web.Response:
     try:
         await _manager(request).replan(job, fields)
     except JobConflict as exc:
-        return _error(409, str(exc), _language(request))
+        return _error(409, exc, _language(request))
     except PlanError as exc:
-        return _error(400, str(exc), _language(request))
+        return _error(400, exc, _language(request))
     return web.json_response(_manager(request).view(job))
 
 
@@ -120,7 +129,7 @@ def _act(request: web.Request, action: Callable[[JobManager, WebJob], None]) -> 
     try:
         action(manager, job)
     except JobConflict as exc:
-        return _error(409, str(exc), _language(request))
+        return _error(409, exc, _language(request))
     return web.json_response(manager.view(job), status=202)
 
 
@@ -179,14 +188,21 @@ async def job_events(request: web.Request) -> web.StreamResponse:
 async def job_result(request: web.Request) -> web.StreamResponse:
     job = _job(request)
     if job.record.state in ACTIVE:
-        return _error(409, f"the job is {job.record.state}: the result is ready when it stops")
+        return _error(
+            409,
+            JobConflict(
+                "the job is {state}: the result is ready when it stops",
+                code="job_active",
+                state=job.record.state,
+            ),
+        )
     rows = request.query.get("rows", "all")
     if rows not in ("all", "problems"):
-        return _error(400, "rows must be all or problems")
+        return _error(400, UploadError("rows must be all or problems", code="bad_rows"))
     problems = rows == "problems"
     path = job.files.problems if problems else job.files.output
     if not path.exists():
-        return _error(404, "no result yet: start the job first")
+        return _error(404, JobConflict("no result yet: start the job first", code="no_result"))
     name = job.files.download_name(job.record, problems)
     headers = {"Content-Disposition": _disposition(name), "Content-Type": _TYPES.get(path.suffix, "text/csv")}
     return web.FileResponse(path, headers=headers)

@@ -15,10 +15,8 @@ from pathlib import Path
 
 from aiohttp import web
 
-from batchverify.cliopts import target as endpoint_target
-from batchverify.core.classify import RetryPolicy
-from batchverify.engine.job import Target
-from batchverify.engine.sender import SendConfig
+from batchverify.build import connect, language_of
+from batchverify.engine.options import Options
 from batchverify.errors import UsageError
 from batchverify.web.app import AccessLog, create_app
 from batchverify.web.manager import ServeSettings
@@ -35,14 +33,9 @@ class ServeOptions:
     host: str
     port: int
     data_dir: Path
-    endpoint: str | None
-    simulator: bool
-    rate: float
+    job: Options  # every job's options; a job's upload sets its column, sheet and header row
     max_upload_mb: float
     keep: datetime.timedelta | None
-    profile: str | None
-    rate_store: str | None
-    language: str
 
 
 def default_data_dir() -> Path:
@@ -67,22 +60,15 @@ def serve(opts: ServeOptions) -> int:
     # job's sends; a thread holding the GIL for the default 5 ms would push a paced send late,
     # bunching it with the next ones at the API. 0.5 ms keeps that jitter inside the gate's margin.
     sys.setswitchinterval(0.0005)
-    with endpoint_target(opts.simulator, opts.endpoint, opts.profile) as (endpoint, credentials, identity):
-        assert credentials is not None
-        target = Target(
-            endpoint=endpoint,
-            credentials=credentials,
-            identity=identity,
-            send=SendConfig(rate=opts.rate, policy=RetryPolicy()),
-            rate_store=opts.rate_store,
-        )
+    with connect(opts.job) as target:
         settings = ServeSettings(
             data_dir=opts.data_dir.resolve(),
             target=target,
             token=token,
             max_upload=int(opts.max_upload_mb * 1024 * 1024),
             keep=opts.keep,
-            language=opts.language,
+            options=opts.job,
+            language=language_of(opts.job),
         )
         asyncio.run(_serve(opts, settings, generated=not given))
     return 0

@@ -28,12 +28,7 @@ _ZIP_MAGIC = b"PK\x03\x04"
 _OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 
 
-class UploadError(Exception):
-    """The request is not a usable upload (400)."""
-
-
-class TooLarge(Exception):
-    """The upload passed the size cap (413)."""
+from batchverify.web.messages import TooLarge, UploadError  # noqa: E402 - re-exported here
 
 
 @dataclass
@@ -68,7 +63,9 @@ async def receive_upload(request: web.Request, folder: Path, cap: int) -> Upload
     try:
         reader = await request.multipart()
     except (AssertionError, ValueError, KeyError):
-        raise UploadError("send the list as multipart/form-data with a field named file") from None
+        raise UploadError(
+            "send the list as multipart/form-data with a field named file", code="not_multipart"
+        ) from None
     fields: dict[str, str] = {}
     upload: Upload | None = None
     parts = 0
@@ -78,21 +75,23 @@ async def receive_upload(request: web.Request, folder: Path, cap: int) -> Upload
             break
         parts += 1
         if parts > _MAX_PARTS:
-            raise UploadError(f"too many form fields (at most {_MAX_PARTS})")
+            raise UploadError(
+                "too many form fields (at most {most})", code="too_many_fields", most=_MAX_PARTS
+            )
         if not isinstance(part, BodyPartReader):
-            raise UploadError("nested multipart bodies are not accepted")
+            raise UploadError("nested multipart bodies are not accepted", code="nested_multipart")
         if part.name == "file":
             if upload is not None:
-                raise UploadError("send one file per upload")
+                raise UploadError("send one file per upload", code="one_file")
             upload = await _save(part, folder, cap)
         else:
             value = await part.read(decode=False)
             if len(value) > _FIELD_LIMIT:
-                raise UploadError(f"the field {part.name} is too long")
+                raise UploadError("the field {field} is too long", code="field_too_long", field=part.name)
             if part.name in _FIELDS:  # any other field is read (within the limit) and ignored
                 fields[part.name] = bytes(value).decode("utf-8", "replace").strip()
     if upload is None:
-        raise UploadError("no file: send the list in a multipart field named file")
+        raise UploadError("no file: send the list in a multipart field named file", code="no_file")
     upload.fields = fields
     return upload
 
@@ -126,7 +125,7 @@ async def _save(part: BodyPartReader, folder: Path, cap: int) -> Upload:
     out.close()
     if size == 0:
         partial.unlink()
-        raise UploadError("the file is empty")
+        raise UploadError("the file is empty", code="empty_file")
     suffix = suffix_for(filename, head)
     partial.replace(folder / f"upload{suffix}")
     return Upload(filename=filename, suffix=suffix, size=size, sha256=digest.hexdigest())

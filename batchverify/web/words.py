@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from batchverify.core.labels import LANGUAGES, class_of, label_of
@@ -159,61 +158,3 @@ def page_words(language: str) -> dict[str, Any]:
 
 def words(language: str) -> dict[str, str]:
     return _WORDS[language]
-
-
-# The errors an upload most often meets, in Chinese for a Chinese browser: (pattern, words with
-# the pattern's groups). The English line stays in "error" for scripts; the page shows "message".
-_ZH_ERRORS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
-    (re.compile(pattern, re.DOTALL), words)
-    for pattern, words in (
-        (r"the file is larger than the server's limit of (\S+) MB.*", r"文件超过服务器允许的大小（\1 MB）"),
-        (r"the file is empty|.* is empty$", "文件是空的"),
-        (r"no file: .*", "没有收到文件：请选择一个名单文件"),
-        (
-            r"no phone column found; use the column field \(headers: (.*)\)",
-            r"没有找到手机号码列，请在“手机号码列”中选择（表头：\1）",
-        ),
-        (r"column (.*) not found.*", r"找不到列 \1"),
-        (
-            r".* has an Excel extension but contains text.*",
-            "文件扩展名是 Excel，内容却是文本：如果是 CSV，请改为 .csv 后再上传",
-        ),
-        (
-            r".* is an Excel workbook \(zip\), not CSV text.*",
-            "这是 Excel 工作簿（.xlsx），不是 CSV 文本：请改为 .xlsx 后再上传",
-        ),
-        (
-            r".* is an old Excel \.xls workbook, not CSV text.*",
-            "这是旧版 Excel 工作簿（.xls）：请改为 .xls 后再上传",
-        ),
-        (
-            r".* is an old-format \.xls or a password-protected workbook.*",
-            "这是旧版或加了密码的工作簿：请在 Excel 中另存为不加密的 .xlsx",
-        ),
-        (
-            r".* is not a readable Excel workbook.*",
-            "无法读取这个 Excel 工作簿：请在 Excel 中打开并另存为 .xlsx",
-        ),
-        (
-            r".* does not look like a text table.*",
-            "这不是文本表格（含有二进制内容）：请上传 CSV 或 Excel 名单",
-        ),
-        (r".* has no sheet (.*) \(sheets: (.*)\)", r"没有名为 \1 的工作表（现有：\2）"),
-        (r"the table has no rows with content in its first rows", "表格前面若干行都是空的"),
-        (r"the job is (queued|running)(.*)", "任务正在进行，请等待完成或先停止"),
-        (r"the job is finished: every number has its answer", "任务已完成：每个号码都有结果了"),
-        (r"the plan is being made again.*", "正在按新的列重新统计，请稍候再开始"),
-        (r"cross-site request refused.*", "拒绝来自其他网站的请求"),
-    )
-)
-
-
-def localized(message: str, language: str) -> str:
-    """``message`` in ``language`` when it is one of the common ones, else as it is."""
-    if language != "zh-CN":
-        return message
-    for pattern, words in _ZH_ERRORS:
-        match = pattern.fullmatch(message)
-        if match:
-            return match.expand(words)
-    return message

@@ -3,29 +3,29 @@ and only when called, so the command line starts without it."""
 
 from __future__ import annotations
 
-import datetime
+import dataclasses
 import math
+import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from batchverify.api import Simulator, language_of, max_age_of, resolve_target, run_sync
+from batchverify.api.files import raise_for
+from batchverify.api.sync import Handle, run_sync
+from batchverify.build import connect, language_of, prepare
 from batchverify.engine.annotate import Annotator, WriteResult
 from batchverify.engine.events import EventSink, ignore
-from batchverify.engine.job import Job, Target, plan
-from batchverify.engine.plan import Plan, RunRequest
+from batchverify.engine.options import Options
+from batchverify.engine.plan import Plan
 from batchverify.engine.store import Store
 from batchverify.errors import CheckpointError, UsageError
 from batchverify.files.layout import CellValue
 from batchverify.files.tables import Record, Table, TableFormat, cell_text
 from batchverify.models import OUTPUT_COLUMNS
-from batchverify.progress import Progress
-from batchverify.tencent.credentials import Credentials
+from batchverify.report.progress import Progress
 
 if TYPE_CHECKING:
     import pandas as pd
-
-    from batchverify.api import _Handle
 
 __all__ = ["averify_dataframe", "verify_dataframe"]
 
@@ -108,31 +108,45 @@ def _frame(df: pd.DataFrame, rows: list[list[CellValue]]) -> pd.DataFrame:
     return out
 
 
-def _setup(
-    df: pd.DataFrame,
-    column: str,
-    checkpoint: str | Path | None,
-    max_age: datetime.timedelta | str | None,
-    restart: bool,
-    language: str | None,
-) -> tuple[RunRequest, ColumnTable]:
+# Options about files, which a DataFrame does not have: refused rather than silently ignored.
+_FILE_ONLY = (
+    "column",
+    "sheet",
+    "header_row",
+    "encoding",
+    "output_encoding",
+    "summary_sheet",
+    "overwrite",
+    "problems",
+    "changes",
+)
+
+
+def _options(options: Options | None, values: dict[str, Any]) -> Options:
+    made = Options.of(options, **values)
+    default = Options()
+    for name in _FILE_ONLY:
+        if getattr(made, name) != getattr(default, name):
+            raise UsageError(
+                "{o[" + name + "]} is for files; verify_dataframe reads the column it is given",
+                code="not_for_dataframes",
+                option=name,
+            )
+    return made
+
+
+def _table(df: pd.DataFrame, column: str) -> ColumnTable:
     if column not in df.columns:
-        raise UsageError(f"the DataFrame has no column {column!r}")
+        raise UsageError("the DataFrame has no column {column!r}", code="column_not_found", column=column)
     import pandas as pd
 
     if not isinstance(df[column], pd.Series):
-        raise UsageError(f"{column!r} is not one column of the DataFrame (a duplicate name, or a level)")
-    table = ColumnTable(str(column), [_text(v) for v in df[column].tolist()])
-    request = RunRequest(
-        input=table.path,
-        output=None,
-        column="1",
-        max_age=max_age_of(max_age),
-        restart=restart,
-        checkpoint=Path(checkpoint) if checkpoint is not None else None,
-        language=language_of(language),
-    )
-    return request, table
+        raise UsageError(
+            "{column!r} is not one column of the DataFrame (a duplicate name, or a level)",
+            code="column_not_found",
+            column=column,
+        )
+    return ColumnTable(str(column), [_text(v) for v in df[column].tolist()])
 
 
 def _sink(progress: bool | EventSink) -> tuple[EventSink, Progress | None]:
@@ -140,92 +154,96 @@ def _sink(progress: bool | EventSink) -> tuple[EventSink, Progress | None]:
         return progress, None
     if not progress:
         return ignore, None
-    bar = Progress("notebook")
+    bar = Progress(_progress_mode())
     return bar, bar
 
 
+def _progress_mode() -> str:
+    """A notebook's widget in a notebook, a bar on a terminal, else log lines (never carriage
+    returns into a log file or a pipe)."""
+    shell = sys.modules.get("IPython")
+    if shell is not None:
+        get = getattr(shell, "get_ipython", None)
+        kernel = get() if callable(get) else None
+        if kernel is not None and "IPKernelApp" in getattr(kernel, "config", {}):
+            return "notebook"
+    return "bar" if sys.stderr.isatty() else "log"
+
+
 async def _run(
-    handle: _Handle | None,
+    handle: Handle | None,
     df: pd.DataFrame,
-    request: RunRequest,
-    table: ColumnTable,
-    target: Target,
+    column: str,
+    options: Options,
     progress: bool | EventSink,
 ) -> pd.DataFrame:
+    table = _table(df, column)
+    job_options = dataclasses.replace(options, column="1")  # the table's only column
+    language = language_of(options)
     events, bar = _sink(progress)
+    collector = _Collector(table, language)
     try:
-        made = await plan(request, endpoint_identity=target.endpoint_identity, table=table, events=events)
-        collector = _Collector(table, request.language)
-        job = Job(made, target, writer=collector, events=events)
-        if handle is not None:
-            handle.job = job  # first, so a stop asked from now on reaches the job
-            if handle.stop_requested:
-                job.stop()
-        summary = await job.run()
+        with connect(options) as target:
+            job = await prepare(
+                job_options, target, table.path, None, table=table, events=events, writer=collector
+            )
+            if handle is not None:
+                handle.attach(job)
+            summary = await job.run()
     finally:
         if bar is not None:
             bar.close()
-    if summary.fatal is not None:
-        summary.fatal.summary = summary
-        raise summary.fatal
+    raise_for(summary)
     if summary.outcome == "interrupted":
         raise KeyboardInterrupt
     if summary.outcome == "storage_error":
         raise CheckpointError(summary.error or "the checkpoint could not be written")
-    return _frame(df, collector.rows)
+    out = _frame(df, collector.rows)
+    out.attrs["summary"] = summary.to_dict()
+    return out
 
 
 async def averify_dataframe(
     df: pd.DataFrame,
     column: str,
     *,
-    checkpoint: str | Path | None = None,
-    endpoint: str | Simulator | None = None,
-    credentials: Credentials | None = None,
-    rate: float = 20.0,
     progress: bool | EventSink = True,
-    max_age: datetime.timedelta | str | None = None,
-    restart: bool = False,
-    concurrency: int = 50,
-    timeout: float = 30.0,  # noqa: ASYNC109 - each request's read timeout, not the call's
-    language: str | None = None,
+    options: Options | None = None,
+    **values: Any,
 ) -> pd.DataFrame:
     """A new DataFrame: ``df`` (same index, not modified) plus the result columns of a file output.
 
     Each distinct number in ``df[column]`` is asked once. ``checkpoint=PATH`` keeps every answer in
     that file, so an interrupted call, called again, pays for nothing twice (without it the answers
-    live in memory for this call only). ``progress``: a ``tqdm.auto`` bar (True), none (False), or
-    an event sink. Columns: ``mobile_status`` and the other text columns as ``string``,
-    ``mobile_status_code`` ``Int64``, ``mobile_billable`` ``boolean``, ``mobile_checked_at`` a UTC
-    datetime; ``mobile_status_label`` and ``mobile_action`` in ``language`` (``zh-CN`` or ``en``,
-    default: the locale's). Raises as ``averify_file`` does; a stop (``KeyboardInterrupt``) is raised again
-    after the answers so far are stored.
+    live in memory for this call only). ``progress``: a bar (True: a notebook's widget, a terminal's
+    bar, or log lines when stderr is neither), none (False), or an event sink. Columns:
+    ``mobile_status`` and the other text columns as ``string``, ``mobile_status_code`` ``Int64``,
+    ``mobile_billable`` ``boolean``, ``mobile_checked_at`` a UTC datetime; ``mobile_status_label``
+    and ``mobile_action`` in ``language`` (``zh-CN`` or ``en``, default: the locale's). The
+    returned frame's ``attrs["summary"]`` is the run's summary (as ``--summary-json`` has it).
+
+    Other keywords are fields of ``batchverify.Options`` (``endpoint``, ``credentials``, ``rate``,
+    ``max_age``, ``restart``, ``concurrency``, ``timeout``, ``language``, ``checkpoint``,
+    ``max_billable``, ...), checked as every front end checks them; options about files
+    (``sheet``, ``problems``, ...) are refused. Raises as ``averify_file`` does; a stop
+    (``KeyboardInterrupt``) is raised again after the answers so far are stored.
     """
-    request, table = _setup(df, column, checkpoint, max_age, restart, language)
-    target = resolve_target(endpoint, credentials, rate=rate, concurrency=concurrency, timeout=timeout)
-    return await _run(None, df, request, table, target, progress)
+    made = _options(options, values)
+    return await _run(None, df, column, made, progress)
 
 
 def verify_dataframe(
     df: pd.DataFrame,
     column: str,
     *,
-    checkpoint: str | Path | None = None,
-    endpoint: str | Simulator | None = None,
-    credentials: Credentials | None = None,
-    rate: float = 20.0,
     progress: bool | EventSink = True,
-    max_age: datetime.timedelta | str | None = None,
-    restart: bool = False,
-    concurrency: int = 50,
-    timeout: float = 30.0,
-    language: str | None = None,
+    options: Options | None = None,
+    **values: Any,
 ) -> pd.DataFrame:
     """``averify_dataframe`` for synchronous code and notebooks; works inside a running event loop.
 
     A KeyboardInterrupt (the notebook's stop button) stops the job cleanly, keeps every answer in
     the checkpoint, and is raised again.
     """
-    request, table = _setup(df, column, checkpoint, max_age, restart, language)
-    target = resolve_target(endpoint, credentials, rate=rate, concurrency=concurrency, timeout=timeout)
-    return run_sync(lambda handle: _run(handle, df, request, table, target, progress))
+    made = _options(options, values)
+    return run_sync(lambda handle: _run(handle, df, column, made, progress))

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import os
 import signal
@@ -16,65 +15,39 @@ from pathlib import Path
 
 import click
 
-from batchverify import __version__, errors
-from batchverify.console import describe_plan, describe_summary
+from batchverify import errors
+from batchverify._version import __version__
+from batchverify.build import prepare
+from batchverify.cli.exits import exit_code_of, write_summary
 from batchverify.core.timeutil import utc_now_iso
 from batchverify.engine.events import Event, JobStarted, Sharing, StopReason
-from batchverify.engine.job import Job, Target, plan
-from batchverify.engine.plan import RunRequest
-from batchverify.engine.sender import SendConfig
-from batchverify.engine.summary import Summary, summary_from_plan
-from batchverify.progress import Progress
-from batchverify.tencent.client import Encrypts, Endpoint
-from batchverify.tencent.credentials import Credentials
+from batchverify.engine.job import Job, Target
+from batchverify.engine.options import Options
+from batchverify.engine.summary import summary_from_plan
+from batchverify.report.console import describe_plan, describe_summary
+from batchverify.report.progress import Progress
 
-__all__ = ["RunOptions", "run_job"]
+__all__ = ["RunSettings", "run_job"]
 
 log = logging.getLogger("batchverify")
 
 
 @dataclass(frozen=True)
-class RunOptions:
-    where: Endpoint
-    credentials: Credentials | None  # None only for a dry run
-    identity: str
-    send: SendConfig
-    encryptor: Encrypts | None
+class RunSettings:
+    """What only the command line decides: the files, and how the run is shown and confirmed."""
+
+    input: Path
+    output: Path | None  # None: INPUT.verified.EXT
     dry_run: bool
     progress: str
     summary_json: Path | None
-    read_timeout: float
     confirm: Callable[[str], bool] | None  # None: never ask (off a terminal, or --yes)
-    rate_store: str | None = None
 
 
-async def run_job(request: RunRequest, opts: RunOptions) -> int:
+async def run_job(options: Options, target: Target, run: RunSettings) -> int:
     """plan, confirm, execute, summarize: the engine's three steps with a terminal around them."""
-    made = await plan(request, endpoint_identity=opts.identity)
-    say(describe_plan(made, opts.send.rate))
-    if opts.dry_run:
-        say("dry run: nothing was sent and nothing was written")
-        summary = summary_from_plan(made, written=False)
-        summary.outcome = "dry_run"
-        _write_summary_json(opts.summary_json, summary)
-        return errors.EXIT_OK
-    if made.to_send and opts.confirm is not None and not opts.confirm("Send these numbers (billed)?"):
-        say("nothing sent")
-        summary = summary_from_plan(made, written=False)
-        summary.outcome = "declined"
-        _write_summary_json(opts.summary_json, summary)
-        return errors.EXIT_USAGE
-    assert opts.credentials is not None
-    target = Target(
-        endpoint=opts.where,
-        credentials=opts.credentials,
-        identity=opts.identity,
-        send=opts.send,
-        encryptor=opts.encryptor,
-        read_timeout=opts.read_timeout,
-        rate_store=opts.rate_store,
-    )
-    progress = Progress(opts.progress)
+    progress = Progress(run.progress)
+    rate = options.rate
 
     def events(event: Event) -> None:
         if isinstance(event, Sharing):
@@ -83,7 +56,7 @@ async def run_job(request: RunRequest, opts: RunOptions) -> int:
                 "stay within %g/s",
                 event.others,
                 "es" if event.others > 1 else "",
-                opts.send.rate,
+                rate,
             )
         if isinstance(event, JobStarted):
             how = "resuming" if event.resumed else "new"
@@ -93,19 +66,34 @@ async def run_job(request: RunRequest, opts: RunOptions) -> int:
             )
         progress(event)
 
-    job = Job(made, target, events=events)
+    job = await prepare(options, target, run.input, run.output or ..., events=events)
+    made = job.plan
+    say(describe_plan(made, rate))
+    if run.dry_run:
+        say("dry run: nothing was sent and nothing was written")
+        summary = summary_from_plan(made, written=False)
+        summary.outcome = "dry_run"
+        write_summary(run.summary_json, summary)
+        return exit_code_of(summary)
+    if made.to_send and run.confirm is not None and not run.confirm("Send these numbers (billed)?"):
+        say("nothing sent")
+        summary = summary_from_plan(made, written=False)
+        summary.outcome = "declined"
+        write_summary(run.summary_json, summary)
+        return exit_code_of(summary)
     try:
         with _signals(job), _ticker(progress):
             summary = await job.run()
     finally:
         progress.close()
     say(describe_summary(summary))
-    _write_summary_json(opts.summary_json, summary)
+    write_summary(run.summary_json, summary)
+    code = exit_code_of(summary)
     say(
         f"batchverify {__version__}: job {summary.job_id} run {summary.run_id} ended: {summary.outcome}, "
-        f"exit {summary.exit_code}"
+        f"exit {code}"
     )
-    return summary.exit_code
+    return code
 
 
 def say(text: str) -> None:
@@ -169,14 +157,3 @@ def _ticker(progress: Progress) -> Iterator[None]:
         yield
     finally:
         task.cancel()
-
-
-def _write_summary_json(path: Path | None, summary: Summary) -> None:
-    if path is None:
-        return
-    tmp = path.with_name(path.name + ".tmp")
-    try:
-        tmp.write_text(json.dumps(summary.to_dict(), indent=2, sort_keys=True) + "\n", encoding="utf-8")
-        tmp.replace(path)
-    except OSError as exc:
-        raise errors.OutputError(f"cannot write the summary {path}: {exc.strerror}") from None

@@ -1,4 +1,5 @@
-"""``batchverify serve``'s options: the upload page's command, beside ``run`` in ``batchverify.cli``."""
+"""``batchverify serve``: the upload page's command. Its jobs' options are one ``Options`` value, the
+same the command line's ``run`` and the Python API fill."""
 
 from __future__ import annotations
 
@@ -8,8 +9,8 @@ from pathlib import Path
 
 import click
 
-from batchverify.cliopts import checked_endpoint
-from batchverify.models import DEFAULT_ENDPOINT
+from batchverify.cli import flags
+from batchverify.engine.options import Options
 
 log = logging.getLogger("batchverify")
 
@@ -22,17 +23,7 @@ log = logging.getLogger("batchverify")
     type=click.Path(path_type=Path, file_okay=False),
     help="Uploads, checkpoints, results and job records [default: ~/.local/share/batchverify/serve].",
 )
-@click.option(
-    "--endpoint", envvar="BATCHVERIFY_ENDPOINT", help=f"API endpoint URL [default: {DEFAULT_ENDPOINT}]."
-)
-@click.option("--simulator", is_flag=True, help="Send to the built-in simulator (demo keys, nothing billed).")
-@click.option(
-    "--rate",
-    type=click.FloatRange(min=0.1, max=1000),
-    default=20.0,
-    show_default=True,
-    help="Requests per second for all jobs together.",
-)
+@flags.where_options("Requests per second for all jobs together (0.1 to 1000).")
 @click.option(
     "--max-upload-mb",
     type=click.FloatRange(min=0.001, max=10_000),
@@ -46,13 +37,6 @@ log = logging.getLogger("batchverify")
     show_default=True,
     help="Delete a job's files this long after its last change (0: never).",
 )
-@click.option("--profile", help="Section of ~/.tencentcloud/credentials to use.")
-@click.option(
-    "--rate-store",
-    envvar="BATCHVERIFY_RATE_STORE",
-    help="Where processes sharing the account keep its send log: host (default), memory, or redis://HOST:PORT/DB.",
-)
-@click.option("--language", help="zh-CN or en for a browser that asks for neither [default: the locale's].")
 def serve(
     host: str,
     port: int,
@@ -67,8 +51,17 @@ def serve(
     language: str | None,
 ) -> None:
     """Serve the upload page and its JSON API: upload a list, check the plan, start, download."""
-    endpoint = checked_endpoint(simulator, endpoint, rate)
-    from batchverify.api import language_of
+    endpoint = flags.endpoint_given(simulator, endpoint)
+    job = Options(
+        endpoint=endpoint,
+        simulator=simulator,
+        rate=rate,
+        profile=profile,
+        rate_store=rate_store,
+        language=language,
+    )
+    flags.warn_rate(simulator, job.rate)
+    from batchverify.build import language_of
     from batchverify.core.timeutil import parse_duration
     from batchverify.web.server import ServeOptions, default_data_dir
     from batchverify.web.server import serve as run_server
@@ -78,13 +71,8 @@ def serve(
         host=host,
         port=port,
         data_dir=data_dir or default_data_dir(),
-        endpoint=endpoint,
-        simulator=simulator,
-        rate=rate,
+        job=job.replace(language=language_of(job)),
         max_upload_mb=max_upload_mb,
         keep=kept or None,  # 0 (or 0d): never delete
-        profile=profile,
-        rate_store=rate_store,
-        language=language_of(language),
     )
     sys.exit(run_server(options))

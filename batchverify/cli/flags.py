@@ -1,0 +1,74 @@
+"""The options ``run`` and ``serve`` share, declared once, and how the command line names an option
+in a message (``--column``, ``-o``). Ranges are not checked here: ``Options`` checks every value, for
+every front end alike, and the command line only renders its errors."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import click
+
+from batchverify.errors import OptionNames
+from batchverify.models import DEFAULT_ENDPOINT
+
+log = logging.getLogger("batchverify")
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+_FLAGS = {
+    "output": "-o/--output",
+    "input": "INPUT",
+    "summary_sheet": "--no-summary-sheet",
+    "credentials": "the credentials",
+}
+
+CLI_NAMES = OptionNames(lambda field: _FLAGS.get(field) or "--" + field.replace("_", "-"))
+
+
+def _stack(*decorators: Callable[[F], F]) -> Callable[[F], F]:
+    def apply(func: F) -> F:
+        for decorator in reversed(decorators):
+            func = decorator(func)
+        return func
+
+    return apply
+
+
+def where_options(rate_help: str) -> Callable[[F], F]:
+    """Where requests go and how fast: shared by ``run`` and ``serve``."""
+    return _stack(
+        click.option(
+            "--endpoint",
+            envvar="BATCHVERIFY_ENDPOINT",
+            help=f"API endpoint URL [default: {DEFAULT_ENDPOINT}; env BATCHVERIFY_ENDPOINT].",
+        ),
+        click.option(
+            "--simulator", is_flag=True, help="Send to the built-in simulator (demo keys, nothing billed)."
+        ),
+        click.option("--rate", type=float, default=20.0, show_default=True, help=rate_help),
+        click.option("--profile", help="Section of ~/.tencentcloud/credentials to use."),
+        click.option(
+            "--rate-store",
+            envvar="BATCHVERIFY_RATE_STORE",
+            help="Where processes sharing the account keep its send log: host (default), memory, or "
+            "redis://HOST:PORT/DB [env BATCHVERIFY_RATE_STORE].",
+        ),
+        click.option("--language", help="zh-CN or en [default: BATCHVERIFY_LANGUAGE, else the locale's]."),
+    )
+
+
+def endpoint_given(simulator: bool, endpoint: str | None) -> str | None:
+    """``--endpoint`` as it applies: BATCHVERIFY_ENDPOINT does not apply to ``--simulator`` (one given
+    on the command line does, and ``Options`` refuses the pair)."""
+    if simulator:
+        source = click.get_current_context().get_parameter_source("endpoint")
+        if source is not click.core.ParameterSource.COMMANDLINE:
+            return None
+    return endpoint
+
+
+def warn_rate(simulator: bool, rate: float) -> None:
+    if rate > 20 and not simulator:
+        log.warning("--rate %g is above the API's limit of 20/s: expect RequestLimitExceeded replies", rate)

@@ -1,0 +1,144 @@
+"""The command line's entry point: the command group, and every error as one line and a documented
+exit code. The commands live beside it (``run``, ``serve``, ``simulate``)."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import sys
+import time
+
+import click
+
+from batchverify import errors
+from batchverify._version import __version__
+from batchverify.cli.exits import write_failed_summary
+from batchverify.cli.flags import CLI_NAMES
+from batchverify.cli.run import run
+from batchverify.cli.serve import serve
+
+# The engine (aiohttp, SQLite, the rate store) loads inside the commands, so --help and --version
+# start without it.
+
+log = logging.getLogger("batchverify")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="batchverify")
+def cli() -> None:
+    """Check in bulk whether mobile numbers are live, through Tencent Cloud FaceID MobileStatus."""
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", type=click.IntRange(min=0, max=65535), default=8080, show_default=True)
+@click.option(
+    "--rate-limit",
+    type=click.IntRange(min=0),
+    default=20,
+    show_default=True,
+    help="Requests per second per key; 0 turns the limit off.",
+)
+@click.option(
+    "--latency",
+    default="0,0",
+    show_default=True,
+    help="MIN,MAX (or MIN-MAX, or one value) milliseconds added to every answer.",
+)
+@click.option(
+    "--faults",
+    type=click.FloatRange(min=0, max=1),
+    default=0.0,
+    show_default=True,
+    help="Share of calls that get an injected fault.",
+)
+@click.option("--seed", type=int, help="Seed for latency and faults (reproducible runs).")
+@click.option(
+    "--daily-quota",
+    type=click.IntRange(min=0),
+    help="Billed answers after which every billable answer becomes Result -4.",
+)
+def simulate(
+    host: str,
+    port: int,
+    rate_limit: int,
+    latency: str,
+    faults: float,
+    seed: int | None,
+    daily_quota: int | None,
+) -> None:
+    """Run the local MobileStatus simulator in the foreground (Ctrl-C stops it)."""
+    from batchverify.simulator import SimConfig, parse_latency, serve_forever
+
+    config = SimConfig.from_env(
+        rate_limit=rate_limit,
+        latency_ms=parse_latency(latency),
+        faults=faults,
+        seed=seed,
+        daily_quota=daily_quota,
+    )
+    serve_forever(config, host, port)
+
+
+def _error(text: str) -> None:
+    """An error line on stderr; off a terminal it carries the UTC timestamp every cron line has."""
+    if not sys.stderr.isatty():
+        text = time.strftime("%Y-%m-%dT%H:%M:%SZ ", time.gmtime()) + text
+    click.echo(text, err=True)
+
+
+def _setup_logging() -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    fmt = (
+        "batchverify: %(message)s"
+        if sys.stderr.isatty()
+        else "%(asctime)sZ batchverify %(levelname)s %(message)s"
+    )
+    formatter = logging.Formatter(fmt, "%Y-%m-%dT%H:%M:%S")
+    formatter.converter = time.gmtime  # the same UTC stamps as every other line of a cron log
+    handler.setFormatter(formatter)
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)
+    log.propagate = False
+
+
+def _terminate(signum: int, frame: object) -> None:
+    # SIGTERM outside the sending stage behaves like Ctrl-C: unwind cleanly, exit 130.
+    raise KeyboardInterrupt
+
+
+cli.add_command(run)
+cli.add_command(serve)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: maps every error to a one-line message and a documented exit code."""
+    _setup_logging()
+    signal.signal(signal.SIGTERM, _terminate)
+    try:
+        cli.main(args=argv, prog_name="batchverify", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("batchverify: interrupted", err=True)
+        sys.exit(errors.EXIT_INTERRUPTED)
+    except click.ClickException as exc:
+        # One line, like every other error ("batchverify run --help" shows the usage).
+        message = " ".join(exc.format_message().split())
+        _error(f"batchverify: error: {message}")
+        sys.exit(errors.EXIT_USAGE)
+    except errors.BatchVerifyError as exc:
+        message = exc.render(CLI_NAMES)
+        _error(f"batchverify: error: {message}")
+        write_failed_summary(exc, message)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        click.echo("batchverify: interrupted", err=True)
+        sys.exit(errors.EXIT_INTERRUPTED)
+    except Exception as exc:
+        if os.environ.get("BATCHVERIFY_DEBUG"):
+            raise
+        click.echo(
+            f"batchverify: internal error: {type(exc).__name__}: {exc} (set BATCHVERIFY_DEBUG=1 for details)",
+            err=True,
+        )
+        sys.exit(errors.EXIT_INTERNAL)

@@ -1,0 +1,127 @@
+"""``batchverify run``: flags in, one ``Options`` value, the job run by ``runner``, an exit code out."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+
+import click
+
+from batchverify.cli import flags
+from batchverify.cli.exits import SUMMARY_JSON
+from batchverify.engine.options import ENCRYPTIONS, LIMITS, Options
+
+
+def _range(name: str) -> str:
+    low, high = LIMITS[name]
+    return f"{low:g} to {high:g}"
+
+
+@click.command()
+@click.argument("input_path", metavar="INPUT", type=click.Path(path_type=Path, dir_okay=True))
+@click.option(
+    "-o", "--output", type=click.Path(path_type=Path), help="Output file [default: INPUT.verified.EXT]."
+)
+@click.option("--column", help="Phone column: header name, Excel letter (C) or 1-based index.")
+@click.option("--sheet", help="Excel sheet to read [default: the first].")
+@flags.where_options(f"Requests per second ({_range('rate')}).")
+@click.option(
+    "--concurrency",
+    type=int,
+    default=50,
+    show_default=True,
+    help=f"Calls in flight at most ({_range('concurrency')}).",
+)
+@click.option(
+    "--max-age", help="Reuse final answers younger than this (30m, 12h, 7d) instead of paying again."
+)
+@click.option("--restart", is_flag=True, help="Start a new job instead of resuming an unfinished one.")
+@click.option("--dry-run", is_flag=True, help="Show what would be sent; send and write nothing.")
+@click.option("--yes", "-y", is_flag=True, help="Do not ask before sending.")
+@click.option(
+    "--progress", type=click.Choice(["auto", "bar", "log", "off"]), default="auto", show_default=True
+)
+@click.option("--summary-json", type=click.Path(path_type=Path), help="Also write the summary as JSON here.")
+@click.option("--encoding", help="Input text encoding [default: detected].")
+@click.option("--output-encoding", help="Output text encoding [default: the input's].")
+@click.option("--encrypt", type=click.Choice(sorted(ENCRYPTIONS)), help="Send numbers encrypted.")
+@click.option(
+    "--encryption-public-key", type=click.Path(path_type=Path), help="Public key file for --encrypt."
+)
+@click.option(
+    "--timeout",
+    type=float,
+    default=30.0,
+    show_default=True,
+    help=f"Seconds to wait for an answer ({_range('timeout')}).",
+)
+@click.option("--overwrite", is_flag=True, help="Replace an output file that batchverify did not write.")
+@click.option(
+    "--header-row",
+    type=int,
+    help="Row number of the header (0: the list has none) [default: detected].",
+)
+@click.option(
+    "--problems",
+    type=click.Path(path_type=Path),
+    help="Also write only the rows that need action here (.csv or .xlsx).",
+)
+@click.option("--no-summary-sheet", is_flag=True, help="Leave the summary sheet out of a workbook output.")
+@click.option(
+    "--changes",
+    type=click.Path(path_type=Path),
+    help="Also write only the rows whose status changed since the previous job (.csv or .xlsx).",
+)
+@click.option(
+    "--max-billable",
+    type=int,
+    help="At most this many billable answers in this run; the rest stays pending.",
+)
+@click.option(
+    "--price",
+    type=float,
+    help=f"Price of one billable answer ({_range('price')}): the plan shows the most it can cost, "
+    "the summary the cost.",
+)
+def run(
+    input_path: Path,
+    output: Path | None,
+    dry_run: bool,
+    yes: bool,
+    progress: str,
+    summary_json: Path | None,
+    no_summary_sheet: bool,
+    **values: object,
+) -> None:
+    """Verify the phone numbers in INPUT (CSV, TSV, XLSX, XLSM or XLS) and write them back annotated."""
+    simulator = bool(values["simulator"])
+    values["endpoint"] = flags.endpoint_given(simulator, values["endpoint"])  # type: ignore[arg-type]
+    options = Options(summary_sheet=not no_summary_sheet, **values)  # type: ignore[arg-type]
+    flags.warn_rate(simulator, options.rate)
+
+    from batchverify.build import connect, run_request
+    from batchverify.cli.runner import RunSettings, run_job
+    from batchverify.engine.paths import check_summary_path
+    from batchverify.report.progress import resolve_mode
+
+    if summary_json is not None:
+        check_summary_path(summary_json, run_request(options, input_path, output or ...))
+        SUMMARY_JSON[0] = summary_json
+    interactive = sys.stdin.isatty() and sys.stderr.isatty()
+    settings = RunSettings(
+        input=input_path,
+        output=output,
+        dry_run=dry_run,
+        progress=resolve_mode(progress),
+        summary_json=summary_json,
+        confirm=None if (yes or not interactive) else _confirm,
+    )
+    with connect(options, credentials=not dry_run) as target:
+        code = asyncio.run(run_job(options, target, settings))
+    sys.exit(code)
+
+
+def _confirm(question: str) -> bool:
+    # Sends are paid for: Enter alone means no.
+    return click.confirm(question, default=False, err=True)

@@ -1,0 +1,148 @@
+"""The files a run may write, checked before anything is sent: never the input, never a file
+batchverify did not write (unless told to overwrite), never one another file of the run names."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from batchverify.engine.store import Checkpoint, checkpoint_path
+from batchverify.errors import OutputError, UsageError
+from batchverify.files.formats import ALLOWED_OUTPUTS
+from batchverify.files.layout import check_output
+
+if TYPE_CHECKING:
+    from batchverify.engine.plan import RunRequest
+
+__all__ = ["SIDE_FILES_KEY", "check_paths", "check_summary_path", "side_files_of"]
+
+_EXCEL_KINDS = {".xlsx": "xlsx", ".xlsm": "xlsm", ".xls": "xls"}
+
+
+def check_paths(request: RunRequest) -> None:
+    """Refuse an output that would overwrite the input, change the format, or cannot be written."""
+    out = request.output
+    if out is None or not request.input.is_file():
+        return  # the reader reports a missing, directory or special input with its own message
+    check_output(request.input, out)
+    if not os.access(out.parent, os.W_OK):
+        raise OutputError(
+            "the output folder {folder} is not writable", code="output_not_writable", folder=str(out.parent)
+        )
+    store = request.store_path
+    if out.exists() and not request.overwrite and (store is None or not store.exists()):
+        raise OutputError(
+            "{path} exists and batchverify did not write it (no checkpoint beside it); "
+            "choose another {o[output]}, or pass {o[overwrite]} to replace it",
+            code="output_exists",
+            option="output",
+            path=str(out),
+        )
+    _check_format(request.input, out, "the output")
+    for name, path in (("problems", request.problems), ("changes", request.changes)):
+        if path is not None:
+            _check_side_file(request, name, path)
+
+
+def _check_format(source: Path, out: Path, what: str) -> None:
+    kind = _EXCEL_KINDS.get(source.suffix.lower(), "csv")
+    allowed = ALLOWED_OUTPUTS[kind]
+    if out.suffix.lower() not in allowed:
+        listing = ", ".join(dict.fromkeys(allowed))
+        raise UsageError(
+            "{what} {name} must be one of {allowed} for a {kind} input",
+            code="output_format",
+            what=what,
+            name=out.name,
+            allowed=listing,
+            kind=source.suffix or "text",
+        )
+
+
+def _check_side_file(request: RunRequest, name: str, path: Path) -> None:
+    """``--problems`` and ``--changes``: a new file of a supported format, never one we must keep."""
+    assert request.output is not None
+    opt = "{o[" + name + "]}"
+    where = {"option": name, "path": str(path)}
+    others = (request.input, request.output, request.store_path, request.problems, request.changes)
+    for other in others:
+        if other is not None and other is not path and _same_file(path, other):
+            raise UsageError(
+                opt + " {path} would overwrite {other}; choose another file",
+                code="would_overwrite",
+                other=str(other),
+                **where,
+            )
+    check_output(request.input, path)
+    if path.suffix.lower() == ".xlsm":
+        raise UsageError(
+            opt + " cannot be .xlsm (it holds no macros); use .xlsx or .csv", code="output_format", **where
+        )
+    _check_format(request.input, path, f"the {name} file")
+    if not os.access(path.parent, os.W_OK):
+        raise OutputError(
+            "the folder of " + opt + " {path} is not writable", code="output_not_writable", **where
+        )
+    if not path.exists():
+        return
+    if checkpoint_path(path).exists():
+        raise OutputError(
+            opt + " {path} is the output of another batchverify run; choose another file",
+            code="would_overwrite",
+            **where,
+        )
+    if not request.overwrite and str(path.resolve()) not in side_files_of(request.store_path):
+        raise OutputError(
+            "{path} exists and this output's runs did not write it; choose another " + opt + ", "
+            "or pass {o[overwrite]} to replace it",
+            code="output_exists",
+            **where,
+        )
+
+
+SIDE_FILES_KEY = "side_files"
+
+
+def side_files_of(store: Path | None) -> list[str]:
+    """The --problems and --changes files the runs of an output wrote (absolute paths)."""
+    if store is None or not store.exists():
+        return []
+    with Checkpoint.open(store, lock=False, create=False) as opened:
+        text = opened.get_meta(SIDE_FILES_KEY)
+    try:
+        known = json.loads(text) if text else []
+    except ValueError:
+        return []
+    return [str(p) for p in known] if isinstance(known, list) else []
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    same = a.resolve() == b.resolve()
+    with contextlib.suppress(OSError):
+        same = same or (a.exists() and b.exists() and a.samefile(b))
+    return same
+
+
+def check_summary_path(path: Path, request: RunRequest) -> None:
+    """``--summary-json`` must be a new or replaceable file, never the input, output or checkpoint."""
+    taken = [request.input, request.output, request.store_path, request.problems, request.changes]
+    where = {"option": "summary_json", "path": str(path)}
+    for other in taken:
+        if other is not None and _same_file(path, other):
+            raise UsageError(
+                "{o[summary_json]} {path} would overwrite {other}; choose another file",
+                code="would_overwrite",
+                other=str(other),
+                **where,
+            )
+    if path.is_dir():
+        raise UsageError("{o[summary_json]} {path} is a directory", code="not_a_file", **where)
+    if not path.parent.is_dir():
+        raise UsageError("the folder of {o[summary_json]} {path} does not exist", code="no_folder", **where)
+    if not os.access(path.parent, os.W_OK):
+        raise UsageError(
+            "the folder of {o[summary_json]} {path} is not writable", code="output_not_writable", **where
+        )
