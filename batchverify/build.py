@@ -18,6 +18,7 @@ import aiohttp
 
 from batchverify.core.classify import RetryPolicy
 from batchverify.core.labels import default_language
+from batchverify.engine.answers import default_answers_path
 from batchverify.engine.events import EventSink, ignore
 from batchverify.engine.gate import RateGate
 from batchverify.engine.job import Job, Target, Writer, plan
@@ -66,7 +67,15 @@ def run_request(
         changes=options.changes,
         max_billable=options.max_billable,
         price=options.price,
+        answers=_answers_path(options),
+        answers_keep=options.answers_keep,
     )
+
+
+def _answers_path(options: Options) -> Path | None:
+    if options.answers == "none":
+        return None
+    return Path(options.answers) if options.answers is not None else default_answers_path()
 
 
 @contextlib.contextmanager

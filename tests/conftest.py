@@ -23,9 +23,10 @@ PROXY_VARS = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_pro
 
 @pytest.fixture(autouse=True)
 def private_runtime_dir(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Every test (and every batchverify it starts) keeps its host-wide rate log in a folder of its
-    own, never in the real runtime directory."""
+    """Every test (and every batchverify it starts) keeps its host-wide rate log and its answer store
+    in folders of its own, never in the real runtime or data directory."""
     monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path_factory.mktemp("runtime")))
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path_factory.mktemp("data")))
 
 
 @pytest.fixture

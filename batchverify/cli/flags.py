@@ -59,6 +59,24 @@ def where_options(rate_help: str) -> Callable[[F], F]:
     )
 
 
+def answers_options() -> Callable[[F], F]:
+    """The answer store every job shares: shared by ``run`` and ``serve``."""
+    return _stack(
+        click.option(
+            "--answers",
+            envvar="BATCHVERIFY_ANSWERS",
+            help="The answer store every job shares, which --max-age reuses from: a file, or none "
+            "[default: ~/.local/share/batchverify/answers.sqlite; env BATCHVERIFY_ANSWERS].",
+        ),
+        click.option(
+            "--answers-keep",
+            default="90d",
+            show_default=True,
+            help="How long the answer store keeps an answer.",
+        ),
+    )
+
+
 def endpoint_given(simulator: bool, endpoint: str | None) -> str | None:
     """``--endpoint`` as it applies: BATCHVERIFY_ENDPOINT does not apply to ``--simulator`` (one given
     on the command line does, and ``Options`` refuses the pair)."""

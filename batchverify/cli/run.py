@@ -73,6 +73,7 @@ def _range(name: str) -> str:
     type=click.Path(path_type=Path),
     help="Also write only the rows whose status changed since the previous job (.csv or .xlsx).",
 )
+@flags.answers_options()
 @click.option(
     "--max-billable",
     type=int,

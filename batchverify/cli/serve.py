@@ -24,6 +24,7 @@ log = logging.getLogger("batchverify")
     help="Uploads, checkpoints, results and job records [default: ~/.local/share/batchverify/serve].",
 )
 @flags.where_options("Requests per second for all jobs together (0.1 to 1000).")
+@flags.answers_options()
 @click.option(
     "--max-upload-mb",
     type=click.FloatRange(min=0.001, max=10_000),
@@ -49,6 +50,8 @@ def serve(
     profile: str | None,
     rate_store: str | None,
     language: str | None,
+    answers: str | None,
+    answers_keep: str,
 ) -> None:
     """Serve the upload page and its JSON API: upload a list, check the plan, start, download."""
     endpoint = flags.endpoint_given(simulator, endpoint)
@@ -59,6 +62,8 @@ def serve(
         profile=profile,
         rate_store=rate_store,
         language=language,
+        answers=answers,
+        answers_keep=answers_keep,  # type: ignore[arg-type]  # text, checked and parsed by Options
     )
     flags.warn_rate(simulator, job.rate)
     from batchverify.build import language_of

@@ -20,6 +20,15 @@ def utc_now_iso(now: datetime.datetime | None = None) -> str:
     return moment.astimezone(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+# An answer stamped later than this past "now" was stored by a clock that was ahead: never fresh.
+CLOCK_SKEW = datetime.timedelta(seconds=60)
+
+
+def fresh_until(now: datetime.datetime | None = None) -> str:
+    """The latest ``checked_at`` a fresh answer may carry (now, plus a minute of clock skew)."""
+    return utc_now_iso((now or datetime.datetime.now(datetime.UTC)) + CLOCK_SKEW)
+
+
 def parse_duration(text: str) -> datetime.timedelta:
     """``90s``, ``30m``, ``12h``, ``7d``, ``2w`` -> timedelta; anything else is a usage error."""
     match = _DURATION.match(text)

@@ -11,6 +11,7 @@ from typing import Any
 
 from batchverify.core.labels import action_of, label_of
 from batchverify.core.normalize import normalize_mobile
+from batchverify.core.timeutil import fresh_until
 from batchverify.engine.storetypes import Store, StoredAnswer
 from batchverify.files.layout import CellValue
 from batchverify.models import OUTPUT_COLUMNS, RowResult, Status
@@ -64,6 +65,7 @@ class Annotator:
         self, reuse_since: str | None, store: Store | None, job_id: int | None, language: str = "en"
     ) -> None:
         self.reuse_since = reuse_since
+        self.reuse_until = fresh_until()  # an answer stamped in the future is never fresh
         self.store = store
         self.job_id = job_id
         self.language = language
@@ -135,7 +137,8 @@ class Annotator:
     def _answer(self, stored: StoredAnswer | None) -> tuple[RowResult, str]:
         if stored is not None:
             since = self.reuse_since
-            fresh = since is None or stored.result.checked_at >= since  # --max-age bounds every answer
+            # max_age bounds every answer shown, this job's too; a future stamp is never fresh
+            fresh = since is None or since <= stored.result.checked_at <= self.reuse_until
             if stored.job_id == self.job_id and fresh:
                 return stored.result, "api"
             if since is not None and stored.final and fresh:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime
 import logging
 import socket
 import time
@@ -24,6 +25,7 @@ import aiohttp
 from batchverify.core.labels import api_language
 from batchverify.core.timeutil import utc_now_iso
 from batchverify.engine.annotate import WriteResult
+from batchverify.engine.answers import AnswerStore
 from batchverify.engine.asyncstore import AsyncStore
 from batchverify.engine.events import (
     Event,
@@ -46,6 +48,7 @@ from batchverify.engine.store import Checkpoint, JobInfo, Store
 from batchverify.engine.summary import Summary, apply_write, summary_from_plan
 from batchverify.errors import BatchVerifyError, CheckpointError, CredentialError, EndpointError
 from batchverify.files.tables import Table
+from batchverify.models import RowResult
 from batchverify.tencent.client import Encrypts, Endpoint, MobileStatusClient, make_session
 from batchverify.tencent.credentials import Credentials
 
@@ -177,6 +180,8 @@ class Job:
         try:
             await store.open()
             info = await self._open_job(store)
+            if made.shared:
+                await store.run(_adopt, store.store, made.shared)
             to_send = await store.run(self._remaining, store.store, info)
             summary = summary_from_plan(made, written=True)
             summary.uncertain_from_previous_run = info.orphaned_inflight
@@ -202,6 +207,8 @@ class Job:
                     if asked is not None:
                         sender.stop(asked)
                     await sender.run(iter(to_send))
+            if sender is not None and sender.stats.requests:
+                await store.run(_share, made, to_send, store.store, info.job_id)
             written: WriteResult | None = None
             try:
                 written = await store.run(self._writer, made, store.store, info.job_id)
@@ -297,12 +304,14 @@ class Job:
         if not made.to_send or store.answer_count() == 0:
             return list(made.to_send)
         stored = store.lookup(made.to_send)
-        since = made.reuse_since
+        since, until = made.reuse_since, made.reuse_until
         remaining = []
         for number in made.to_send:
             answer = stored.get(number)
             usable = answer is not None and (
-                answer.result.checked_at >= since if since is not None else answer.job_id == info.job_id
+                since <= answer.result.checked_at <= until
+                if since is not None
+                else answer.job_id == info.job_id
             )
             if not (usable and answer is not None and answer.final):
                 remaining.append(number)
@@ -356,3 +365,27 @@ async def _resolve(endpoint: Endpoint) -> None:
             host=host,
             detail=detail,
         ) from None
+
+
+def _adopt(store: Store, shared: dict[int, RowResult]) -> None:
+    for number, result in shared.items():
+        store.adopt(number, result)
+
+
+def _share(made: Plan, sent: list[int], store: Store, job_id: int) -> None:
+    """Keep this run's final answers in the answer store, for every later job and front end.
+
+    The store is shared and may be slow or unusable: that costs reuse later, never this run."""
+    path = made.request.answers
+    if path is None or not sent:
+        return
+    try:
+        answered = store.lookup(sent)
+        finals = [(n, a.result) for n, a in answered.items() if a.job_id == job_id and a.final]
+        with AnswerStore.open(path) as shared:
+            shared.put(made.endpoint_identity, finals)
+            keep = made.request.answers_keep
+            if keep is not None:
+                shared.forget(before=utc_now_iso(datetime.datetime.now(datetime.UTC) - keep))
+    except BatchVerifyError as exc:
+        log.warning("%s", exc)

@@ -61,7 +61,9 @@ class Options:
     ``encryption_public_key``. What is read: ``column``, ``sheet``, ``header_row``, ``encoding``.
     What is written: ``output_encoding``, ``language``, ``summary_sheet``, ``overwrite``,
     ``problems``, ``changes``. Which answers count: ``max_age``, ``restart``, ``checkpoint``. Money:
-    ``max_billable``, ``price``. ``dataclasses.replace(options, rate=10)`` checks again.
+    ``max_billable``, ``price``. The answer store every job shares: ``answers`` (a path; default in
+    the user's data folder; ``"none"``: keep none, reuse none), ``answers_keep`` (how long an
+    answer is kept, 90 days). ``dataclasses.replace(options, rate=10)`` checks again.
     """
 
     endpoint: str | RunningSimulator | None = None
@@ -89,6 +91,8 @@ class Options:
     checkpoint: Path | None = None
     max_billable: int | None = None
     price: float | None = None
+    answers: Path | str | None = None
+    answers_keep: datetime.timedelta = datetime.timedelta(days=90)
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):
@@ -173,6 +177,12 @@ def _column(name: str, value: object) -> object:
             raise _bad(name, value, "a header name, a letter such as C, or a number from 1", "out_of_range")
         return str(value)  # a position, as the command line's "--column 3" is
     return _text(name, value)
+
+
+def _answers(name: str, value: object) -> object:
+    if isinstance(value, str) and value.strip().lower() == "none":
+        return "none"
+    return _path(name, value)
 
 
 def _flag(name: str, value: object) -> object:
@@ -319,6 +329,8 @@ _CHECKS: dict[str, Any] = {
     "checkpoint": _path,
     "max_billable": _number(int, optional=True),
     "price": _number(float, optional=True),
+    "answers": _answers,
+    "answers_keep": _max_age,
 }
 
 

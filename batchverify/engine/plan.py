@@ -17,13 +17,14 @@ from batchverify.core.columns import column_letter, detect_phone_column
 from batchverify.core.header import SAMPLE_ROWS, SCAN_ROWS, locate_header
 from batchverify.core.labels import action_of, column_header, label_of, phone_header
 from batchverify.core.normalize import normalize_mobile
-from batchverify.core.timeutil import utc_now_iso
+from batchverify.core.timeutil import fresh_until, utc_now_iso
+from batchverify.engine.answers import AnswerStore
 from batchverify.engine.paths import check_paths
 from batchverify.engine.store import Checkpoint, check_endpoint, checkpoint_path
 from batchverify.errors import BatchVerifyError, InputError, UsageError
 from batchverify.files.formats import output_kind
 from batchverify.files.readers import Record, Table, open_table
-from batchverify.models import OUTPUT_COLUMNS, Status
+from batchverify.models import OUTPUT_COLUMNS, RowResult, Status
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,8 @@ class RunRequest:
     changes: Path | None = None  # also write only the rows whose status changed since the last job
     max_billable: int | None = None  # --max-billable: this run stops dispatching before more
     price: float | None = None  # --price: what one billable answer costs (for the plan and summary)
+    answers: Path | None = None  # the answer store shared by every job (None: none)
+    answers_keep: datetime.timedelta | None = None  # how long the answer store keeps an answer
 
     @property
     def store_path(self) -> Path | None:
@@ -88,6 +91,9 @@ class Plan:
     expiring_job: int | None = None  # an open job older than --max-age: closed, a new one starts
     expiring_started_at: str | None = None
     reuse_since: str | None = None
+    reuse_until: str = "~"  # a stored answer stamped later came from a clock that was ahead
+    shared: dict[int, RowResult] = field(default_factory=dict)  # reused from the answer store
+    shared_oldest: str | None = None
     made_at: str = ""
     output_encoding: str | None = None  # the CSV output's codec when not the input's (a BOM added)
 
@@ -193,9 +199,11 @@ def build_plan(
     plan.made_at = utc_now_iso(now)
     if request.max_age is not None:
         plan.reuse_since = utc_now_iso(now - request.max_age)
+        plan.reuse_until = fresh_until(now)
     path = request.store_path
     if path is None or not path.exists():
         plan.to_send = list(plan.distinct)
+        _reuse_shared(plan)
         return plan
     with Checkpoint.open(path, lock=False, create=False) as store:
         bound = store.bound_endpoint()
@@ -208,7 +216,8 @@ def build_plan(
             peeked = None
         if peeked is not None:
             plan.resumed_job, plan.resumed_started_at = peeked
-        reusable = set(store.finals(None, plan.reuse_since)) if plan.reuse_since else set()
+        since, until = plan.reuse_since, plan.reuse_until
+        reusable = set(store.finals(None, since, until)) if since else set()
         done_this_job = set(store.finals(plan.resumed_job, None)) if peeked else set()
         if plan.reuse_since is not None:
             done_this_job &= reusable  # --max-age bounds the resumed job's answers too
@@ -219,7 +228,23 @@ def build_plan(
             plan.reused += 1
         else:
             plan.to_send.append(number)
+    _reuse_shared(plan)
     return plan
+
+
+def _reuse_shared(plan: Plan) -> None:
+    """Move the numbers the answer store answered within ``max_age`` from ``to_send`` to ``reused``."""
+    path = plan.request.answers
+    if plan.reuse_since is None or path is None or not path.exists() or not plan.to_send:
+        return
+    with AnswerStore.open(path, create=False) as shared:
+        found = shared.fresh(plan.endpoint_identity, plan.to_send, plan.reuse_since, plan.reuse_until)
+    if not found:
+        return
+    plan.shared = found
+    plan.shared_oldest = min(r.checked_at for r in found.values())
+    plan.reused += len(found)
+    plan.to_send = [n for n in plan.to_send if n not in found]
 
 
 def _scan(request: RunRequest, table: Table, endpoint_identity: str) -> Plan:

@@ -20,7 +20,9 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+from batchverify.core.timeutil import fresh_until
 from batchverify.engine.sqlitebase import Guarded, release_lock, take_lock
+from batchverify.engine.storeschema import ANSWER_COLUMNS, MIGRATE_FROM_1, SCHEMA, SCHEMA_VERSION
 from batchverify.engine.storetypes import GIVE_UP_AFTER, JobInfo, Store, StoredAnswer, row_result
 from batchverify.errors import CheckpointError
 from batchverify.models import RowResult
@@ -34,60 +36,6 @@ __all__ = [
     "check_endpoint",
     "checkpoint_path",
 ]
-
-SCHEMA_VERSION = "2"
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS jobs (
-    id INTEGER PRIMARY KEY,
-    started_at TEXT NOT NULL,
-    closed_at TEXT,
-    runs INTEGER NOT NULL DEFAULT 0,
-    last_state TEXT NOT NULL DEFAULT 'running'
-);
-CREATE TABLE IF NOT EXISTS answers (
-    number INTEGER PRIMARY KEY,
-    job_id INTEGER NOT NULL,
-    status TEXT NOT NULL,
-    status_code INTEGER,
-    result_code TEXT,
-    billable INTEGER NOT NULL,
-    description TEXT NOT NULL,
-    request_id TEXT NOT NULL,
-    checked_at TEXT NOT NULL,
-    error TEXT NOT NULL,
-    final INTEGER NOT NULL,
-    tries INTEGER NOT NULL DEFAULT 0,
-    tried_run INTEGER
-);
-CREATE TABLE IF NOT EXISTS inflight (
-    number INTEGER PRIMARY KEY, job_id INTEGER NOT NULL, sent_at TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS runs (
-    id INTEGER PRIMARY KEY,
-    job_id INTEGER NOT NULL,
-    started_at TEXT NOT NULL,
-    ended_at TEXT,
-    state TEXT NOT NULL DEFAULT 'running',
-    requests INTEGER NOT NULL DEFAULT 0,
-    billable INTEGER NOT NULL DEFAULT 0
-);
-CREATE TABLE IF NOT EXISTS job_status (
-    job_id INTEGER NOT NULL, number INTEGER NOT NULL, status TEXT NOT NULL,
-    PRIMARY KEY (job_id, number)
-) WITHOUT ROWID;
-"""
-# Version 1 stores (the first release) gain the columns above when a run opens them (the new
-# tables come from the schema script, which only creates what is missing).
-_MIGRATE_FROM_1 = """
-ALTER TABLE answers ADD COLUMN tries INTEGER NOT NULL DEFAULT 0;
-ALTER TABLE answers ADD COLUMN tried_run INTEGER;
-UPDATE meta SET value='2' WHERE key='schema';
-"""
-_ANSWER_COLUMNS = (
-    "number, job_id, status, status_code, result_code, billable, description, request_id, checked_at, "
-    "error, final, tries"
-)
 
 
 def checkpoint_path(output: Path) -> Path:
@@ -109,7 +57,7 @@ class Checkpoint:
     def memory(cls) -> Checkpoint:
         """A store that lives only as long as this object (a DataFrame run without a checkpoint)."""
         con = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
-        con.executescript(_SCHEMA)
+        con.executescript(SCHEMA)
         con.execute("INSERT INTO meta VALUES ('schema', ?)", (SCHEMA_VERSION,))
         return cls(Path(":memory:"), con, None)
 
@@ -133,9 +81,9 @@ class Checkpoint:
                 and con.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
             )
             if create and row and row[0] == "1":
-                con.executescript(_MIGRATE_FROM_1)
+                con.executescript(MIGRATE_FROM_1)
             if create:
-                con.executescript(_SCHEMA)
+                con.executescript(SCHEMA)
             row = con.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
             if row is None and not create:
                 raise sqlite3.DatabaseError("no batchverify schema")
@@ -330,7 +278,7 @@ class Checkpoint:
                 if not (row is not None and same_job and row[2] == self.run_id):
                     tries += 1
             con.execute(
-                f"INSERT OR REPLACE INTO answers ({_ANSWER_COLUMNS}, tried_run) "
+                f"INSERT OR REPLACE INTO answers ({ANSWER_COLUMNS}, tried_run) "
                 "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (
                     number,
@@ -350,12 +298,39 @@ class Checkpoint:
             )
             con.execute("DELETE FROM inflight WHERE number=?", (number,))
 
-    def finals(self, job_id: int | None, reuse_since: str | None) -> Iterator[int]:
-        """Numbers whose stored final answer a run may use: from ``job_id``, or checked at or after
-        ``reuse_since`` (ISO UTC, so text order is time order)."""
-        sql = "SELECT number FROM answers WHERE final=1 AND (job_id=? OR checked_at>=?)"
-        for (number,) in self._con.stream(sql, (-1 if job_id is None else job_id, reuse_since or "~")):
+    def finals(self, job_id: int | None, reuse_since: str | None, until: str = "~") -> Iterator[int]:
+        """Numbers whose stored final answer a run may use: from ``job_id``, or checked between
+        ``reuse_since`` and ``until`` (ISO UTC, so text order is time order; a stamp past ``until``
+        came from a clock that was ahead)."""
+        sql = "SELECT number FROM answers WHERE final=1 AND (job_id=? OR (checked_at>=? AND checked_at<=?))"
+        params = (-1 if job_id is None else job_id, reuse_since or "~", until)
+        for (number,) in self._con.stream(sql, params):
             yield int(number)
+
+    def adopt(self, number: int, result: RowResult) -> None:
+        """Keep ``result``, a final answer from the answer store, as no job's own (it is shown as
+        reused), unless this checkpoint holds a newer answer for ``number``."""
+        with self._transaction():
+            self._con.execute(
+                f"INSERT INTO answers ({ANSWER_COLUMNS}, tried_run) VALUES (?,0,?,?,?,?,?,?,?,?,1,0,NULL) "
+                "ON CONFLICT(number) DO UPDATE SET job_id=0, status=excluded.status, "
+                "status_code=excluded.status_code, result_code=excluded.result_code, "
+                "billable=excluded.billable, description=excluded.description, "
+                "request_id=excluded.request_id, checked_at=excluded.checked_at, error='', final=1, tries=0 "
+                "WHERE excluded.checked_at > answers.checked_at OR answers.final=0 OR answers.checked_at > ?",
+                (
+                    number,
+                    result.status.value,
+                    result.status_code,
+                    result.result_code,
+                    int(result.billable),
+                    result.description,
+                    result.request_id,
+                    result.checked_at,
+                    "",
+                    fresh_until(),  # an answer stamped in the future (a clock that was ahead) gives way
+                ),
+            )
 
     def lookup(self, numbers: Iterable[int]) -> dict[int, StoredAnswer]:
         """The stored answers for ``numbers`` (those that have one)."""
@@ -364,9 +339,7 @@ class Checkpoint:
         for start in range(0, len(batch), 500):
             chunk = batch[start : start + 500]
             marks = ",".join("?" * len(chunk))
-            rows = self._con.execute(
-                f"SELECT {_ANSWER_COLUMNS} FROM answers WHERE number IN ({marks})", chunk
-            )
+            rows = self._con.execute(f"SELECT {ANSWER_COLUMNS} FROM answers WHERE number IN ({marks})", chunk)
             for row in rows:
                 found[int(row[0])] = StoredAnswer(int(row[1]), row_result(row), int(row[11]))
         return found

@@ -37,6 +37,7 @@ class Summary:
     empty: int = 0
     already_answered: int = 0
     reused: int = 0
+    reused_from_answers: int = 0  # of ``reused``: from the answer store (other lists, jobs, front ends)
     to_send: int = 0
     max_billable: int = 0
     by_status: dict[str, int] = field(default_factory=dict)
@@ -128,6 +129,7 @@ def summary_from_plan(plan: Plan, *, written: bool) -> Summary:
         empty=plan.empty,
         already_answered=plan.already_answered,
         reused=plan.reused,
+        reused_from_answers=len(plan.shared),
         to_send=len(plan.to_send),
         max_billable=plan.max_billable,
     )

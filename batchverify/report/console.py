@@ -46,6 +46,11 @@ def describe_plan(plan: Plan, rate: float) -> str:
             f"note: job {plan.expiring_job} (started {_when(plan.expiring_started_at)}) is older than "
             "--max-age, so it is closed and a new job starts"
         )
+    if plan.shared:
+        lines.append(
+            f"note: {len(plan.shared)} of the reused answers come from the answer store (other lists, jobs "
+            f"or front ends), the oldest checked {_when(plan.shared_oldest)}"
+        )
     if not plan.column_named:
         lines.append(
             f"warning: the phone column {plan.column_name} was chosen by its values alone (no header "

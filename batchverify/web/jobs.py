@@ -7,6 +7,7 @@ server sharing the account's gate (``shared_gate``, also shared with command-lin
 from __future__ import annotations
 
 import asyncio
+import datetime
 import logging
 import os
 from pathlib import Path
@@ -15,7 +16,8 @@ from typing import Any
 import aiohttp
 
 from batchverify.build import run_request
-from batchverify.core.timeutil import utc_now_iso
+from batchverify.core.timeutil import fresh_until, parse_duration, utc_now_iso
+from batchverify.engine.answers import AnswerStore
 from batchverify.engine.events import Event
 from batchverify.engine.job import Job, Target
 from batchverify.engine.options import Options
@@ -35,7 +37,10 @@ ACTIVE = frozenset({"queued", "running"})
 _HIDDEN_SUMMARY = frozenset({"input", "output", "checkpoint"})  # server paths: never shown
 
 
-Choice = tuple[str | None, str | None, int | None]  # column, sheet, header_row: the upload's own
+# The upload's own choices: column, sheet, header_row, max_age (the rest are the server's options).
+Choice = dict[str, Any]
+CHOICES = ("column", "sheet", "header_row", "max_age")
+REUSE_OFFER = "7d"  # the window the page offers when the uploader has not chosen one
 
 
 def state_after(summary: Summary) -> str:
@@ -64,6 +69,7 @@ class WebJob:
         self.stop_requested = False
         self._waiters: set[asyncio.Event] = set()
         self._numbers: list[int] = []
+        self._since: str | None = None  # the run's max_age bound: answers younger count as done
         self._waiting = False  # queued: waiting for one of the server's running slots
         self.plan_lock = asyncio.Lock()  # one change of column at a time, and none during Start
 
@@ -91,6 +97,7 @@ class WebJob:
             "updated_at": r.updated_at,
             "size": r.size,
             "language": r.language,
+            "max_age": r.max_age,
             "runs": r.runs,
             "can_start": self.can_start(),
             # Stop was asked and the run is landing its last calls and writing what it has.
@@ -142,11 +149,9 @@ class WebJob:
 
     def request(self, choice: Choice | None = None) -> RunRequest:
         r, f = self.record, self.files
-        column, sheet, header_row = choice or (r.column, r.sheet, r.header_row)
+        chosen = choice if choice is not None else {name: getattr(r, name) for name in CHOICES}
         options = self.options.replace(
-            column=column,
-            sheet=sheet,
-            header_row=header_row,
+            **chosen,
             problems=f.problems,
             overwrite=True,  # every file in the job's folder is the server's own
         )
@@ -155,7 +160,9 @@ class WebJob:
     def make_plan(self, identity: str, options: Choice) -> tuple[Plan, dict[str, Any]]:
         """The plan with these options and its view (blocks: run in a thread)."""
         made = build_plan(self.request(options), endpoint_identity=identity)
-        return made, plan_view(made)
+        view = plan_view(made)
+        view["reuse_offer"] = reuse_offer(made)
+        return made, view
 
     def scrub(self, message: str) -> str:
         """An error message without the server's paths: the upload is called by its name."""
@@ -240,7 +247,14 @@ class WebJob:
         # Planned again: the checkpoint says what is left. The record keeps the upload's plan.
         made = await asyncio.to_thread(build_plan, self.request(), endpoint_identity=target.endpoint_identity)
         self._numbers = list(made.distinct)
-        self.tally = await asyncio.to_thread(count_stored, self.files.checkpoint, self._numbers)
+        self._since = made.reuse_since
+        tally = await asyncio.to_thread(
+            count_stored, self.files.checkpoint, self._numbers, None, made.reuse_since
+        )
+        for result in made.shared.values():  # reused from the answer store: final before anything is sent
+            tally.counts[result.status.value] += 1
+            tally.done += 1
+        self.tally = tally
         job = self.engine = Job(made, target, session=session, events=self._on_event)
         if self.stop_requested or closing.is_set():
             job.stop()  # asked while the plan was made: nothing is sent
@@ -248,7 +262,9 @@ class WebJob:
         return await job.run()
 
     async def _final_tally(self, summary: Summary) -> Tally:
-        return await asyncio.to_thread(count_stored, self.files.checkpoint, self._numbers, summary.job_id)
+        return await asyncio.to_thread(
+            count_stored, self.files.checkpoint, self._numbers, summary.job_id, self._since
+        )
 
     def _on_event(self, event: Event) -> None:
         if self.tally is not None and self.tally.apply(event):
@@ -260,3 +276,18 @@ class WebJob:
             self.engine.stop()
         elif self._waiting and self.task is not None:
             self.task.cancel()  # queued behind other jobs: it stops without waiting for its turn
+
+
+def reuse_offer(made: Plan) -> dict[str, Any] | None:
+    """What reusing the answer store's answers younger than ``REUSE_OFFER`` would save, when the
+    uploader has not chosen a window (None when it would save nothing)."""
+    path = made.request.answers
+    if made.reuse_since is not None or path is None or not path.exists() or not made.to_send:
+        return None
+    now = datetime.datetime.now(datetime.UTC)
+    since = utc_now_iso(now - parse_duration(REUSE_OFFER))
+    with AnswerStore.open(path, create=False) as store:
+        found = store.fresh(made.endpoint_identity, made.to_send, since, fresh_until(now))
+    if not found:
+        return None
+    return {"max_age": REUSE_OFFER, "numbers": len(found), "saved_calls": len(found)}

@@ -202,11 +202,8 @@ class JobManager:
             made, view = await asyncio.to_thread(job.make_plan, identity, options)
         except BatchVerifyError as exc:
             raise PlanError(exc.template, code=exc.code, names=job.path_names(), **exc.params) from None
-        column, sheet, header_row = options
         job.save(
-            column=column,
-            sheet=sheet,
-            header_row=header_row,
+            **options,
             plan=view,
             total=len(made.distinct),
             done=0,
@@ -292,7 +289,7 @@ def _remove(folder: Path) -> None:
 
 
 def _options(fields: dict[str, str]) -> Choice:
-    """The planning fields of a form: empty means "detect"."""
+    """The planning fields of a form: empty means "detect" (or, for max_age, "reuse nothing")."""
     header: int | None = None
     text = fields.get("header_row", "").strip()
     if text:
@@ -304,4 +301,9 @@ def _options(fields: dict[str, str]) -> Choice:
                 value=text,
             )
         header = int(text)
-    return fields.get("column", "").strip() or None, fields.get("sheet", "").strip() or None, header
+    return {
+        "column": fields.get("column", "").strip() or None,
+        "sheet": fields.get("sheet", "").strip() or None,
+        "header_row": header,
+        "max_age": fields.get("max_age", "").strip() or None,
+    }

@@ -10,10 +10,20 @@ from batchverify.errors import BatchVerifyError, OptionNames
 
 __all__ = ["WEB_NAMES", "JobConflict", "PlanError", "UploadError", "in_words"]
 
-_FIELDS = {"column": "the column field", "sheet": "the sheet field", "header_row": "the header_row field"}
+_FIELDS = {
+    "column": "the column field",
+    "sheet": "the sheet field",
+    "header_row": "the header_row field",
+    "max_age": "the max_age field",
+}
 # The options a job does not set through the API are the server's own (serve --rate, ...).
 WEB_NAMES = OptionNames(lambda field: _FIELDS.get(field) or "--" + field.replace("_", "-"))
-_ZH_FIELDS = {"column": "“手机号码列”", "sheet": "“工作表”", "header_row": "“表头行”"}
+_ZH_FIELDS = {
+    "column": "“手机号码列”",
+    "sheet": "“工作表”",
+    "header_row": "“表头行”",
+    "max_age": "“复用期限”",
+}
 ZH_NAMES = OptionNames(lambda field: _ZH_FIELDS.get(field) or "--" + field.replace("_", "-"))
 
 
@@ -65,6 +75,8 @@ _ZH: dict[str, str] = {
     "unknown_text_encoding": "无法识别文件的文字编码：请在 Excel 中另存为 .xlsx 或 UTF-8 CSV",
     "no_sheet": "没有名为 {sheet!r} 的工作表（现有：{sheets}）",
     "no_content": "表格前面若干行都是空的",
+    "bad_duration": "{o[max_age]}不对：请写成 30m、12h 或 7d 这样的时长",
+    "out_of_range": "{o[max_age]}超出范围",
     "job_active": "任务正在进行，请等待完成或先停止",
     "job_finished": "任务已完成：每个号码都有结果了",
     "replanning": "正在按新的列重新统计，请稍候再开始",

@@ -74,6 +74,7 @@ class JobRecord:
     column: str | None = None
     sheet: str | None = None
     header_row: int | None = None
+    max_age: str | None = None  # reuse answers younger than this from the answer store ("7d")
     plan: dict[str, Any] = field(default_factory=dict)
     total: int = 0
     done: int = 0

@@ -46,9 +46,12 @@ class Tally:
         return {"total": self.total, "done": self.done, "counts": dict(sorted(self.counts.items()))}
 
 
-def count_stored(store: Path, numbers: Iterable[int], job_id: int | None = None) -> Tally:
+def count_stored(
+    store: Path, numbers: Iterable[int], job_id: int | None = None, reuse_since: str | None = None
+) -> Tally:
     """The tally of ``numbers`` in the checkpoint at ``store``: the answers of ``job_id``, or of the
-    job still open (none: a new job starts, nothing is answered yet). Blocks: run in a thread."""
+    job still open (none: a new job starts, nothing is answered yet), and the final answers reused
+    because they are younger than ``reuse_since``. Blocks: run in a thread."""
     wanted = list(numbers)
     tally = Tally(total=len(wanted))
     if not store.exists():
@@ -61,7 +64,8 @@ def count_stored(store: Path, numbers: Iterable[int], job_id: int | None = None)
             job_id = peeked[0]
         stored = opened.lookup(wanted)
     for number, answer in stored.items():
-        if answer.job_id != job_id:
+        reused = reuse_since is not None and answer.final and answer.result.checked_at >= reuse_since
+        if answer.job_id != job_id and not reused:
             continue
         status = answer.result.status
         tally.counts[status.value] += 1

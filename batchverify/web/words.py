@@ -19,6 +19,11 @@ _WORDS: dict[str, dict[str, str]] = {
         "last_run": "Last run",
         "same_file": "This very file was uploaded before",
         "same_file_tail": "checking it again bills every number again; for the same list, open that job.",
+        "reuse": "Reuse them",
+        "reuse_offer": "Answers younger than {age} are kept for {numbers} of these numbers: "
+        "reusing them saves {calls} billable calls.",
+        "reusing": "Reusing answers younger than {age} (from earlier lists, jobs and runs): "
+        "{numbers} numbers.",
         "requests": "requests",
         "billable": "billable answers",
         "rows": "rows",
@@ -74,6 +79,9 @@ _WORDS: dict[str, dict[str, str]] = {
         "last_run": "上次运行",
         "same_file": "这个文件之前已经上传过",
         "same_file_tail": "再次核验会对每个号码重新计费；如果是同一份名单，请打开那个任务。",
+        "reuse": "复用这些结果",
+        "reuse_offer": "其中 {numbers} 个号码已有 {age} 内的核验结果：复用可省下 {calls} 次计费查询。",
+        "reusing": "正在复用 {age} 内的核验结果（来自之前的名单、任务和运行）：{numbers} 个号码。",
         "requests": "次请求",
         "billable": "次计费",
         "rows": "行",

@@ -156,6 +156,7 @@
       const when = new Date(same.created_at).toLocaleString(setup.lang);
       $("same-file").textContent = W.same_file + " (" + same.name + ", " + when + "): " + W.same_file_tail;
     }
+    renderReuse(job, plan);
     renderColumn(job, plan);
     renderPreview(plan);
     renderProgress(job);
@@ -167,6 +168,23 @@
     $("delete").disabled = false;
     link($("download"), job.downloads.result);
     link($("download-problems"), job.downloads.problems);
+  }
+
+  function words(template, values) {
+    return template.replace(/\{(\w+)\}/g, (_, key) => String(values[key]));
+  }
+
+  function renderReuse(job, plan) {
+    const offer = plan.reuse_offer;
+    const planned = job.state === "planned";
+    $("reuse-offer").hidden = !offer || !planned;
+    if (offer) {
+      $("reuse-text").textContent = words(W.reuse_offer, { age: offer.max_age, numbers: offer.numbers, calls: offer.saved_calls });
+    }
+    $("reusing").hidden = !job.max_age;
+    if (job.max_age) {
+      $("reusing").textContent = words(W.reusing, { age: job.max_age, numbers: plan.reused || 0 });
+    }
   }
 
   function link(a, href) {
@@ -280,8 +298,17 @@
       showError($("job-error"), err.message);
     }
   }
-  $("column").addEventListener("change", () => replan({ column: $("column").value, sheet: current.plan.sheet || "" }));
-  $("sheet").addEventListener("change", () => replan({ sheet: $("sheet").value }));
+  const kept = () => ({ max_age: current.max_age || "" }); // a column change keeps the reuse chosen
+  $("column").addEventListener("change", () =>
+    replan({ column: $("column").value, sheet: current.plan.sheet || "", ...kept() })
+  );
+  $("sheet").addEventListener("change", () => replan({ sheet: $("sheet").value, ...kept() }));
+  $("reuse").addEventListener("click", () => {
+    const offer = current.plan.reuse_offer;
+    if (!offer) return;
+    const column = current.plan.column ? current.plan.column.column : "";
+    replan({ column: String(column), sheet: current.plan.sheet || "", max_age: offer.max_age });
+  });
 
   // -- history --------------------------------------------------------------------------------
   let historyAt = 0;

@@ -1,0 +1,219 @@
+"""The answer store: every final answer any front end was paid for, shared by every job and list, so
+``max_age`` can reuse it across lists, jobs, the command line, the upload server and notebooks.
+
+It holds no phone number in the clear: a number is kept as HMAC-SHA256 under a random key of the
+store's own (created with the store, readable by its owner only), bound to the endpoint it was
+asked at, so the simulator's answers never stand in for Tencent's. SQLite in WAL mode with a busy
+timeout: several processes may read and write it at once. Answers older than the retention limit
+are removed whenever a run writes to it, and ``batchverify answers forget`` removes them on demand.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import hmac
+import os
+import secrets
+import sqlite3
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from batchverify.core.timeutil import fresh_until
+from batchverify.errors import CheckpointError
+from batchverify.models import RowResult, Status
+
+__all__ = ["AnswerStore", "StoreStats", "default_answers_path"]
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS answers (
+    key BLOB PRIMARY KEY,
+    endpoint TEXT NOT NULL,
+    status TEXT NOT NULL,
+    status_code INTEGER,
+    result_code TEXT,
+    billable INTEGER NOT NULL,
+    description TEXT NOT NULL,
+    request_id TEXT NOT NULL,
+    checked_at TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS answers_checked ON answers (checked_at);
+"""
+
+
+def default_answers_path() -> Path:
+    """``$XDG_DATA_HOME/batchverify/answers.sqlite`` (``~/.local/share/batchverify/answers.sqlite``)."""
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "batchverify" / "answers.sqlite"
+
+
+@dataclass(frozen=True)
+class StoreStats:
+    path: Path
+    answers: int
+    oldest: str | None
+    newest: str | None
+    by_status: dict[str, int]
+    by_endpoint: dict[str, int]
+
+
+class AnswerStore:
+    """One answer store file. Open with ``AnswerStore.open(path)``; close it (or use ``with``)."""
+
+    def __init__(self, path: Path, con: sqlite3.Connection, key: bytes) -> None:
+        self.path = path
+        self._con = con
+        self._key = key
+
+    @classmethod
+    def open(cls, path: Path, *, create: bool = True) -> AnswerStore:
+        """Open (creating it, its folder and its key when ``create``) the store at ``path``."""
+        if not create and not path.exists():
+            raise CheckpointError("no answer store at {path}", code="no_answer_store", path=str(path))
+        try:
+            if create:
+                path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+                with contextlib.suppress(FileExistsError):
+                    os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+            con = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=10)
+            con.execute("PRAGMA journal_mode=WAL")
+            con.execute("PRAGMA synchronous=NORMAL")
+            con.executescript(_SCHEMA)
+            con.execute("INSERT OR IGNORE INTO meta VALUES ('key', ?)", (secrets.token_hex(32),))
+            row = con.execute("SELECT value FROM meta WHERE key='key'").fetchone()
+            return cls(path, con, bytes.fromhex(row[0]))
+        except (sqlite3.DatabaseError, OSError, ValueError) as exc:
+            raise CheckpointError(
+                "the answer store {path} cannot be used ({why}); name another with {o[answers]}, or none",
+                code="answer_store",
+                option="answers",
+                path=str(path),
+                why=str(exc),
+            ) from None
+
+    def close(self) -> None:
+        self._con.close()
+
+    def __enter__(self) -> AnswerStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _hash(self, endpoint: str, number: int) -> bytes:
+        return hmac.new(self._key, f"{endpoint}\0{number}".encode(), hashlib.sha256).digest()
+
+    def fresh(self, endpoint: str, numbers: Iterable[int], since: str, until: str) -> dict[int, RowResult]:
+        """The final answers for ``numbers`` at ``endpoint`` checked between ``since`` and ``until``
+        (ISO UTC texts): an answer stamped after ``until`` (a clock that was ahead) is never fresh."""
+        wanted = {self._hash(endpoint, n): n for n in numbers}
+        found: dict[int, RowResult] = {}
+        keys = list(wanted)
+        try:
+            for start in range(0, len(keys), 500):
+                chunk = keys[start : start + 500]
+                marks = ",".join("?" * len(chunk))
+                rows = self._con.execute(
+                    "SELECT key, status, status_code, result_code, billable, description, request_id, "
+                    f"checked_at FROM answers WHERE key IN ({marks}) AND checked_at >= ? AND checked_at <= ?",
+                    (*chunk, since, until),
+                )
+                for key, status, code, result, billable, description, request_id, checked in rows:
+                    found[wanted[key]] = RowResult(
+                        status=Status(status),
+                        status_code=code,
+                        result_code=result,
+                        billable=bool(billable),
+                        description=description,
+                        request_id=request_id,
+                        checked_at=checked,
+                    )
+        except sqlite3.DatabaseError:
+            return {}  # a shared store that cannot be read only means nothing is reused
+        return found
+
+    def put(self, endpoint: str, answers: Iterable[tuple[int, RowResult]]) -> int:
+        """Keep the final ``answers``: a newer answer replaces an older one, never the reverse, and any
+        answer replaces one stamped in the future (which no reader takes as fresh)."""
+        until = fresh_until()
+        rows = [
+            (
+                self._hash(endpoint, number),
+                endpoint,
+                r.status.value,
+                r.status_code,
+                r.result_code,
+                int(r.billable),
+                r.description,
+                r.request_id,
+                r.checked_at,
+            )
+            for number, r in answers
+            if r.status.is_final and r.checked_at
+        ]
+        if not rows:
+            return 0
+        with self._transaction():
+            self._con.executemany(
+                "INSERT INTO answers VALUES (?,?,?,?,?,?,?,?,?) ON CONFLICT(key) DO UPDATE SET "
+                "status=excluded.status, status_code=excluded.status_code, result_code=excluded.result_code, "
+                "billable=excluded.billable, description=excluded.description, "
+                "request_id=excluded.request_id, checked_at=excluded.checked_at "
+                "WHERE excluded.checked_at > answers.checked_at OR answers.checked_at > ?",
+                [(*row, until) for row in rows],
+            )
+        return len(rows)
+
+    def forget(self, before: str | None = None) -> int:
+        """Remove the answers checked before ``before`` (every answer when None); returns how many."""
+        with self._transaction():
+            if before is None:
+                cursor = self._con.execute("DELETE FROM answers")
+            else:
+                cursor = self._con.execute("DELETE FROM answers WHERE checked_at < ?", (before,))
+        return int(cursor.rowcount)
+
+    def forget_numbers(self, numbers: Iterable[int]) -> int:
+        """Remove every answer about ``numbers``, at every endpoint; returns how many."""
+        endpoints = [str(e) for (e,) in self._con.execute("SELECT DISTINCT endpoint FROM answers")]
+        keys = [(self._hash(e, n),) for n in numbers for e in endpoints]
+        removed = 0
+        with self._transaction():
+            for key in keys:
+                removed += int(self._con.execute("DELETE FROM answers WHERE key=?", key).rowcount)
+        return removed
+
+    def stats(self) -> StoreStats:
+        count, oldest, newest = self._con.execute(
+            "SELECT count(*), min(checked_at), max(checked_at) FROM answers"
+        ).fetchone()
+        by_status = self._con.execute("SELECT status, count(*) FROM answers GROUP BY status ORDER BY 1")
+        by_endpoint = self._con.execute("SELECT endpoint, count(*) FROM answers GROUP BY endpoint ORDER BY 1")
+        return StoreStats(
+            self.path,
+            int(count),
+            oldest,
+            newest,
+            {str(k): int(v) for k, v in by_status},
+            {str(k): int(v) for k, v in by_endpoint},
+        )
+
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[None]:
+        try:
+            self._con.execute("BEGIN IMMEDIATE")
+            try:
+                yield
+            except BaseException:
+                self._con.execute("ROLLBACK")
+                raise
+            self._con.execute("COMMIT")
+        except sqlite3.DatabaseError as exc:
+            raise CheckpointError(
+                "cannot write the answer store {path}: {why}",
+                code="answer_store",
+                path=str(self.path),
+                why=str(exc),
+            ) from None

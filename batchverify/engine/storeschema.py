@@ -1,0 +1,59 @@
+"""The checkpoint store's schema: its tables, version and the migration from the first release's."""
+
+from __future__ import annotations
+
+__all__ = ["ANSWER_COLUMNS", "MIGRATE_FROM_1", "SCHEMA", "SCHEMA_VERSION"]
+
+SCHEMA_VERSION = "2"
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS jobs (
+    id INTEGER PRIMARY KEY,
+    started_at TEXT NOT NULL,
+    closed_at TEXT,
+    runs INTEGER NOT NULL DEFAULT 0,
+    last_state TEXT NOT NULL DEFAULT 'running'
+);
+CREATE TABLE IF NOT EXISTS answers (
+    number INTEGER PRIMARY KEY,
+    job_id INTEGER NOT NULL,
+    status TEXT NOT NULL,
+    status_code INTEGER,
+    result_code TEXT,
+    billable INTEGER NOT NULL,
+    description TEXT NOT NULL,
+    request_id TEXT NOT NULL,
+    checked_at TEXT NOT NULL,
+    error TEXT NOT NULL,
+    final INTEGER NOT NULL,
+    tries INTEGER NOT NULL DEFAULT 0,
+    tried_run INTEGER
+);
+CREATE TABLE IF NOT EXISTS inflight (
+    number INTEGER PRIMARY KEY, job_id INTEGER NOT NULL, sent_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS runs (
+    id INTEGER PRIMARY KEY,
+    job_id INTEGER NOT NULL,
+    started_at TEXT NOT NULL,
+    ended_at TEXT,
+    state TEXT NOT NULL DEFAULT 'running',
+    requests INTEGER NOT NULL DEFAULT 0,
+    billable INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS job_status (
+    job_id INTEGER NOT NULL, number INTEGER NOT NULL, status TEXT NOT NULL,
+    PRIMARY KEY (job_id, number)
+) WITHOUT ROWID;
+"""
+# Version 1 stores (the first release) gain the columns above when a run opens them (the new
+# tables come from the schema script, which only creates what is missing).
+MIGRATE_FROM_1 = """
+ALTER TABLE answers ADD COLUMN tries INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE answers ADD COLUMN tried_run INTEGER;
+UPDATE meta SET value='2' WHERE key='schema';
+"""
+ANSWER_COLUMNS = (
+    "number, job_id, status, status_code, result_code, billable, description, request_id, checked_at, "
+    "error, final, tries"
+)
