@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install lint fmt test demo simulate serve screenshot bench bench-quick clean
+.PHONY: install lint fmt test demo simulate serve screenshot drawing bench bench-quick clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -42,6 +42,13 @@ serve: $(STAMP)
 # The README's picture of the upload page, taken by the browser test (needs Debian's chromium).
 screenshot: $(STAMP)
 	BATCHVERIFY_SCREENSHOT_DIR=docs $(BIN)/python -m pytest -q tests/test_web_browser.py -k download
+
+# The package drawing (docs/layers.svg): every package and the imports between them, drawn by pydeps
+# from the code (needs Graphviz's dot: apt-get install graphviz). tests/test_layout.py holds the layers.
+drawing: $(STAMP)
+	$(BIN)/python -c 'import pydeps' 2>/dev/null || $(BIN)/python -m pip install --quiet pydeps
+	$(BIN)/pydeps batchverify --only batchverify --max-module-depth 2 --rankdir BT --no-show \
+		--noise-level 0 -x batchverify.__main__ -o docs/layers.svg
 
 # Benchmarks against the local simulator (not tests): full sizes write bench/RESULTS.md (about
 # 30 minutes), quick sizes bench/RESULTS-quick.md (under 3 minutes). Inputs go to bench/work/.
