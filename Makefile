@@ -41,10 +41,10 @@ serve: $(STAMP)
 
 # The README's picture of the upload page, taken by the browser test (needs Debian's chromium).
 screenshot: $(STAMP)
-	BATCHVERIFY_SCREENSHOT_DIR=docs $(BIN)/python -m pytest -q tests/test_web_browser.py -k download
+	BATCHVERIFY_SCREENSHOT_DIR=docs $(BIN)/python -m pytest -q tests/web/test_web_browser.py -k download
 
 # The package drawing (docs/layers.svg): every package and the imports between them, drawn by pydeps
-# from the code (needs Graphviz's dot: apt-get install graphviz). tests/test_layout.py holds the layers.
+# from the code (needs Graphviz's dot: apt-get install graphviz). tests/project/test_layout.py holds the layers.
 drawing: $(STAMP)
 	$(BIN)/python -c 'import pydeps' 2>/dev/null || $(BIN)/python -m pip install --quiet pydeps
 	$(BIN)/pydeps batchverify --only batchverify --max-module-depth 2 --rankdir BT --no-show \
