@@ -57,6 +57,7 @@ def run_request(
         encoding=options.encoding,
         output_encoding=options.output_encoding,
         max_age=options.max_age,
+        max_age_by_status=dict(options.max_age_by_status),
         restart=options.restart,
         checkpoint=options.checkpoint,
         overwrite=options.overwrite,

@@ -77,7 +77,7 @@ class _Collector:
         self.rows: list[list[CellValue]] = []
 
     def __call__(self, made: Plan, store: Store, job_id: int) -> WriteResult:
-        annotate = Annotator(made.reuse_since, store, job_id, self.language)
+        annotate = Annotator(made.freshness, store, job_id, self.language)
         values = self.table.values
         rows: list[list[CellValue]] = []
         for start in range(0, len(values), _BATCH):

@@ -21,6 +21,7 @@ _FLAGS = {
     "output": "-o/--output",
     "input": "INPUT",
     "summary_sheet": "--no-summary-sheet",
+    "max_age_by_status": "--max-age STATUS=DURATION",
     "credentials": "the credentials",
 }
 
@@ -75,6 +76,20 @@ def answers_options() -> Callable[[F], F]:
             help="How long the answer store keeps an answer.",
         ),
     )
+
+
+def ages(given: tuple[str, ...]) -> tuple[str | None, dict[str, str]]:
+    """``--max-age 7d --max-age cancelled=90d``: the window for every status, and those per status
+    (checked by ``Options``). The last plain value wins, as for any option given twice."""
+    default: str | None = None
+    by_status: dict[str, str] = {}
+    for text in given:
+        status, sep, age = text.partition("=")
+        if sep:
+            by_status[status.strip()] = age.strip()
+        else:
+            default = text
+    return default, by_status
 
 
 def endpoint_given(simulator: bool, endpoint: str | None) -> str | None:

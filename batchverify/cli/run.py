@@ -34,7 +34,10 @@ def _range(name: str) -> str:
     help=f"Calls in flight at most ({_range('concurrency')}).",
 )
 @click.option(
-    "--max-age", help="Reuse final answers younger than this (30m, 12h, 7d) instead of paying again."
+    "--max-age",
+    multiple=True,
+    help="Reuse final answers younger than this (30m, 12h, 7d) instead of paying again; STATUS=DURATION "
+    "sets one status's own window (cancelled=90d). Repeatable.",
 )
 @click.option("--restart", is_flag=True, help="Start a new job instead of resuming an unfinished one.")
 @click.option("--dry-run", is_flag=True, help="Show what would be sent; send and write nothing.")
@@ -96,6 +99,7 @@ def run(
     **values: object,
 ) -> None:
     """Verify the phone numbers in INPUT (CSV, TSV, XLSX, XLSM or XLS) and write them back annotated."""
+    values["max_age"], values["max_age_by_status"] = flags.ages(values.pop("max_age"))  # type: ignore[arg-type]
     simulator = bool(values["simulator"])
     values["endpoint"] = flags.endpoint_given(simulator, values["endpoint"])  # type: ignore[arg-type]
     options = Options(summary_sheet=not no_summary_sheet, **values)  # type: ignore[arg-type]

@@ -9,9 +9,9 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+from batchverify.core.freshness import Freshness
 from batchverify.core.labels import action_of, label_of
 from batchverify.core.normalize import normalize_mobile
-from batchverify.core.timeutil import fresh_until
 from batchverify.engine.storetypes import Store, StoredAnswer
 from batchverify.files.layout import CellValue
 from batchverify.models import OUTPUT_COLUMNS, RowResult, Status
@@ -56,16 +56,16 @@ class Annotator:
     """Turns a batch of phone cells into their result columns, and counts what it wrote.
 
     An answer is shown when it belongs to ``job_id`` (this run's job), or when it is final and
-    checked at or after ``reuse_since`` (``--max-age``, which also bounds this job's own answers);
+    fresh by ``freshness`` (``--max-age``, which also bounds this job's own answers);
     otherwise the row is ``pending``. ``mobile_previous_status`` is the number's status in the
     previous finished job of this output.
     """
 
     def __init__(
-        self, reuse_since: str | None, store: Store | None, job_id: int | None, language: str = "en"
+        self, freshness: Freshness | None, store: Store | None, job_id: int | None, language: str = "en"
     ) -> None:
-        self.reuse_since = reuse_since
-        self.reuse_until = fresh_until()  # an answer stamped in the future is never fresh
+        # Renewed now: this run's own answers are younger than the plan, but not from the future.
+        self.freshness = freshness.renewed() if freshness is not None else None
         self.store = store
         self.job_id = job_id
         self.language = language
@@ -136,12 +136,13 @@ class Annotator:
 
     def _answer(self, stored: StoredAnswer | None) -> tuple[RowResult, str]:
         if stored is not None:
-            since = self.reuse_since
+            freshness = self.freshness
             # max_age bounds every answer shown, this job's too; a future stamp is never fresh
-            fresh = since is None or since <= stored.result.checked_at <= self.reuse_until
+            result = stored.result
+            fresh = freshness is None or freshness.fresh(result.status.value, result.checked_at)
             if stored.job_id == self.job_id and fresh:
                 return stored.result, "api"
-            if since is not None and stored.final and fresh:
+            if freshness is not None and stored.final and fresh:
                 return stored.result, "reused"
         return RowResult(Status.PENDING), ""
 

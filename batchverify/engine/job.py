@@ -304,13 +304,13 @@ class Job:
         if not made.to_send or store.answer_count() == 0:
             return list(made.to_send)
         stored = store.lookup(made.to_send)
-        since, until = made.reuse_since, made.reuse_until
+        freshness = made.freshness
         remaining = []
         for number in made.to_send:
             answer = stored.get(number)
             usable = answer is not None and (
-                since <= answer.result.checked_at <= until
-                if since is not None
+                freshness.fresh(answer.result.status.value, answer.result.checked_at)
+                if freshness is not None
                 else answer.job_id == info.job_id
             )
             if not (usable and answer is not None and answer.final):

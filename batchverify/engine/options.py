@@ -12,6 +12,7 @@ import dataclasses
 import datetime
 import math
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
@@ -19,6 +20,7 @@ from typing import Any, Protocol, runtime_checkable
 from batchverify.core.labels import resolve_language
 from batchverify.core.timeutil import parse_duration
 from batchverify.errors import UsageError
+from batchverify.models import Status
 from batchverify.tencent.credentials import Credentials
 
 __all__ = ["ENCRYPTIONS", "LIMITS", "Options", "RunningSimulator"]
@@ -60,7 +62,8 @@ class Options:
     ``concurrency``, ``timeout`` (seconds one call may take), ``rate_store``, ``encrypt`` and
     ``encryption_public_key``. What is read: ``column``, ``sheet``, ``header_row``, ``encoding``.
     What is written: ``output_encoding``, ``language``, ``summary_sheet``, ``overwrite``,
-    ``problems``, ``changes``. Which answers count: ``max_age``, ``restart``, ``checkpoint``. Money:
+    ``problems``, ``changes``. Which answers count: ``max_age``, ``max_age_by_status`` (a window per final
+    status, ``{"cancelled": "90d"}``, over ``max_age``), ``restart``, ``checkpoint``. Money:
     ``max_billable``, ``price``. The answer store every job shares: ``answers`` (a path; default in
     the user's data folder; ``"none"``: keep none, reuse none), ``answers_keep`` (how long an
     answer is kept, 90 days). ``dataclasses.replace(options, rate=10)`` checks again.
@@ -87,6 +90,7 @@ class Options:
     problems: Path | None = None
     changes: Path | None = None
     max_age: datetime.timedelta | None = None
+    max_age_by_status: Mapping[str, datetime.timedelta] = dataclasses.field(default_factory=dict)
     restart: bool = False
     checkpoint: Path | None = None
     max_billable: int | None = None
@@ -257,6 +261,26 @@ def _max_age(name: str, value: object) -> object:
     return value
 
 
+def _ages_by_status(name: str, value: object) -> object:
+    if not isinstance(value, Mapping):
+        raise _bad(name, value, "a mapping of status to duration, such as {'cancelled': '90d'}", "wrong_type")
+    finals = sorted(s.value for s in Status if s.is_final and s is not Status.EMPTY)
+    ages: dict[str, datetime.timedelta] = {}
+    for status, age in value.items():
+        if status not in finals:
+            raise UsageError(
+                "{o[" + name + "]}: {status!r} is not a final status (one of {finals})",
+                code="unknown_status",
+                option=name,
+                status=status,
+                finals=", ".join(finals),
+            )
+        checked = _max_age(name, age)
+        assert isinstance(checked, datetime.timedelta)
+        ages[str(status)] = checked
+    return ages
+
+
 def _endpoint(name: str, value: object) -> object:
     if value is None or isinstance(value, RunningSimulator):
         return value
@@ -325,6 +349,7 @@ _CHECKS: dict[str, Any] = {
     "problems": _path,
     "changes": _path,
     "max_age": _max_age,
+    "max_age_by_status": _ages_by_status,
     "restart": _flag,
     "checkpoint": _path,
     "max_billable": _number(int, optional=True),

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from batchverify._version import __version__
+from batchverify.core.freshness import Freshness
 from batchverify.core.labels import needs_action
 from batchverify.engine.annotate import STATUS_INDEX, Annotator, WriteResult, is_change
 from batchverify.engine.paths import SIDE_FILES_KEY, side_files_of
@@ -55,7 +56,7 @@ class WriteSpec:
     width: int
     store: Path | None
     job_id: int
-    reuse_since: str | None
+    freshness: Freshness | None
     language: str
     summary_sheet: bool
     problems: Path | None
@@ -82,7 +83,7 @@ def spec_of(plan: Plan, job_id: int) -> WriteSpec:
         width=plan.table.max_width(),
         store=request.store_path,
         job_id=job_id,
-        reuse_since=plan.reuse_since,
+        freshness=plan.freshness,
         language=request.language,
         summary_sheet=request.summary_sheet,
         problems=request.problems,
@@ -193,7 +194,7 @@ def _reopen(spec: WriteSpec) -> Table:
 def write_files(spec: WriteSpec, table: Table, store: Store) -> WriteResult:
     """The output, then the problems-only and changes-only files."""
     names, aliases = headers(spec.language)
-    annotate = Annotator(spec.reuse_since, store, spec.job_id, spec.language)
+    annotate = Annotator(spec.freshness, store, spec.job_id, spec.language)
     facts = SummaryFacts(
         input_name=spec.input.name,
         sheet=spec.sheet,
@@ -234,7 +235,7 @@ def write_files(spec: WriteSpec, table: Table, store: Store) -> WriteResult:
             phone_col=spec.phone_col,
             columns=names,
             aliases=aliases,
-            annotate=Annotator(spec.reuse_since, store, spec.job_id, spec.language),
+            annotate=Annotator(spec.freshness, store, spec.job_id, spec.language),
             output_encoding=spec.output_encoding if output_kind(path) == "csv" else None,
             look=OutputLook(spec.language, False, None, _local_zone()).presentation,
             keep=keep,

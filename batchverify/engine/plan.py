@@ -14,10 +14,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from batchverify.core.columns import column_letter, detect_phone_column
+from batchverify.core.freshness import Freshness
 from batchverify.core.header import SAMPLE_ROWS, SCAN_ROWS, locate_header
 from batchverify.core.labels import action_of, column_header, label_of, phone_header
 from batchverify.core.normalize import normalize_mobile
-from batchverify.core.timeutil import fresh_until, utc_now_iso
+from batchverify.core.timeutil import utc_now_iso
 from batchverify.engine.answers import AnswerStore
 from batchverify.engine.paths import check_paths
 from batchverify.engine.store import Checkpoint, check_endpoint, checkpoint_path
@@ -43,6 +44,7 @@ class RunRequest:
     encoding: str | None = None
     output_encoding: str | None = None
     max_age: datetime.timedelta | None = None
+    max_age_by_status: dict[str, datetime.timedelta] = field(default_factory=dict)  # per status
     restart: bool = False
     checkpoint: Path | None = None
     overwrite: bool = False  # replace an output file that batchverify did not write
@@ -90,8 +92,8 @@ class Plan:
     resumed_started_at: str | None = None
     expiring_job: int | None = None  # an open job older than --max-age: closed, a new one starts
     expiring_started_at: str | None = None
-    reuse_since: str | None = None
-    reuse_until: str = "~"  # a stored answer stamped later came from a clock that was ahead
+    freshness: Freshness | None = None  # which stored answers are young enough (None: none reused)
+    reuse_since: str | None = None  # the widest window's start
     shared: dict[int, RowResult] = field(default_factory=dict)  # reused from the answer store
     shared_oldest: str | None = None
     made_at: str = ""
@@ -197,9 +199,9 @@ def build_plan(
     plan = _scan(request, table, endpoint_identity)
     now = now or datetime.datetime.now(datetime.UTC)
     plan.made_at = utc_now_iso(now)
-    if request.max_age is not None:
-        plan.reuse_since = utc_now_iso(now - request.max_age)
-        plan.reuse_until = fresh_until(now)
+    plan.freshness = Freshness.of(request.max_age, request.max_age_by_status, now)
+    if plan.freshness is not None:
+        plan.reuse_since = plan.freshness.since
     path = request.store_path
     if path is None or not path.exists():
         plan.to_send = list(plan.distinct)
@@ -216,8 +218,7 @@ def build_plan(
             peeked = None
         if peeked is not None:
             plan.resumed_job, plan.resumed_started_at = peeked
-        since, until = plan.reuse_since, plan.reuse_until
-        reusable = set(store.finals(None, since, until)) if since else set()
+        reusable = _fresh_finals(store, plan.freshness)
         done_this_job = set(store.finals(plan.resumed_job, None)) if peeked else set()
         if plan.reuse_since is not None:
             done_this_job &= reusable  # --max-age bounds the resumed job's answers too
@@ -232,13 +233,25 @@ def build_plan(
     return plan
 
 
+def _fresh_finals(store: Checkpoint, freshness: Freshness | None) -> set[int]:
+    """The numbers whose final answer in ``store`` is fresh (young enough for its status)."""
+    if freshness is None:
+        return set()
+    candidates = set(store.finals(None, freshness.since, freshness.until))
+    if not freshness.by_status or not candidates:
+        return candidates
+    stored = store.lookup(candidates)
+    return {n for n, a in stored.items() if freshness.fresh(a.result.status.value, a.result.checked_at)}
+
+
 def _reuse_shared(plan: Plan) -> None:
     """Move the numbers the answer store answered within ``max_age`` from ``to_send`` to ``reused``."""
-    path = plan.request.answers
-    if plan.reuse_since is None or path is None or not path.exists() or not plan.to_send:
+    path, freshness = plan.request.answers, plan.freshness
+    if freshness is None or path is None or not path.exists() or not plan.to_send:
         return
     with AnswerStore.open(path, create=False) as shared:
-        found = shared.fresh(plan.endpoint_identity, plan.to_send, plan.reuse_since, plan.reuse_until)
+        found = shared.fresh(plan.endpoint_identity, plan.to_send, freshness.since, freshness.until)
+    found = {n: r for n, r in found.items() if freshness.fresh(r.status.value, r.checked_at)}
     if not found:
         return
     plan.shared = found

@@ -15,7 +15,8 @@ from typing import Any
 
 import aiohttp
 
-from batchverify.build import run_request
+from batchverify.build import prepare, run_request
+from batchverify.core.freshness import Freshness
 from batchverify.core.timeutil import fresh_until, parse_duration, utc_now_iso
 from batchverify.engine.answers import AnswerStore
 from batchverify.engine.events import Event
@@ -69,7 +70,7 @@ class WebJob:
         self.stop_requested = False
         self._waiters: set[asyncio.Event] = set()
         self._numbers: list[int] = []
-        self._since: str | None = None  # the run's max_age bound: answers younger count as done
+        self._freshness: Freshness | None = None  # the run's max_age: answers fresh by it count as done
         self._waiting = False  # queued: waiting for one of the server's running slots
         self.plan_lock = asyncio.Lock()  # one change of column at a time, and none during Start
 
@@ -147,15 +148,18 @@ class WebJob:
 
     # -- planning ------------------------------------------------------------------------------
 
-    def request(self, choice: Choice | None = None) -> RunRequest:
-        r, f = self.record, self.files
-        chosen = choice if choice is not None else {name: getattr(r, name) for name in CHOICES}
-        options = self.options.replace(
+    def job_options(self, choice: Choice | None = None) -> Options:
+        """The server's options with the upload's choices (``choice``, or the record's)."""
+        chosen = choice if choice is not None else {name: getattr(self.record, name) for name in CHOICES}
+        return self.options.replace(
             **chosen,
-            problems=f.problems,
+            problems=self.files.problems,
             overwrite=True,  # every file in the job's folder is the server's own
         )
-        return run_request(options, f.upload, f.output, language=r.language)
+
+    def request(self, choice: Choice | None = None) -> RunRequest:
+        f = self.files
+        return run_request(self.job_options(choice), f.upload, f.output, language=self.record.language)
 
     def make_plan(self, identity: str, options: Choice) -> tuple[Plan, dict[str, Any]]:
         """The plan with these options and its view (blocks: run in a thread)."""
@@ -245,17 +249,27 @@ class WebJob:
         self, target: Target, session: aiohttp.ClientSession | None, closing: asyncio.Event
     ) -> Summary:
         # Planned again: the checkpoint says what is left. The record keeps the upload's plan.
-        made = await asyncio.to_thread(build_plan, self.request(), endpoint_identity=target.endpoint_identity)
+        f = self.files
+        job = await prepare(
+            self.job_options(),
+            target,
+            f.upload,
+            f.output,
+            session=session,
+            events=self._on_event,
+            language=self.record.language,
+        )
+        made = job.plan
         self._numbers = list(made.distinct)
-        self._since = made.reuse_since
+        self._freshness = made.freshness
         tally = await asyncio.to_thread(
-            count_stored, self.files.checkpoint, self._numbers, None, made.reuse_since
+            count_stored, self.files.checkpoint, self._numbers, None, made.freshness
         )
         for result in made.shared.values():  # reused from the answer store: final before anything is sent
             tally.counts[result.status.value] += 1
             tally.done += 1
         self.tally = tally
-        job = self.engine = Job(made, target, session=session, events=self._on_event)
+        self.engine = job
         if self.stop_requested or closing.is_set():
             job.stop()  # asked while the plan was made: nothing is sent
         self.notify()
@@ -263,7 +277,7 @@ class WebJob:
 
     async def _final_tally(self, summary: Summary) -> Tally:
         return await asyncio.to_thread(
-            count_stored, self.files.checkpoint, self._numbers, summary.job_id, self._since
+            count_stored, self.files.checkpoint, self._numbers, summary.job_id, self._freshness
         )
 
     def _on_event(self, event: Event) -> None:

@@ -9,6 +9,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from batchverify.core.freshness import Freshness
 from batchverify.engine.events import AnswerRecorded, Event
 from batchverify.engine.store import Checkpoint
 
@@ -47,11 +48,11 @@ class Tally:
 
 
 def count_stored(
-    store: Path, numbers: Iterable[int], job_id: int | None = None, reuse_since: str | None = None
+    store: Path, numbers: Iterable[int], job_id: int | None = None, freshness: Freshness | None = None
 ) -> Tally:
     """The tally of ``numbers`` in the checkpoint at ``store``: the answers of ``job_id``, or of the
     job still open (none: a new job starts, nothing is answered yet), and the final answers reused
-    because they are younger than ``reuse_since``. Blocks: run in a thread."""
+    because they are fresh (``max_age``). Blocks: run in a thread."""
     wanted = list(numbers)
     tally = Tally(total=len(wanted))
     if not store.exists():
@@ -64,7 +65,10 @@ def count_stored(
             job_id = peeked[0]
         stored = opened.lookup(wanted)
     for number, answer in stored.items():
-        reused = reuse_since is not None and answer.final and answer.result.checked_at >= reuse_since
+        result = answer.result
+        reused = (
+            freshness is not None and answer.final and freshness.fresh(result.status.value, result.checked_at)
+        )
         if answer.job_id != job_id and not reused:
             continue
         status = answer.result.status

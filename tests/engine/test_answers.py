@@ -6,6 +6,7 @@ a fresh one."""
 from __future__ import annotations
 
 import csv
+import datetime
 import os
 import shutil
 import sqlite3
@@ -20,14 +21,16 @@ import pytest
 
 from batchverify import verify_dataframe, verify_file
 from batchverify.build import connect
+from batchverify.core.timeutil import utc_now_iso
 from batchverify.engine.answers import AnswerStore, default_answers_path
 from batchverify.engine.options import Options
+from batchverify.models import RowResult, Status
 from batchverify.simulator import SimulatorServer
 from batchverify.tencent.credentials import Credentials
 from batchverify.web.app import create_app
 from batchverify.web.manager import ServeSettings
 from tests.support.cli import cli_env, run_cli
-from tests.support.tables import write_list
+from tests.support.tables import read_dicts, write_list
 from tests.support.web import AUTH, TOKEN, upload, wait_state
 
 
@@ -228,3 +231,46 @@ def test_answers_stats_and_forget(fast_sim: SimulatorServer, tmp_path: Path) -> 
     assert refused.returncode == 2 and "name the answers to forget" in refused.stderr
     everything = run_cli("answers", "forget", "--all", env=env)
     assert "forgot 3 answers" in everything.stdout
+
+
+def test_an_age_per_status_reuses_a_cancelled_number_longer_than_a_live_one(
+    fast_sim: SimulatorServer, tmp_path: Path
+) -> None:
+    """Answers ten days old: with max_age 7d and cancelled=90d, the cancelled one is reused, the live
+    one is asked again; the command line takes the same windows as --max-age cancelled=90d."""
+    live, gone = BASE + 1, BASE + 2
+    ten_days_ago = utc_now_iso(datetime.datetime.now(datetime.UTC) - datetime.timedelta(days=10))
+    with AnswerStore.open(default_answers_path()) as store:
+        identity = fast_sim.url.split("//")[1].rstrip("/")
+        store.put(
+            identity,
+            [
+                (live, RowResult(Status.NORMAL, 0, "0", True, "normal", "req-live", ten_days_ago)),
+                (gone, RowResult(Status.CANCELLED, 2, "0", True, "cancelled", "req-gone", ten_days_ago)),
+            ],
+        )
+    source = write_list(tmp_path / "two.csv", [live, gone])
+    summary = verify_file(
+        source,
+        tmp_path / "py.csv",
+        endpoint=fast_sim.url,
+        credentials=keys(fast_sim),
+        max_age="7d",
+        max_age_by_status={"cancelled": "90d"},
+    )
+    assert (summary.reused, summary.requests) == (1, 1)
+    rows = {r["phone"]: r for r in read_dicts(tmp_path / "py.csv", "utf-8-sig")}
+    assert rows[str(gone)]["mobile_request_id"] == "req-gone" and rows[str(gone)]["mobile_source"] == "reused"
+    assert rows[str(live)]["mobile_source"] == "api"
+
+    with AnswerStore.open(default_answers_path()) as store:  # the live number's answer is new again
+        store.forget_numbers([live])
+        store.put(identity, [(live, RowResult(Status.NORMAL, 0, "0", True, "", "req-old", ten_days_ago))])
+    env = cli_env(fast_sim, tmp_path / "home")
+    windows = ("--max-age", "7d", "--max-age", "cancelled=90d")
+    done = run_cli("run", source, "-o", tmp_path / "cli.csv", "--yes", *windows, env=env)
+    assert done.returncode == 0, done.stderr
+    assert "1 reused, 1 to send" in done.stdout
+    refused = run_cli("run", source, "--yes", "--max-age", "busy=1d", env=env)
+    assert refused.returncode == 2
+    assert "--max-age STATUS=DURATION: 'busy' is not a final status" in refused.stderr
