@@ -247,3 +247,38 @@ def test_the_page_speaks_chinese_to_a_chinese_browser(
     while any((tmp_path / "data" / "jobs").iterdir()) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert list((tmp_path / "data" / "jobs").iterdir()) == []
+
+
+def test_the_page_offers_to_reuse_answers_already_paid_for(
+    served: tuple[Served, SimulatorServer], browser_for: Any, tmp_path: Path
+) -> None:
+    """A list checked once, then an overlapping list: the page says how many numbers have answers
+    younger than 7 days and what reusing them saves; one click reuses them and only the rest is paid."""
+    server, sim = served
+    page = browser_for("zh-CN").new_page()
+    page.goto(server.login)
+    page.wait_for_selector("body[data-ready]")
+    first = tmp_path / "一月.csv"
+    first.write_text("姓名,手机\n甲,13800138000\n乙,13800138002\n", encoding="utf-8")
+    page.set_input_files("#file", str(first))
+    _wait_job(page)
+    assert page.is_hidden("#reuse-offer")  # nothing is known yet: nothing to offer
+    page.click("#start")
+    page.wait_for_selector("#job[data-state=finished]", timeout=60_000)
+    paid = sim.ledger()["requests"]
+
+    second = tmp_path / "二月.csv"
+    second.write_text("姓名,手机\n甲,13800138000\n乙,13800138002\n丙,13800138003\n", encoding="utf-8")
+    page.set_input_files("#file", str(second))
+    expect(page.locator("#job-name")).to_have_text("二月.csv")
+    expect(page.locator("#reuse-offer")).to_be_visible()
+    assert "其中 2 个号码已有 7 天内的核验结果：复用可省下 2 次计费查询" in page.inner_text("#reuse-text")
+    shots = Path(os.environ.get("BATCHVERIFY_SCREENSHOT_DIR") or tmp_path)
+    page.screenshot(path=str(shots / "serve-reuse-offer.png"), full_page=True)
+    page.click("#reuse")
+    expect(page.locator("#reusing")).to_be_visible()
+    assert page.is_hidden("#reuse-offer")
+    expect(page.locator("#plan-figures")).to_contain_text("1 个待核验")
+    page.click("#start")
+    page.wait_for_selector("#job[data-state=finished]", timeout=60_000)
+    assert sim.ledger()["requests"] == paid + 1, "only the new number is paid for"

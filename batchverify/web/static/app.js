@@ -174,16 +174,22 @@
     return template.replace(/\{(\w+)\}/g, (_, key) => String(values[key]));
   }
 
+  function age(text) {
+    // "7d" as the page's words: "7 days", "7 天"
+    const m = /^(\d+(?:\.\d+)?)\s*([smhdw])$/i.exec(String(text).trim());
+    return m ? m[1] + W["unit_" + m[2].toLowerCase()] : String(text);
+  }
+
   function renderReuse(job, plan) {
     const offer = plan.reuse_offer;
     const planned = job.state === "planned";
     $("reuse-offer").hidden = !offer || !planned;
     if (offer) {
-      $("reuse-text").textContent = words(W.reuse_offer, { age: offer.max_age, numbers: offer.numbers, calls: offer.saved_calls });
+      $("reuse-text").textContent = words(W.reuse_offer, { age: age(offer.max_age), numbers: offer.numbers, calls: offer.saved_calls });
     }
     $("reusing").hidden = !job.max_age;
     if (job.max_age) {
-      $("reusing").textContent = words(W.reusing, { age: job.max_age, numbers: plan.reused || 0 });
+      $("reusing").textContent = words(W.reusing, { age: age(job.max_age), numbers: plan.reused || 0 });
     }
   }
 
