@@ -13,8 +13,13 @@ import pandas as pd
 import pytest
 
 from batchverify import Options, Simulator, verify_dataframe, verify_file
+from batchverify.build import connect
 from batchverify.errors import UsageError
+from batchverify.web.app import create_app
+from batchverify.web.manager import ServeSettings
+from batchverify.web.messages import WEB_NAMES
 from tests.support.cli import cli_env, run_cli
+from tests.support.web import TOKEN, upload
 
 # (option, value as Python passes it, the same value on the command line, the code)
 BAD = [
@@ -167,3 +172,27 @@ def test_options_are_normalized_and_checked_again_on_replace() -> None:
     with pytest.raises(UsageError) as key:
         Options(encryption_public_key="k.pem")
     assert key.value.option == "encryption_public_key"
+
+
+@pytest.mark.parametrize(
+    ("value", "code"), [("0d", "out_of_range"), ("soon", "bad_duration"), ("-1h", "bad_duration")]
+)
+async def test_the_upload_server_refuses_the_same_bad_max_age_by_its_field(
+    value: str, code: str, tmp_path: Path, aiohttp_client: Any
+) -> None:
+    with pytest.raises(UsageError) as made:
+        Options(max_age=value)
+    assert made.value.code == code
+    with Simulator(rate_limit=0) as running:
+        options = Options(endpoint=running, rate_store="memory")
+        with connect(options) as target:
+            settings = ServeSettings(data_dir=tmp_path / "serve", target=target, token=TOKEN, options=options)
+            client = await aiohttp_client(create_app(settings))
+            response = await upload(client, _list(tmp_path), max_age=value)
+            doc = await response.json()
+        assert running.ledger()["requests"] == 0
+    assert response.status == 400
+    assert (doc["code"], doc["field"]) == (code, "max_age")
+    assert doc["error"] == made.value.render(WEB_NAMES)
+    assert "the max_age field" in doc["error"] and "max_age=" not in doc["error"]
+    assert list((tmp_path / "serve" / "jobs").iterdir()) == [], "nothing of a refused upload is kept"
