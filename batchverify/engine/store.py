@@ -38,6 +38,19 @@ __all__ = [
 ]
 
 
+def _answer_values(result: RowResult) -> tuple[object, ...]:
+    """The answer's columns from ``status`` to ``checked_at``, in the table's order."""
+    return (
+        result.status.value,
+        result.status_code,
+        result.result_code,
+        int(result.billable),
+        result.description,
+        result.request_id,
+        result.checked_at,
+    )
+
+
 def checkpoint_path(output: Path) -> Path:
     """Where the store for ``output`` lives."""
     return output.with_name(output.name + ".checkpoint.sqlite")
@@ -283,13 +296,7 @@ class Checkpoint:
                 (
                     number,
                     self.job_id,
-                    result.status.value,
-                    result.status_code,
-                    result.result_code,
-                    int(result.billable),
-                    result.description,
-                    result.request_id,
-                    result.checked_at,
+                    *_answer_values(result),
                     result.error,
                     int(result.status.is_final),
                     tries,
@@ -320,13 +327,7 @@ class Checkpoint:
                 "WHERE excluded.checked_at > answers.checked_at OR answers.final=0 OR answers.checked_at > ?",
                 (
                     number,
-                    result.status.value,
-                    result.status_code,
-                    result.result_code,
-                    int(result.billable),
-                    result.description,
-                    result.request_id,
-                    result.checked_at,
+                    *_answer_values(result),
                     "",
                     fresh_until(),  # an answer stamped in the future (a clock that was ahead) gives way
                 ),
