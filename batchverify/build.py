@@ -43,7 +43,12 @@ def language_of(options: Options) -> str:
 
 
 def run_request(
-    options: Options, input: Path, output: Path | EllipsisType | None = ..., *, language: str | None = None
+    options: Options,
+    input: Path,
+    output: Path | EllipsisType | None = ...,
+    *,
+    language: str | None = None,
+    reuse_checkpoint: bool = False,
 ) -> RunRequest:
     """What a run of ``input`` reads and writes. ``output`` ``...``: ``<stem>.verified.<ext>``; None:
     no file (the DataFrame API collects the results)."""
@@ -70,13 +75,19 @@ def run_request(
         price=options.price,
         answers=_answers_path(options),
         answers_keep=options.answers_keep,
+        reuse_checkpoint=reuse_checkpoint,
     )
 
 
 def _answers_path(options: Options) -> Path | None:
-    if options.answers == "none":
+    """The answer store: as the options say, else ``BATCHVERIFY_ANSWERS`` (a path, or none), else
+    the user's data folder. The same for the command line (whose flag reads the variable) and Python."""
+    chosen = options.answers
+    if chosen is None:
+        chosen = os.environ.get("BATCHVERIFY_ANSWERS", "").strip() or None
+    if isinstance(chosen, str) and chosen.lower() == "none":
         return None
-    return Path(options.answers) if options.answers is not None else default_answers_path()
+    return Path(chosen) if chosen is not None else default_answers_path()
 
 
 @contextlib.contextmanager
@@ -151,9 +162,10 @@ async def prepare(
     gate: RateGate | None = None,
     session: aiohttp.ClientSession | None = None,
     language: str | None = None,
+    reuse_checkpoint: bool = False,
 ) -> Job:
     """Plan the run of ``input`` (read it, look at the checkpoint) and return its ``Job``, not yet run:
     ``job.plan`` says what it would send, ``await job.run()`` sends and writes."""
-    request = run_request(options, input, output, language=language)
+    request = run_request(options, input, output, language=language, reuse_checkpoint=reuse_checkpoint)
     made = await plan(request, endpoint_identity=target.endpoint_identity, table=table, events=events)
     return Job(made, target, writer=writer, events=events, gate=gate, session=session)

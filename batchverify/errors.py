@@ -53,6 +53,8 @@ class OptionNames(Mapping[str, str]):
 
 
 PYTHON_NAMES = OptionNames(lambda field: f"{field}=")
+# For the engine's own log lines, which any front end may show: the option in words ("max age").
+PLAIN_NAMES = OptionNames(lambda field: "the " + field.replace("_", " ") + " option")
 
 
 class BatchVerifyError(Exception):

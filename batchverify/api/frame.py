@@ -132,10 +132,6 @@ def _options(options: Options | None, values: dict[str, Any]) -> Options:
                 code="not_for_dataframes",
                 option=name,
             )
-    if made.checkpoint is not None and made.max_age is None and not made.restart:
-        # A notebook cell run again on the same frame and checkpoint pays for nothing: the answers
-        # kept (there, or in the answer store) count as long as the store keeps them.
-        made = made.replace(max_age=made.answers_keep)
     return made
 
 
@@ -189,7 +185,15 @@ async def _run(
     try:
         with connect(options) as target:
             job = await prepare(
-                job_options, target, table.path, None, table=table, events=events, writer=collector
+                job_options,
+                target,
+                table.path,
+                None,
+                table=table,
+                events=events,
+                writer=collector,
+                # a cell run again on the same frame and checkpoint pays for nothing
+                reuse_checkpoint=options.checkpoint is not None,
             )
             if handle is not None:
                 handle.attach(job)
@@ -218,11 +222,12 @@ async def averify_dataframe(
     """A new DataFrame: ``df`` (same index, not modified) plus the result columns of a file output.
 
     Each distinct number in ``df[column]`` is asked once. ``checkpoint=PATH`` keeps every answer in
-    that file, so a call made again (interrupted or not) pays for nothing twice: with a checkpoint
-    and no ``max_age``, every answer younger than ``answers_keep`` (90 days) is reused unless
-    ``restart=True`` (without a checkpoint the answers live in memory for this call only, and the
-    answer store is used as ``max_age`` says). ``progress``: a bar (True: a notebook's widget, a terminal's
-    bar, or log lines when stderr is neither), none (False), or an event sink. Columns:
+    that file, so a call made again (interrupted or not) pays for nothing twice: without
+    ``max_age``, every answer the checkpoint holds (younger than ``answers_keep``, 90 days) is
+    reused unless ``restart=True``; the answer store is used only as ``max_age`` says. Without a
+    checkpoint the answers live in memory for this call only. ``progress``: a bar (True: a
+    notebook's widget, a terminal's bar, or log lines when stderr is neither), none (False), or an
+    event sink. Columns:
     ``mobile_status`` and the other text columns as ``string``, ``mobile_status_code`` ``Int64``,
     ``mobile_billable`` ``boolean``, ``mobile_checked_at`` a UTC datetime; ``mobile_status_label``
     and ``mobile_action`` in ``language`` (``zh-CN`` or ``en``, default: the locale's). The

@@ -71,6 +71,21 @@ def forget(path: Path | None, older_than: str | None, everything: bool, numbers:
 
     if sum((bool(numbers), older_than is not None, everything)) != 1:
         raise UsageError("name the answers to forget: NUMBERS, --older-than DURATION or --all", code="usage")
+    age = datetime.timedelta(0)
+    if older_than is not None:
+        try:
+            age = parse_duration(older_than)
+        except UsageError as exc:
+            raise UsageError(
+                "bad --older-than {value!r}: {why}",
+                code=exc.code,
+                value=older_than,
+                why=exc.params.get("why", ""),
+            ) from None
+        if age <= datetime.timedelta(0):
+            raise UsageError(
+                "--older-than must be longer than 0 (--all forgets everything)", code="out_of_range"
+            )
     parsed = []
     for text in numbers:
         norm = normalize_mobile(text)
@@ -84,6 +99,6 @@ def forget(path: Path | None, older_than: str | None, everything: bool, numbers:
             removed = store.forget()
         else:
             assert older_than is not None
-            before = datetime.datetime.now(datetime.UTC) - parse_duration(older_than)
+            before = datetime.datetime.now(datetime.UTC) - age
             removed = store.forget(before=utc_now_iso(before))
     click.echo(f"forgot {removed} answer{'' if removed == 1 else 's'}")

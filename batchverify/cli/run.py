@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import sys
 from pathlib import Path
 
@@ -48,7 +49,9 @@ def _range(name: str) -> str:
 @click.option("--summary-json", type=click.Path(path_type=Path), help="Also write the summary as JSON here.")
 @click.option("--encoding", help="Input text encoding [default: detected].")
 @click.option("--output-encoding", help="Output text encoding [default: the input's].")
-@click.option("--encrypt", type=click.Choice(sorted(ENCRYPTIONS)), help="Send numbers encrypted.")
+@click.option(
+    "--encrypt", type=click.Choice(sorted(ENCRYPTIONS), case_sensitive=False), help="Send numbers encrypted."
+)
 @click.option(
     "--encryption-public-key", type=click.Path(path_type=Path), help="Public key file for --encrypt."
 )
@@ -99,20 +102,27 @@ def run(
     **values: object,
 ) -> None:
     """Verify the phone numbers in INPUT (CSV, TSV, XLSX, XLSM or XLS) and write them back annotated."""
+    from batchverify.build import connect
+    from batchverify.cli.runner import RunSettings, run_job
+    from batchverify.engine.paths import check_summary_path
+    from batchverify.engine.plan import RunRequest, default_output
+    from batchverify.report.progress import resolve_mode
+
+    if summary_json is not None:
+        # First, so that a refused option is written there too: a monitor never reads last night's.
+        files = RunRequest(input=input_path, output=output or default_output(input_path))
+        check_summary_path(summary_json, files)
+        SUMMARY_JSON[0] = summary_json
     values["max_age"], values["max_age_by_status"] = flags.ages(values.pop("max_age"))  # type: ignore[arg-type]
     simulator = bool(values["simulator"])
     values["endpoint"] = flags.endpoint_given(simulator, values["endpoint"])  # type: ignore[arg-type]
     options = Options(summary_sheet=not no_summary_sheet, **values)  # type: ignore[arg-type]
     flags.warn_rate(simulator, options.rate)
-
-    from batchverify.build import connect, run_request
-    from batchverify.cli.runner import RunSettings, run_job
-    from batchverify.engine.paths import check_summary_path
-    from batchverify.report.progress import resolve_mode
-
     if summary_json is not None:
-        check_summary_path(summary_json, run_request(options, input_path, output or ...))
-        SUMMARY_JSON[0] = summary_json
+        sides = dataclasses.replace(
+            files, problems=options.problems, changes=options.changes, checkpoint=options.checkpoint
+        )
+        check_summary_path(summary_json, sides)
     interactive = sys.stdin.isatty() and sys.stderr.isatty()
     settings = RunSettings(
         input=input_path,

@@ -46,12 +46,15 @@ class Freshness:
         starts = [*self.by_status.values(), *([self.default_since] if self.default_since else [])]
         return min(starts)
 
-    def fresh(self, status: str, checked_at: str) -> bool:
+    def fresh(self, status: str, checked_at: str, *, own: bool = False) -> bool:
+        """Whether an answer may be used. ``own``: the job's own answer, which a status without a
+        window of its own still shows within the widest window (only reuse from elsewhere needs a
+        window for its status)."""
         if not checked_at or checked_at > self.until:
             return False
         since = self.by_status.get(status, self.default_since)
-        if since is None and not Status(status).is_final:
-            since = self.since  # a job's own answers that are not final yet (busy) stay shown
+        if since is None and (own or not Status(status).is_final):
+            since = self.since
         return since is not None and checked_at >= since
 
     def renewed(self) -> Freshness:

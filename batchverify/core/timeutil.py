@@ -33,10 +33,17 @@ def parse_duration(text: str) -> datetime.timedelta:
     """``90s``, ``30m``, ``12h``, ``7d``, ``2w`` -> timedelta; anything else is a usage error."""
     match = _DURATION.match(text)
     if not match:
-        raise UsageError(f"bad duration {text!r}: use a number and a unit, e.g. 30m, 12h, 7d")
+        raise UsageError(
+            "bad duration {value!r}: {why}",
+            code="bad_duration",
+            value=text,
+            why="use a number and a unit, e.g. 30m, 12h, 7d",
+        )
     seconds = float(match.group(1)) * _UNITS[match.group(2).lower()]
     if seconds > _LONGEST.total_seconds():
-        raise UsageError(f"bad duration {text!r}: at most 3650d (ten years)")
+        raise UsageError(
+            "bad duration {value!r}: {why}", code="out_of_range", value=text, why="at most 3650d (ten years)"
+        )
     return datetime.timedelta(seconds=seconds)
 
 

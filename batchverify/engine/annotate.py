@@ -139,8 +139,9 @@ class Annotator:
             freshness = self.freshness
             # max_age bounds every answer shown, this job's too; a future stamp is never fresh
             result = stored.result
-            fresh = freshness is None or freshness.fresh(result.status.value, result.checked_at)
-            if stored.job_id == self.job_id and fresh:
+            own = stored.job_id == self.job_id
+            fresh = freshness is None or freshness.fresh(result.status.value, result.checked_at, own=own)
+            if own and fresh:
                 return stored.result, "api"
             if freshness is not None and stored.final and fresh:
                 return stored.result, "reused"

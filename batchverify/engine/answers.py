@@ -43,6 +43,41 @@ CREATE INDEX IF NOT EXISTS answers_checked ON answers (checked_at);
 """
 
 
+_KIND = "batchverify answers 1"  # what makes a file an answer store (and its schema's version)
+
+
+def _create_private(path: Path) -> bool:
+    """Create the store's file (0600, in a 0700 folder when batchverify makes the folder); True when
+    it is new (or empty: a create that was cut off)."""
+    if not path.parent.exists():
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        path.parent.chmod(0o700)  # the umask may have loosened it
+    elif path.parent == default_answers_path().parent and path.parent.stat().st_uid == os.getuid():
+        path.parent.chmod(0o700)  # batchverify's own folder (serve may have made it first)
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600))
+        return True
+    except FileExistsError:
+        return path.stat().st_size == 0
+
+
+def _key(path: Path, create: bool) -> bytes:
+    """The store's HMAC key, kept in a file of its own beside it (0600): the store alone, copied or
+    sent somewhere, cannot be tested against candidate numbers without it. A store whose key is
+    gone reuses nothing; a new key is made for what is written next."""
+    key_path = path.with_name(path.name + ".key")
+    try:
+        return bytes.fromhex(key_path.read_text(encoding="ascii").strip())
+    except FileNotFoundError:
+        if not create:
+            return secrets.token_bytes(32)  # matches nothing stored: nothing is reused
+    key = secrets.token_hex(32)
+    fd = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    with os.fdopen(fd, "w", encoding="ascii") as f:
+        f.write(key + "\n")
+    return bytes.fromhex(key)
+
+
 def default_answers_path() -> Path:
     """``$XDG_DATA_HOME/batchverify/answers.sqlite`` (``~/.local/share/batchverify/answers.sqlite``)."""
     base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
@@ -68,22 +103,29 @@ class AnswerStore:
         self._key = key
 
     @classmethod
-    def open(cls, path: Path, *, create: bool = True) -> AnswerStore:
-        """Open (creating it, its folder and its key when ``create``) the store at ``path``."""
+    def open(cls, path: Path, *, create: bool = True, wait: float = 10.0) -> AnswerStore:
+        """Open the store at ``path``; with ``create``, make it (and its folder and key) when missing.
+
+        Without ``create`` nothing is written: a reader never waits on a writer's schema change.
+        ``wait``: how long to wait for another process's write. A file that is not an answer store
+        (a checkpoint, anything else) is refused, never changed.
+        """
         if not create and not path.exists():
             raise CheckpointError("no answer store at {path}", code="no_answer_store", path=str(path))
         try:
             if create:
-                path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-                with contextlib.suppress(FileExistsError):
-                    os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
-            con = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=10)
-            con.execute("PRAGMA journal_mode=WAL")
+                fresh = _create_private(path)
+            con = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=wait)
+            if create and fresh:
+                con.execute("PRAGMA journal_mode=WAL")
+                con.executescript(_SCHEMA)
+                con.execute("INSERT OR IGNORE INTO meta VALUES ('kind', ?)", (_KIND,))
             con.execute("PRAGMA synchronous=NORMAL")
-            con.executescript(_SCHEMA)
-            con.execute("INSERT OR IGNORE INTO meta VALUES ('key', ?)", (secrets.token_hex(32),))
-            row = con.execute("SELECT value FROM meta WHERE key='key'").fetchone()
-            return cls(path, con, bytes.fromhex(row[0]))
+            row = con.execute("SELECT value FROM meta WHERE key='kind'").fetchone()
+            if row is None or row[0] != _KIND:
+                con.close()
+                raise sqlite3.DatabaseError("it is not a batchverify answer store")
+            return cls(path, con, _key(path, create))
         except (sqlite3.DatabaseError, OSError, ValueError) as exc:
             raise CheckpointError(
                 "the answer store {path} cannot be used ({why}); name another with {o[answers]}, or none",
@@ -177,7 +219,8 @@ class AnswerStore:
 
     def forget_numbers(self, numbers: Iterable[int]) -> int:
         """Remove every answer about ``numbers``, at every endpoint; returns how many."""
-        endpoints = [str(e) for (e,) in self._con.execute("SELECT DISTINCT endpoint FROM answers")]
+        with self._reading():
+            endpoints = [str(e) for (e,) in self._con.execute("SELECT DISTINCT endpoint FROM answers")]
         keys = [(self._hash(e, n),) for n in numbers for e in endpoints]
         removed = 0
         with self._transaction():
@@ -186,11 +229,16 @@ class AnswerStore:
         return removed
 
     def stats(self) -> StoreStats:
-        count, oldest, newest = self._con.execute(
-            "SELECT count(*), min(checked_at), max(checked_at) FROM answers"
-        ).fetchone()
-        by_status = self._con.execute("SELECT status, count(*) FROM answers GROUP BY status ORDER BY 1")
-        by_endpoint = self._con.execute("SELECT endpoint, count(*) FROM answers GROUP BY endpoint ORDER BY 1")
+        with self._reading():
+            count, oldest, newest = self._con.execute(
+                "SELECT count(*), min(checked_at), max(checked_at) FROM answers"
+            ).fetchone()
+            by_status = self._con.execute(
+                "SELECT status, count(*) FROM answers GROUP BY status ORDER BY 1"
+            ).fetchall()
+            by_endpoint = self._con.execute(
+                "SELECT endpoint, count(*) FROM answers GROUP BY endpoint ORDER BY 1"
+            ).fetchall()
         return StoreStats(
             self.path,
             int(count),
@@ -199,6 +247,18 @@ class AnswerStore:
             {str(k): int(v) for k, v in by_status},
             {str(k): int(v) for k, v in by_endpoint},
         )
+
+    @contextlib.contextmanager
+    def _reading(self) -> Iterator[None]:
+        try:
+            yield
+        except sqlite3.DatabaseError as exc:
+            raise CheckpointError(
+                "cannot read the answer store {path}: {why}",
+                code="answer_store",
+                path=str(self.path),
+                why=str(exc),
+            ) from None
 
     @contextlib.contextmanager
     def _transaction(self) -> Iterator[None]:

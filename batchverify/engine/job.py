@@ -46,7 +46,7 @@ from batchverify.engine.plan import Plan, RunRequest, build_plan
 from batchverify.engine.sender import SendConfig, Sender, Verifier
 from batchverify.engine.store import Checkpoint, JobInfo, Store
 from batchverify.engine.summary import Summary, apply_write, summary_from_plan
-from batchverify.errors import BatchVerifyError, CheckpointError, CredentialError, EndpointError
+from batchverify.errors import PLAIN_NAMES, BatchVerifyError, CheckpointError, CredentialError, EndpointError
 from batchverify.files.tables import Table
 from batchverify.models import RowResult
 from batchverify.tencent.client import Encrypts, Endpoint, MobileStatusClient, make_session
@@ -207,8 +207,9 @@ class Job:
                     if asked is not None:
                         sender.stop(asked)
                     await sender.run(iter(to_send))
-            if sender is not None and sender.stats.requests:
-                await store.run(_share, made, to_send, store.store, info.job_id)
+            # Every final answer of the job, not only this run's: a run killed before its end
+            # shared nothing, and what it paid for must still reach other lists.
+            await store.run(_share, made, list(made.distinct), store.store, info.job_id)
             written: WriteResult | None = None
             try:
                 written = await store.run(self._writer, made, store.store, info.job_id)
@@ -218,7 +219,7 @@ class Job:
                 # Calls were made and their answers are in the checkpoint: say so, do not fail
                 # as if nothing had happened.
                 summary.output = None
-                summary.output_error = str(exc)
+                summary.output_error = exc.render(PLAIN_NAMES)
             counts = Counter(written.counts if written is not None else {})
             summary.by_status = dict(sorted(counts.items()))
             if written is not None:
@@ -309,7 +310,9 @@ class Job:
         for number in made.to_send:
             answer = stored.get(number)
             usable = answer is not None and (
-                freshness.fresh(answer.result.status.value, answer.result.checked_at)
+                freshness.fresh(
+                    answer.result.status.value, answer.result.checked_at, own=answer.job_id == info.job_id
+                )
                 if freshness is not None
                 else answer.job_id == info.job_id
             )
@@ -372,15 +375,15 @@ def _adopt(store: Store, shared: dict[int, RowResult]) -> None:
         store.adopt(number, result)
 
 
-def _share(made: Plan, sent: list[int], store: Store, job_id: int) -> None:
-    """Keep this run's final answers in the answer store, for every later job and front end.
+def _share(made: Plan, numbers: list[int], store: Store, job_id: int) -> None:
+    """Keep the job's final answers in the answer store, for every later job and front end.
 
     The store is shared and may be slow or unusable: that costs reuse later, never this run."""
     path = made.request.answers
-    if path is None or not sent:
+    if path is None or not numbers:
         return
     try:
-        answered = store.lookup(sent)
+        answered = store.lookup(numbers)
         finals = [(n, a.result) for n, a in answered.items() if a.job_id == job_id and a.final]
         with AnswerStore.open(path) as shared:
             shared.put(made.endpoint_identity, finals)
@@ -388,4 +391,4 @@ def _share(made: Plan, sent: list[int], store: Store, job_id: int) -> None:
             if keep is not None:
                 shared.forget(before=utc_now_iso(datetime.datetime.now(datetime.UTC) - keep))
     except BatchVerifyError as exc:
-        log.warning("%s", exc)
+        log.warning("%s; this run's answers are kept in its checkpoint only", exc.render(PLAIN_NAMES))

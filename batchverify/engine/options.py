@@ -130,7 +130,10 @@ class Options:
 def _bad(name: str, value: object, expected: str, code: str = "bad_value") -> UsageError:
     # Numbers shown alike whichever front end parsed them (0 and 0.0, 1e9 and 1000000000).
     numeric = isinstance(value, int | float) and not isinstance(value, bool)
-    shown = f"{value:g}" if numeric else repr(value)
+    try:
+        shown = f"{value:g}" if numeric else repr(value)
+    except (OverflowError, ValueError):  # an integer too large for a float, or to print in full
+        shown = "a number of more than 300 digits"
     if len(shown) > 60:
         shown = shown[:57] + "..."
     return UsageError(
@@ -177,7 +180,7 @@ def _text(name: str, value: object) -> object:
 
 def _column(name: str, value: object) -> object:
     if isinstance(value, int) and not isinstance(value, bool):
-        if value < 1:
+        if not 1 <= value <= 16_384:  # Excel's widest sheet
             raise _bad(name, value, "a header name, a letter such as C, or a number from 1", "out_of_range")
         return str(value)  # a position, as the command line's "--column 3" is
     return _text(name, value)
@@ -241,27 +244,30 @@ def _language(name: str, value: object) -> object:
 
 
 def _max_age(name: str, value: object) -> object:
-    if value is None:
+    if value is None and name == "max_age":
         return None
+    given = value
     if isinstance(value, str):
         try:
             value = parse_duration(value)
         except UsageError as exc:
             raise UsageError(
                 "bad {o[" + name + "]} {value!r}: {why}",
-                code="bad_duration",
+                code=exc.code,
                 option=name,
-                value=value,
-                why=str(exc).split(": ", 1)[-1],
+                value=given,
+                why=exc.params.get("why", ""),
             ) from None
     if not isinstance(value, datetime.timedelta):
-        raise _bad(name, value, "a duration such as 30m, 12h or 7d (or a timedelta)", "wrong_type")
+        raise _bad(name, given, "a duration such as 30m, 12h or 7d (or a timedelta)", "wrong_type")
     if value <= datetime.timedelta(0) or value > datetime.timedelta(days=3650):
-        raise _bad(name, value, "longer than 0 and at most 3650d", "out_of_range")
+        raise _bad(name, given, "longer than 0 and at most 3650d", "out_of_range")
     return value
 
 
 def _ages_by_status(name: str, value: object) -> object:
+    if value is None:
+        return {}
     if not isinstance(value, Mapping):
         raise _bad(name, value, "a mapping of status to duration, such as {'cancelled': '90d'}", "wrong_type")
     finals = sorted(s.value for s in Status if s.is_final and s is not Status.EMPTY)
@@ -275,9 +281,11 @@ def _ages_by_status(name: str, value: object) -> object:
                 status=status,
                 finals=", ".join(finals),
             )
+        if age is None:
+            raise _bad(name, age, "a duration such as 90d for each status", "wrong_type")
         checked = _max_age(name, age)
-        assert isinstance(checked, datetime.timedelta)
-        ages[str(status)] = checked
+        if isinstance(checked, datetime.timedelta):
+            ages[str(status)] = checked
     return ages
 
 
@@ -288,16 +296,7 @@ def _endpoint(name: str, value: object) -> object:
         raise _bad(name, value, "a URL such as https://faceid.tencentcloudapi.com", "wrong_type")
     from batchverify.tencent.client import Endpoint
 
-    try:
-        Endpoint.parse(value)
-    except UsageError as exc:
-        raise UsageError(
-            "bad {o[endpoint]} {value!r}: {why}",
-            code="bad_endpoint",
-            option=name,
-            value=value,
-            why=str(exc).split(": ", 1)[-1],
-        ) from None
+    Endpoint.parse(value)  # a UsageError naming the endpoint option, and never a secret in the URL
     return value
 
 

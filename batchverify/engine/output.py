@@ -166,6 +166,8 @@ def run_writer_child(spec: WriteSpec) -> WriteResult:
         answer = {}
     if proc.returncode == 0 and "counts" in answer:
         return WriteResult.from_dict(answer)
+    if "error" in answer and isinstance(answer.get("params"), dict):
+        raise OutputError(str(answer["error"]), code=str(answer.get("code") or "output"), **answer["params"])
     detail = answer.get("error") or f"the workbook writer ended with code {proc.returncode}"
     raise OutputError(detail)
 

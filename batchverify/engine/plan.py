@@ -10,6 +10,7 @@ from __future__ import annotations
 import codecs
 import datetime
 import itertools
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,10 +23,12 @@ from batchverify.core.timeutil import utc_now_iso
 from batchverify.engine.answers import AnswerStore
 from batchverify.engine.paths import check_paths
 from batchverify.engine.store import Checkpoint, check_endpoint, checkpoint_path
-from batchverify.errors import BatchVerifyError, InputError, UsageError
+from batchverify.errors import PLAIN_NAMES, BatchVerifyError, InputError, UsageError
 from batchverify.files.formats import output_kind
 from batchverify.files.readers import Record, Table, open_table
 from batchverify.models import OUTPUT_COLUMNS, RowResult, Status
+
+log = logging.getLogger("batchverify")
 
 
 @dataclass(frozen=True)
@@ -57,6 +60,9 @@ class RunRequest:
     price: float | None = None  # --price: what one billable answer costs (for the plan and summary)
     answers: Path | None = None  # the answer store shared by every job (None: none)
     answers_keep: datetime.timedelta | None = None  # how long the answer store keeps an answer
+    # Without max_age, reuse what the checkpoint itself holds (any job, within answers_keep), and
+    # nothing from the answer store: a DataFrame called again on its checkpoint pays nothing.
+    reuse_checkpoint: bool = False
 
     @property
     def store_path(self) -> Path | None:
@@ -200,12 +206,17 @@ def build_plan(
     now = now or datetime.datetime.now(datetime.UTC)
     plan.made_at = utc_now_iso(now)
     plan.freshness = Freshness.of(request.max_age, request.max_age_by_status, now)
+    checkpoint_only = plan.freshness is None and request.reuse_checkpoint and not request.restart
+    if checkpoint_only:
+        keep = request.answers_keep or datetime.timedelta(days=3650)
+        plan.freshness = Freshness.of(keep, {}, now)
     if plan.freshness is not None:
         plan.reuse_since = plan.freshness.since
     path = request.store_path
     if path is None or not path.exists():
         plan.to_send = list(plan.distinct)
-        _reuse_shared(plan)
+        if not checkpoint_only:
+            _reuse_shared(plan)
         return plan
     with Checkpoint.open(path, lock=False, create=False) as store:
         bound = store.bound_endpoint()
@@ -220,8 +231,8 @@ def build_plan(
             plan.resumed_job, plan.resumed_started_at = peeked
         reusable = _fresh_finals(store, plan.freshness)
         done_this_job = set(store.finals(plan.resumed_job, None)) if peeked else set()
-        if plan.reuse_since is not None:
-            done_this_job &= reusable  # --max-age bounds the resumed job's answers too
+        if plan.freshness is not None:  # --max-age bounds the resumed job's answers too
+            done_this_job = _fresh_finals(store, plan.freshness, own=done_this_job)
     for number in plan.distinct:
         if number in done_this_job:
             plan.already_answered += 1
@@ -229,19 +240,26 @@ def build_plan(
             plan.reused += 1
         else:
             plan.to_send.append(number)
-    _reuse_shared(plan)
+    if not checkpoint_only:
+        _reuse_shared(plan)
     return plan
 
 
-def _fresh_finals(store: Checkpoint, freshness: Freshness | None) -> set[int]:
-    """The numbers whose final answer in ``store`` is fresh (young enough for its status)."""
+def _fresh_finals(store: Checkpoint, freshness: Freshness | None, own: set[int] | None = None) -> set[int]:
+    """The numbers whose final answer in ``store`` is fresh (young enough for its status); with
+    ``own``, those of the resumed job's answers (``own``), judged as the job's own."""
     if freshness is None:
         return set()
     candidates = set(store.finals(None, freshness.since, freshness.until))
+    if own is not None:
+        candidates &= own
     if not freshness.by_status or not candidates:
         return candidates
     stored = store.lookup(candidates)
-    return {n for n, a in stored.items() if freshness.fresh(a.result.status.value, a.result.checked_at)}
+    mine = own is not None
+    return {
+        n for n, a in stored.items() if freshness.fresh(a.result.status.value, a.result.checked_at, own=mine)
+    }
 
 
 def _reuse_shared(plan: Plan) -> None:
@@ -249,8 +267,12 @@ def _reuse_shared(plan: Plan) -> None:
     path, freshness = plan.request.answers, plan.freshness
     if freshness is None or path is None or not path.exists() or not plan.to_send:
         return
-    with AnswerStore.open(path, create=False) as shared:
-        found = shared.fresh(plan.endpoint_identity, plan.to_send, freshness.since, freshness.until)
+    try:
+        with AnswerStore.open(path, create=False, wait=2.0) as shared:
+            found = shared.fresh(plan.endpoint_identity, plan.to_send, freshness.since, freshness.until)
+    except BatchVerifyError as exc:  # a store that is busy or damaged: nothing is reused, the run goes on
+        log.warning("%s; nothing is reused from it", exc.render(PLAIN_NAMES))
+        return
     found = {n: r for n, r in found.items() if freshness.fresh(r.status.value, r.checked_at)}
     if not found:
         return

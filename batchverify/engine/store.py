@@ -365,6 +365,11 @@ def check_endpoint(path: Path, bound: str, identity: str) -> None:
     """Refuse to mix answers of two endpoints in one store."""
     if bound != identity:
         raise CheckpointError(
-            f"{path.name} holds answers from {bound}, not {identity}; "
-            "choose another -o, or delete that file to start from nothing"
+            "{name} holds answers from {bound}, not {identity}; "
+            "choose another {o[output]}, or delete that file to start from nothing",
+            code="other_endpoint",
+            option="output",
+            name=path.name,
+            bound=bound,
+            identity=identity,
         )

@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from batchverify.core.freshness import Freshness
 from batchverify.engine.output import WriteSpec, write_in_child
 from batchverify.errors import BatchVerifyError
 
@@ -20,17 +21,26 @@ _PATHS = ("input", "output", "store", "problems", "changes")
 def main() -> int:
     doc: dict[str, Any] = json.loads(sys.stdin.read())
     fields: dict[str, Any] = {k: (Path(v) if k in _PATHS and v is not None else v) for k, v in doc.items()}
+    if fields.get("freshness") is not None:
+        fields["freshness"] = Freshness(**fields["freshness"])
     spec = WriteSpec(**fields)
     try:
         counts = write_in_child(spec)
     except BatchVerifyError as exc:
-        print(json.dumps({"error": str(exc)}))
+        # The error as it was raised (its code and values), so the parent's front end can word it.
+        print(json.dumps({"error": exc.template, "code": exc.code, "params": _plain(exc.params)}))
         return 1
     except MemoryError:
         print(json.dumps({"error": f"not enough memory to write {spec.output}"}))
         return 1
     print(json.dumps(counts.to_dict()))
     return 0
+
+
+def _plain(params: dict[str, Any]) -> dict[str, Any]:
+    return {
+        k: v if isinstance(v, str | int | float | bool) or v is None else str(v) for k, v in params.items()
+    }
 
 
 if __name__ == "__main__":

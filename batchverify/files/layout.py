@@ -138,7 +138,12 @@ def check_output(source: Path, out: Path) -> None:
     with contextlib.suppress(OSError):
         same = same or (out.exists() and out.samefile(source))
     if same:
-        raise OutputError(f"the output {out} is the input itself; choose another -o")
+        raise OutputError(
+            "the output {path} is the input itself; choose another {o[output]}",
+            code="output_is_input",
+            option="output",
+            path=str(out),
+        )
     if out.is_dir():
         raise OutputError(f"the output {out} is a directory")
     if not out.parent.is_dir():

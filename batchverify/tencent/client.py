@@ -52,16 +52,35 @@ class Endpoint:
             raw = "https://" + raw
         parts = urlsplit(raw)
         if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise UsageError(f"bad endpoint {value!r}: expected https://HOST[:PORT]")
+            raise _bad_endpoint(value, "expected https://HOST[:PORT]")
         if parts.path not in ("", "/") or parts.query:
-            raise UsageError(f"bad endpoint {value!r}: give only scheme, host and port")
+            raise _bad_endpoint(value, "give only scheme, host and port")
         try:
             port = parts.port
         except ValueError:
             port = -1
         if port is not None and not 1 <= port <= 65535:
-            raise UsageError(f"bad endpoint {value!r}: the port must be 1 to 65535")
-        return cls(url=f"{parts.scheme}://{parts.netloc}/", host=parts.netloc)
+            raise _bad_endpoint(value, "the port must be 1 to 65535")
+        if parts.username is not None or parts.password is not None:
+            # A secret in a URL ends up in logs and stores: the API's keys go in credentials.
+            raise _bad_endpoint("", "give no user or password in it (the keys go in the credentials)")
+        # One spelling per endpoint: the checkpoint and the answer store are tied to it.
+        host = parts.hostname.lower()
+        host = f"[{host}]" if ":" in host else host
+        default = {"https": 443, "http": 80}[parts.scheme]
+        netloc = host if port in (None, default) else f"{host}:{port}"
+        return cls(url=f"{parts.scheme}://{netloc}/", host=netloc)
+
+
+def _bad_endpoint(value: str, why: str) -> UsageError:
+    """``value`` is left out ("") when it holds a secret."""
+    shown = f" {value!r}" if value else ""
+    return UsageError(
+        "bad {o[endpoint]}" + shown.replace("{", "{{").replace("}", "}}") + ": {why}",
+        code="bad_endpoint",
+        option="endpoint",
+        why=why,
+    )
 
 
 def make_session(

@@ -24,7 +24,7 @@ from batchverify.engine.job import Job, Target
 from batchverify.engine.options import Options
 from batchverify.engine.plan import Plan, RunRequest, build_plan
 from batchverify.engine.summary import Summary
-from batchverify.errors import BatchVerifyError
+from batchverify.errors import PLAIN_NAMES, BatchVerifyError
 from batchverify.web.messages import JobConflict
 from batchverify.web.planview import plan_view
 from batchverify.web.records import JobFiles, JobRecord
@@ -300,8 +300,12 @@ def reuse_offer(made: Plan) -> dict[str, Any] | None:
         return None
     now = datetime.datetime.now(datetime.UTC)
     since = utc_now_iso(now - parse_duration(REUSE_OFFER))
-    with AnswerStore.open(path, create=False) as store:
-        found = store.fresh(made.endpoint_identity, made.to_send, since, fresh_until(now))
+    try:
+        with AnswerStore.open(path, create=False, wait=2.0) as store:
+            found = store.fresh(made.endpoint_identity, made.to_send, since, fresh_until(now))
+    except BatchVerifyError as exc:  # busy or damaged: the upload is planned without an offer
+        log.warning("%s", exc.render(PLAIN_NAMES))
+        return None
     if not found:
         return None
     return {"max_age": REUSE_OFFER, "numbers": len(found), "saved_calls": len(found)}

@@ -90,7 +90,8 @@ def in_words(exc: BatchVerifyError, language: str, names: dict[str, str]) -> tup
     """(the English line, the line in ``language``). ``names`` maps server paths to what the uploader
     calls them (the upload's file name), so no server path is ever shown."""
     params: dict[str, Any] = {k: _shown(v, names) for k, v in exc.params.items()}
-    english = _plain(exc, params, exc.render(WEB_NAMES))
+    # A plain message (no params) may name a server path too: it is rewritten as well.
+    english = str(_shown(_plain(exc, params, exc.render(WEB_NAMES)), names))
     if language != "zh-CN" or exc.code not in _ZH:
         return english, english
     return english, _fill(_ZH[exc.code], params)

@@ -47,7 +47,7 @@ def default_data_dir() -> Path:
 def serve(opts: ServeOptions) -> int:
     """Run the server in the foreground; returns the exit code."""
     try:
-        opts.data_dir.mkdir(parents=True, exist_ok=True)
+        opts.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     except OSError as exc:
         raise UsageError(f"cannot create the data dir {opts.data_dir}: {exc.strerror or exc}") from None
     if not os.access(opts.data_dir, os.W_OK):

@@ -5,6 +5,7 @@ option its own way, before anything is sent."""
 from __future__ import annotations
 
 import datetime
+import json
 import math
 from pathlib import Path
 from typing import Any
@@ -196,3 +197,85 @@ async def test_the_upload_server_refuses_the_same_bad_max_age_by_its_field(
     assert doc["error"] == made.value.render(WEB_NAMES)
     assert "the max_age field" in doc["error"] and "max_age=" not in doc["error"]
     assert list((tmp_path / "serve" / "jobs").iterdir()) == [], "nothing of a refused upload is kept"
+
+
+def test_values_too_large_to_print_or_store_are_refused_in_one_line(sim: Simulator, tmp_path: Path) -> None:
+    huge = "1" + "0" * 400
+    env = _env_for(sim, tmp_path)
+    for flag in ("--concurrency", "--max-billable", "--header-row", "--rate"):
+        done = run_cli("run", _list(tmp_path), "--yes", flag, huge, env=env, timeout=60)
+        assert done.returncode == 2 and len(done.stderr.strip().splitlines()) == 1, done.stderr
+        assert "internal error" not in done.stderr
+    for option in ("concurrency", "max_billable", "column"):
+        with pytest.raises(UsageError) as refused:
+            Options(**{option: 10**5000})
+        assert refused.value.option == option
+    with pytest.raises(UsageError) as ages:
+        Options(max_age_by_status={"cancelled": None})
+    assert ages.value.option == "max_age_by_status" and ages.value.code == "wrong_type"
+    assert Options(max_age_by_status=None).max_age_by_status == {}
+    with pytest.raises(UsageError):
+        Options(answers_keep=None)
+
+
+def test_a_duration_is_shown_as_it_was_typed(sim: Simulator, tmp_path: Path) -> None:
+    env = _env_for(sim, tmp_path)
+    for typed, words in (("7: d", "bad --max-age '7: d': use a number"), ("0s", "not '0s'")):
+        done = run_cli("run", _list(tmp_path), "--yes", "--max-age", typed, env=env, timeout=60)
+        assert done.returncode == 2 and words in done.stderr, done.stderr
+
+
+def test_the_library_names_the_output_option_the_callers_way(sim: Simulator, tmp_path: Path) -> None:
+    source = _list(tmp_path)
+    from batchverify.errors import OutputError
+
+    with pytest.raises(OutputError) as same:
+        verify_file(source, source, endpoint=sim)
+    assert str(same.value).endswith("choose another output=") and "-o/" not in str(same.value)
+    done = run_cli("run", source, "-o", source, "--yes", env=_env_for(sim, tmp_path), timeout=60)
+    assert done.returncode == 2 and "choose another -o/--output" in done.stderr, done.stderr
+
+
+def test_encrypt_takes_any_letter_case_everywhere(sim: Simulator, tmp_path: Path) -> None:
+    assert Options(encrypt="AES-256-CBC").encrypt == "aes-256-cbc"
+    dry = run_cli(
+        "run",
+        _list(tmp_path),
+        "--dry-run",
+        "--simulator",
+        "--encrypt",
+        "AES-256-CBC",
+        env=_env_for(sim, tmp_path),
+    )
+    assert dry.returncode == 0, dry.stderr
+
+
+def test_a_refused_option_still_replaces_last_nights_summary_json(sim: Simulator, tmp_path: Path) -> None:
+    summary = tmp_path / "s.json"
+    summary.write_text('{"outcome": "complete"}', encoding="utf-8")
+    done = run_cli(
+        "run",
+        _list(tmp_path),
+        "--yes",
+        "--max-age",
+        "0s",
+        "--summary-json",
+        summary,
+        env=_env_for(sim, tmp_path),
+    )
+    assert done.returncode == 2
+    doc = json.loads(summary.read_text(encoding="utf-8"))
+    assert doc["outcome"] == "error" and doc["error_code"] == "out_of_range" and "--max-age" in doc["error"]
+
+
+def test_one_endpoint_has_one_spelling_and_never_a_secret() -> None:
+    from batchverify.tencent.client import Endpoint
+
+    same = {
+        Endpoint.parse(v).host
+        for v in ("FACEID.tencentcloudapi.com", "https://faceid.tencentcloudapi.com:443/")
+    }
+    assert same == {"faceid.tencentcloudapi.com"}
+    with pytest.raises(UsageError) as secret:
+        Options(endpoint="https://user:hunter2@faceid.tencentcloudapi.com")
+    assert "hunter2" not in str(secret.value) and secret.value.option == "endpoint"

@@ -13,6 +13,7 @@ import sqlite3
 import stat
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +30,7 @@ from batchverify.simulator import SimulatorServer
 from batchverify.tencent.credentials import Credentials
 from batchverify.web.app import create_app
 from batchverify.web.manager import ServeSettings
-from tests.support.cli import cli_env, run_cli
+from tests.support.cli import answers_in, cli_env, run_cli, start_cli
 from tests.support.tables import read_dicts, write_list
 from tests.support.web import AUTH, TOKEN, upload, wait_state
 
@@ -274,3 +275,129 @@ def test_an_age_per_status_reuses_a_cancelled_number_longer_than_a_live_one(
     refused = run_cli("run", source, "--yes", "--max-age", "busy=1d", env=env)
     assert refused.returncode == 2
     assert "--max-age STATUS=DURATION: 'busy' is not a final status" in refused.stderr
+
+
+def test_a_window_for_one_status_only_still_shows_and_keeps_what_the_job_paid_for(
+    fast_sim: SimulatorServer, tmp_path: Path
+) -> None:
+    """--max-age cancelled=90d alone: the job's own answers of other statuses are shown (not pending),
+    and the job is complete (a run that showed them pending would pay for them again)."""
+    source = customers(tmp_path / "l.csv", range(6))
+    env = cli_env(fast_sim, tmp_path / "home")
+    first = run_cli("run", source, "--yes", "--max-age", "cancelled=90d", env=env)
+    assert first.returncode == 0, first.stdout + first.stderr
+    statuses = {r["mobile_status"] for r in read_dicts(tmp_path / "l.verified.csv", "utf-8-sig")}
+    assert "pending" not in statuses and "complete" in first.stdout
+    assert requests(fast_sim) == 6
+
+
+def test_a_busy_or_damaged_answer_store_never_fails_a_run_or_an_upload(
+    fast_sim: SimulatorServer, tmp_path: Path
+) -> None:
+    source = customers(tmp_path / "l.csv", range(3))
+    env = cli_env(fast_sim, tmp_path / "home")
+    assert run_cli("run", source, "--yes", env=env).returncode == 0
+    path = default_answers_path()
+    holder = sqlite3.connect(path, timeout=1)
+    holder.execute("BEGIN EXCLUSIVE")  # another process writing, for longer than a writer waits
+    try:
+        busy = run_cli("run", source, "-o", tmp_path / "b.csv", "--yes", "--max-age", "1d", env=env)
+    finally:
+        holder.rollback()
+        holder.close()
+    assert busy.returncode == 0, busy.stderr  # readers are not blocked (WAL); the write gives up
+    assert "3 reused, 0 to send" in busy.stdout
+    assert "database is locked; this run's answers are kept in its checkpoint only" in busy.stderr
+    path.write_bytes(b"not a database at all" * 100)
+    damaged = run_cli("run", source, "-o", tmp_path / "d.csv", "--yes", "--max-age", "1d", env=env)
+    assert damaged.returncode == 0, damaged.stderr
+    assert "answer store" in damaged.stderr and "internal error" not in damaged.stderr
+
+
+def test_answers_of_a_killed_run_reach_the_store_when_the_job_resumes(
+    fast_sim: SimulatorServer, tmp_path: Path
+) -> None:
+    source = customers(tmp_path / "l.csv", range(40))
+    env = cli_env(fast_sim, tmp_path / "home")
+    proc = start_cli("run", source, "--yes", "--rate", "10", env=env)
+    store = tmp_path / "l.verified.csv.checkpoint.sqlite"
+    deadline = time.monotonic() + 30
+    while answers_in(store) < 10 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    proc.kill()
+    proc.communicate()
+    assert (
+        not default_answers_path().exists() or AnswerStore.open(default_answers_path()).stats().answers == 0
+    )
+    resumed = run_cli("run", source, "--yes", env=env)
+    assert resumed.returncode == 0, resumed.stderr
+    with AnswerStore.open(default_answers_path(), create=False) as kept:
+        assert kept.stats().answers == 40, "the killed run's paid answers are shared too"
+
+
+def test_the_store_alone_does_not_hold_its_key_and_answers_none_holds(
+    fast_sim: SimulatorServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    verify_file(customers(tmp_path / "a.csv", range(3)), endpoint=fast_sim.url, credentials=keys(fast_sim))
+    path = default_answers_path()
+    key = path.with_name(path.name + ".key")
+    assert stat.S_IMODE(key.stat().st_mode) == 0o600 and len(key.read_text().strip()) == 64
+    with sqlite3.connect(path) as con:
+        assert [k for (k,) in con.execute("SELECT key FROM meta")] == ["kind"]
+    con.close()
+    monkeypatch.setenv("BATCHVERIFY_ANSWERS", "none")  # the Python API reads it as the command line does
+    other = tmp_path / "elsewhere"
+    monkeypatch.setenv("XDG_DATA_HOME", str(other))
+    verify_file(customers(tmp_path / "b.csv", range(3)), endpoint=fast_sim.url, credentials=keys(fast_sim))
+    assert not other.exists()
+
+
+def test_answers_refuses_a_file_that_is_not_an_answer_store(
+    fast_sim: SimulatorServer, tmp_path: Path
+) -> None:
+    env = cli_env(fast_sim, tmp_path / "home")
+    assert run_cli("run", customers(tmp_path / "l.csv", range(3)), "--yes", env=env).returncode == 0
+    checkpoint = tmp_path / "l.verified.csv.checkpoint.sqlite"
+    before = answers_in(checkpoint)
+    for args in (("stats",), ("forget", "--all")):
+        done = run_cli("answers", *args, "--answers", checkpoint, env=env)
+        assert done.returncode == 2 and "not a batchverify answer store" in done.stderr, done.stderr
+    assert answers_in(checkpoint) == before == 3
+    zero = run_cli("answers", "forget", "--older-than", "0s", env=env)
+    assert zero.returncode == 2 and "--older-than must be longer than 0" in zero.stderr
+
+
+def test_a_dataframe_without_max_age_reuses_its_checkpoint_only(
+    fast_sim: SimulatorServer, tmp_path: Path
+) -> None:
+    env = cli_env(fast_sim, tmp_path / "home")
+    assert run_cli("run", customers(tmp_path / "l.csv", range(4)), "--yes", env=env).returncode == 0
+    frame = pd.DataFrame({"phone": [str(BASE + i) for i in range(4)]})
+    verify_dataframe(
+        frame, "phone", endpoint=fast_sim.url, credentials=keys(fast_sim), checkpoint=tmp_path / "nb.sqlite"
+    )
+    assert requests(fast_sim) == 8, "another list's answers are reused only when max_age says so"
+
+
+def test_a_workbook_written_by_the_writer_child_shows_reused_answers(
+    fast_sim: SimulatorServer, tmp_path: Path
+) -> None:
+    """The workbook writer runs in a child process: the reuse window travels to it whole."""
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    book.active.append(["姓名", "手机号"])
+    for i in range(5):
+        book.active.append([f"c{i}", str(BASE + i)])
+    book.save(tmp_path / "list.xlsx")
+    env = cli_env(fast_sim, tmp_path / "home")
+    assert run_cli("run", tmp_path / "list.xlsx", "--yes", env=env).returncode == 0
+    again = run_cli(
+        "run", tmp_path / "list.xlsx", "-o", tmp_path / "again.xlsx", "--yes", "--max-age", "1d", env=env
+    )
+    assert again.returncode == 0, again.stderr
+    assert "5 reused, 0 to send" in again.stdout
+    rows = list(openpyxl.load_workbook(tmp_path / "again.xlsx", read_only=True).worksheets[0].values)
+    source = rows[0].index("mobile_source")
+    assert [r[source] for r in rows[1:]] == ["reused"] * 5
+    assert requests(fast_sim) == 5

@@ -149,7 +149,7 @@ def flags_in_strings(path: Path) -> list[str]:
         flag
         for node in ast.walk(tree)
         if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docs
-        for flag in re.findall(r"(?<![\w-])--[a-z][a-z-]+", node.value)
+        for flag in re.findall(r"(?<![\w-])(?:--[a-z][a-z-]+|-[oy](?![\w-]))", node.value)
     ]
 
 

@@ -588,3 +588,21 @@ async def test_the_same_file_uploaded_again_is_pointed_out(make_client: Any, tmp
         again["id"]: True,
         other["id"]: False,
     }
+
+
+async def test_no_error_names_a_server_path(make_client: Any, tmp_path: Path) -> None:
+    """Errors without values of their own (an encoding problem, a damaged workbook) still name the
+    upload as the uploader called it, never the job's folder on the server."""
+    client = await make_client()
+    broken = tmp_path / "名单.csv"
+    broken.write_bytes(b"\xef\xbb\xbfname,phone\n\xff\xfe,13800138000\n")
+    response = await upload(client, broken)
+    doc = await response.json()
+    assert response.status == 400, doc
+    assert str(tmp_path) not in json.dumps(doc, ensure_ascii=False) and "upload.csv" not in doc["error"]
+    assert "名单.csv" in doc["error"]
+    workbook = tmp_path / "book.xlsx"
+    workbook.write_bytes(b"PK\x03\x04" + b"\x00" * 200)
+    response = await upload(client, workbook)
+    doc = await response.json()
+    assert response.status == 400 and str(tmp_path) not in json.dumps(doc, ensure_ascii=False), doc
