@@ -7,7 +7,9 @@ verified (and billed) as somebody else's.
 Rules, in order:
 
 1. Trim. An empty or whitespace-only cell is ``Status.EMPTY``.
-2. Full-width digits, ``＋`` and full-width punctuation become ASCII.
+2. Full-width digits, ``＋`` and full-width punctuation become ASCII; every full stop or dot a
+   person can type or paste (``。`` from a Chinese input method, ``・``, ``·``, ...) becomes ``.``,
+   so rules 3 and 4 judge it: ``1380013800。5`` is a decimal, never ``13800138005``.
 3. Scientific notation (``1.38001E+10``, any case) is INVALID: the spreadsheet kept only 6-7
    significant digits, and ``float()`` of it is a *different* valid-looking number. Never guessed.
 4. An integer-valued numeric text ``13800138000.0`` (what a float export gives) loses exactly the
@@ -27,11 +29,15 @@ from dataclasses import dataclass
 
 from batchverify.models import Status
 
-__all__ = ["MOBILE_RE", "Normalized", "normalize_mobile"]
+__all__ = ["DOTS", "MOBILE_RE", "Normalized", "normalize_mobile"]
 
 # ASCII-only on purpose: in ``re`` a bare ``\d`` also matches Arabic-Indic, Devanagari, ... digits.
 # All are used with fullmatch(): "$" would also match before a trailing newline.
 MOBILE_RE = re.compile(r"1[3-9][0-9]{9}", re.ASCII)
+
+# Full stops and dots of other scripts: each reads as "." (full-width, ideographic, half-width
+# ideographic, small, middle dots, katakana middle dots, hyphenation point, bullet operators, one-dot leader).
+DOTS = "．。｡﹒·・･‧∙⋅•․"
 
 _SCIENTIFIC_RE = re.compile(r"[+-]?[0-9]+(?:\.[0-9]*)?[eE][+-]?[0-9]+", re.ASCII)
 _FLOAT_INT_RE = re.compile(r"(\+?[0-9]+)\.0+", re.ASCII)
@@ -47,12 +53,16 @@ def _translation() -> dict[int, int | None]:
     table[ord("＋")] = ord("+")
     table[ord("Ｅ")] = ord("E")
     table[ord("ｅ")] = ord("e")
-    table[ord("．")] = ord(".")  # full-width full stop, so "１３８…．０" is a float export too
+    # Every full stop or dot a person can type or paste reads as ".", so rules 3 and 4 judge it: the
+    # ideographic full stop a Chinese input method types in "1380013800。5" is a decimal point there,
+    # never noise to delete (that would send 13800138005, another person's number).
+    # (Commas of any script, and an ellipsis, stay what they are: "letters or symbols", refused.)
+    for dot in DOTS:
+        table[ord(dot)] = ord(".")
     # Noise deleted outright. Whitespace of every kind is handled separately (str.split).
     noise = (
         "-‐‑‒–—―−﹣－"  # hyphen-minus, hyphens, figure/en/em dash, bar, minus sign, small/full-width
         "()[]{}（）［］｛｝【】〔〕〈〉《》"  # brackets, ASCII and CJK
-        "。・·"  # dots other than ASCII "." (which rules 3 and 4 read first, then delete)
         "\u200b\u200c\u200d\u2060\ufeff"  # zero-width characters and a stray BOM copied along
     )
     for ch in noise:

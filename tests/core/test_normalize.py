@@ -8,7 +8,7 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from batchverify.core.normalize import MOBILE_RE, Normalized, normalize_mobile
+from batchverify.core.normalize import DOTS, MOBILE_RE, Normalized, normalize_mobile
 from batchverify.models import Status
 
 VALID = [
@@ -140,3 +140,21 @@ def test_noise_around_a_valid_number(number: str, prefix: str, gaps: list[str], 
         assert normalize_mobile(text).reason == "has a fractional part (never guessed)"
         return
     assert normalize_mobile(text) == Normalized(number, None, "")
+
+
+@pytest.mark.parametrize("dot", [*DOTS, "."])
+def test_a_dot_of_any_script_is_a_decimal_point_when_one_and_grouping_when_several(dot: str) -> None:
+    """``1380013800。5`` (the full stop a Chinese input method types) is a decimal: never sent as
+    13800138005. Dots in groups stay formatting, whatever the script."""
+    decimal = normalize_mobile(f"1380013800{dot}5")
+    assert decimal.number is None and decimal.reason == "has a fractional part (never guessed)"
+    assert normalize_mobile(f"138{dot}0013{dot}8000").number == "13800138000"
+    assert normalize_mobile(f"13800138000{dot}0").number == "13800138000"  # a float export
+    scientific = normalize_mobile(f"1{dot}38001E+10")
+    assert scientific.number is None
+
+
+@pytest.mark.parametrize("mark", [",", "，", "、", "…", "‥", "٫", "ー", "〇", "①", "¹", "٣"])
+def test_a_character_that_could_change_the_number_is_refused(mark: str) -> None:
+    for cell in (f"1380013800{mark}5", f"138{mark}0013{mark}8000", f"{mark}13800138000"):
+        assert normalize_mobile(cell).number is None, cell
