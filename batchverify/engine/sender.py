@@ -86,6 +86,9 @@ class SendConfig:
     network_down_streak: int = 3  # this many numbers failing on connection errors in a row
     no_answer_streak: int = 10  # this many calls in a row without an answer (timeouts, resets)
     bad_reply_streak: int = 10  # this many replies in a row that are not the API's (HTML, 5xx)
+    # This many numbers in a row refused with the same API error (a key of another pair, a
+    # parameter every call gets wrong): the job's error, not the numbers'; the run stops (exit 3).
+    same_error_streak: int = 5
     grace: float = 2.0  # how long calls in flight may finish after a stop
     seed: int | None = None
 
@@ -129,6 +132,7 @@ class Sender:
         self._network_streak = 0
         self._no_answer_streak = 0
         self._bad_reply_streak = 0
+        self._same_error: tuple[str, int] = ("", 0)  # the last row error's code, and how many in a row
         self._finished = 0
 
     def stop(self, reason: StopReason) -> None:
@@ -316,6 +320,24 @@ class Sender:
         self._network_streak = self._network_streak + 1 if network_failure else 0
         if self._network_streak >= self._config.network_down_streak:
             self.stop(StopReason.NETWORK)
+        self._watch_same_error(reply, kind)
+
+    def _watch_same_error(self, reply: Reply, kind: CallKind) -> None:
+        """The same API error for every number is the job's: stop as the API's refusal would."""
+        if not (kind is CallKind.ROW_ERROR and isinstance(reply, ErrorReply)):
+            if isinstance(reply, BusinessReply):
+                self._same_error = ("", 0)
+            return
+        code, seen = self._same_error
+        seen = seen + 1 if reply.code == code else 1
+        self._same_error = (reply.code, seen)
+        if seen >= self._config.same_error_streak and self.fatal is None:
+            message = (
+                f"{reply.message} (the last {seen} numbers in a row got this error: it is the job's, "
+                "not the numbers'; fix it, then run again)"
+            )
+            self.fatal = FatalApiError(reply.code, message, reply.request_id)
+            self.stop(StopReason.FATAL)
 
     def _count_finished(self, number: int, result: RowResult) -> None:
         stats = self.stats

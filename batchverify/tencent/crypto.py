@@ -257,6 +257,9 @@ def _b64(data: bytes) -> str:
     return base64.b64encode(data).decode("ascii")
 
 
+_MIN_RSA_BITS = 1024  # Tencent's key for AES-256-CBC is RSA-1024; a smaller one cannot be it
+
+
 class Encryptor:
     """Encrypts ``Mobile`` for MobileStatus the way Tencent's official helper libraries do.
 
@@ -297,6 +300,25 @@ class Encryptor:
         except (ValueError, TypeError, UnicodeDecodeError, IndexError, binascii.Error, UnsupportedAlgorithm):
             kind = "an RSA" if self.algorithm == AES_256_CBC else "an SM2"
             raise EncryptionError(f"the {self.algorithm} public key is not {kind} public key") from None
+        if self._rsa is not None and self._rsa.key_size < _MIN_RSA_BITS:
+            raise EncryptionError(
+                "the public key is RSA-{bits}: too small to be Tencent's ({need} bits); "
+                "use the key of your account, or none for Tencent's published key",
+                code="key_too_small",
+                option="encryption_public_key",
+                bits=self._rsa.key_size,
+                need=_MIN_RSA_BITS,
+            )
+        try:  # a key that cannot wrap a data key would fail every call: found out before any is sent
+            self.encrypt_params("13800138000")
+        except (ValueError, TypeError, ArithmeticError) as exc:
+            raise EncryptionError(
+                "the {algorithm} public key cannot encrypt ({why}); check {o[encryption_public_key]}",
+                code="key_unusable",
+                option="encryption_public_key",
+                algorithm=self.algorithm,
+                why=" ".join(str(exc).split())[:120] or type(exc).__name__,
+            ) from None
 
     def _key(self) -> tuple[bytes, str]:
         """A symmetric key and its wrapped (public-key encrypted) base64 form."""
