@@ -12,7 +12,7 @@ from typing import Any
 from batchverify.core.freshness import Freshness
 from batchverify.core.labels import action_of, label_of
 from batchverify.core.normalize import normalize_mobile
-from batchverify.engine.storetypes import Store, StoredAnswer
+from batchverify.engine.storetypes import GIVE_UP_AFTER, Store, StoredAnswer
 from batchverify.files.layout import CellValue
 from batchverify.models import OUTPUT_COLUMNS, RowResult, Status
 
@@ -35,6 +35,7 @@ class WriteResult:
     given_up: int = 0  # distinct numbers not final after enough runs of the job that they let it close
     answered: int = 0  # rows showing a final answer from the API (this job's, or reused)
     hidden: int = 0  # rows not showing a final answer the checkpoint holds (too old, another job)
+    kept: int = 0  # distinct numbers showing an earlier final answer because this job's recheck failed
     kept_output: bool = False  # the existing output was kept (the new one would show less)
 
     def to_dict(self) -> dict[str, Any]:
@@ -76,6 +77,7 @@ class Annotator:
         self.transitions: Counter[str] = Counter()
         self.answered = 0
         self.hidden = 0
+        self.kept: set[int] = set()
         self.previous_job = store.previous_job(job_id) if store is not None and job_id is not None else None
 
     def result(self) -> WriteResult:
@@ -89,6 +91,7 @@ class Annotator:
             given_up=len(self.given_up),
             answered=self.answered,
             hidden=self.hidden,
+            kept=len(self.kept),
         )
 
     def __call__(self, cells: list[str]) -> list[list[CellValue]]:
@@ -127,6 +130,15 @@ class Annotator:
             self.answered += 1
         elif answer is not None and answer.final:
             self.hidden += 1  # the checkpoint has a final answer this output does not show
+        if source == "kept" and answer is not None and answer.attempt is not None:
+            # Shown, but this job did not get its own answer: it holds the job open until it does
+            # (or the recheck has failed in enough runs).
+            self.kept.add(number)
+            if answer.attempt.tries < GIVE_UP_AFTER or answer.attempt.status == Status.DAILY_LIMIT.value:
+                self.holding.add(number)
+            else:
+                self.given_up.add(number)
+            return
         if result.status.is_final:
             return
         if source and answer is not None and answer.given_up:
@@ -140,9 +152,18 @@ class Annotator:
             # max_age bounds every answer shown, this job's too; a future stamp is never fresh
             result = stored.result
             own = stored.job_id == self.job_id
+            fresh_shown = freshness is None or freshness.fresh(result.status.value, result.checked_at)
             fresh = freshness is None or freshness.fresh(result.status.value, result.checked_at, own=own)
             if own and fresh:
                 return stored.result, "api"
+            attempt = stored.attempt
+            if attempt is not None and attempt.job_id == self.job_id and stored.final and fresh_shown:
+                # This job's recheck failed: the answer paid for before stays, and says so.
+                note = f"recheck {attempt.at} failed ({attempt.status}"
+                note += f": {attempt.error})" if attempt.error else ")"
+                return dataclasses.replace(
+                    result, error=f"{note}; the answer of {result.checked_at} is kept"
+                ), "kept"
             if freshness is not None and stored.final and fresh:
                 return stored.result, "reused"
         return RowResult(Status.PENDING), ""

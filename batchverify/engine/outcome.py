@@ -35,7 +35,8 @@ _STOP_MESSAGES = {
 def finish_summary(summary: Summary, sender: Sender | None, counts: Counter[str], started: float) -> None:
     """Fill ``summary``'s outcome and figures at the end of a run."""
     summary.elapsed_seconds = round(time.monotonic() - started, 3)
-    not_final = sum(n for status, n in counts.items() if not Status(status).is_final)
+    # A recheck that failed shows the earlier answer, but the job has not got its own: not final.
+    not_final = sum(n for status, n in counts.items() if not Status(status).is_final) + summary.recheck_failed
     if sender is not None:
         stats = sender.stats
         summary.requests = stats.requests

@@ -23,7 +23,7 @@ from typing import Any
 from batchverify.core.timeutil import fresh_until
 from batchverify.engine.sqlitebase import Guarded, release_lock, take_lock
 from batchverify.engine.storeschema import ANSWER_COLUMNS, MIGRATE_FROM_1, SCHEMA, SCHEMA_VERSION
-from batchverify.engine.storetypes import GIVE_UP_AFTER, JobInfo, Store, StoredAnswer, row_result
+from batchverify.engine.storetypes import GIVE_UP_AFTER, Attempt, JobInfo, Store, StoredAnswer, row_result
 from batchverify.errors import CheckpointError
 from batchverify.models import RowResult
 
@@ -36,6 +36,9 @@ __all__ = [
     "check_endpoint",
     "checkpoint_path",
 ]
+
+
+_QUALIFIED = ", ".join("a." + name.strip() for name in ANSWER_COLUMNS.split(","))
 
 
 def _answer_values(result: RowResult) -> tuple[object, ...]:
@@ -282,6 +285,8 @@ class Checkpoint:
         con = self._con
         with self._transaction():
             tries = 0
+            if not result.status.is_final and self._keep_final(number, result):
+                return  # the final answer stays; the failed recheck is noted beside it
             if not result.status.is_final:
                 row = con.execute(
                     "SELECT job_id, tries, tried_run FROM answers WHERE number=?", (number,)
@@ -304,6 +309,37 @@ class Checkpoint:
                 ),
             )
             con.execute("DELETE FROM inflight WHERE number=?", (number,))
+            if result.status.is_final:
+                con.execute("DELETE FROM attempts WHERE number=?", (number,))
+
+    def _keep_final(self, number: int, result: RowResult) -> bool:
+        """A final answer is never replaced by a result that is not: the failed recheck is noted
+        beside it (with its runs, as a job counts them). True when the answer was kept."""
+        con = self._con
+        row = con.execute("SELECT final FROM answers WHERE number=?", (number,)).fetchone()
+        if row is None or not row[0]:
+            return False
+        before = con.execute(
+            "SELECT job_id, tries, tried_run FROM attempts WHERE number=?", (number,)
+        ).fetchone()
+        same_job = before is not None and int(before[0]) == self.job_id
+        tries = int(before[1]) if before is not None and same_job else 0
+        if not (before is not None and same_job and before[2] == self.run_id):
+            tries += 1
+        con.execute(
+            "INSERT OR REPLACE INTO attempts VALUES (?,?,?,?,?,?,?)",
+            (
+                number,
+                self.job_id,
+                result.checked_at,
+                result.status.value,
+                result.error,
+                tries,
+                self.run_id or None,
+            ),
+        )
+        con.execute("DELETE FROM inflight WHERE number=?", (number,))
+        return True
 
     def finals(self, job_id: int | None, reuse_since: str | None, until: str = "~") -> Iterator[int]:
         """Numbers whose stored final answer a run may use: from ``job_id``, or checked between
@@ -340,9 +376,16 @@ class Checkpoint:
         for start in range(0, len(batch), 500):
             chunk = batch[start : start + 500]
             marks = ",".join("?" * len(chunk))
-            rows = self._con.execute(f"SELECT {ANSWER_COLUMNS} FROM answers WHERE number IN ({marks})", chunk)
+            rows = self._con.execute(
+                f"SELECT {_QUALIFIED}, t.job_id, t.at, t.status, t.error, t.tries FROM answers AS a "
+                f"LEFT JOIN attempts AS t ON t.number = a.number WHERE a.number IN ({marks})",
+                chunk,
+            )
             for row in rows:
-                found[int(row[0])] = StoredAnswer(int(row[1]), row_result(row), int(row[11]))
+                attempt = None
+                if row[12] is not None:
+                    attempt = Attempt(int(row[12]), str(row[13]), str(row[14]), str(row[15]), int(row[16]))
+                found[int(row[0])] = StoredAnswer(int(row[1]), row_result(row), int(row[11]), attempt)
         return found
 
     @contextlib.contextmanager

@@ -45,6 +45,11 @@ CREATE TABLE IF NOT EXISTS job_status (
     job_id INTEGER NOT NULL, number INTEGER NOT NULL, status TEXT NOT NULL,
     PRIMARY KEY (job_id, number)
 ) WITHOUT ROWID;
+-- A recheck that failed while a final answer was kept: the answer stays, the attempt is noted.
+CREATE TABLE IF NOT EXISTS attempts (
+    number INTEGER PRIMARY KEY, job_id INTEGER NOT NULL, at TEXT NOT NULL, status TEXT NOT NULL,
+    error TEXT NOT NULL, tries INTEGER NOT NULL DEFAULT 1, tried_run INTEGER
+);
 """
 # Version 1 stores (the first release) gain the columns above when a run opens them (the new
 # tables come from the schema script, which only creates what is missing).

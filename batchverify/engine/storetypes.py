@@ -8,9 +8,20 @@ from typing import Protocol
 
 from batchverify.models import RowResult, Status
 
-__all__ = ["GIVE_UP_AFTER", "JobInfo", "Store", "StoredAnswer", "row_result"]
+__all__ = ["GIVE_UP_AFTER", "Attempt", "JobInfo", "Store", "StoredAnswer", "row_result"]
 
 GIVE_UP_AFTER = 3  # runs of a job in which a number got no final answer before it stops holding it
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    """A recheck of a number with a final answer that got none (busy, the daily quota, an error)."""
+
+    job_id: int
+    at: str
+    status: str
+    error: str
+    tries: int = 1  # runs of ``job_id`` in which the recheck failed
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,6 +31,7 @@ class StoredAnswer:
     job_id: int
     result: RowResult
     tries: int = 0  # runs of its job in which it got no final answer
+    attempt: Attempt | None = None  # a later recheck that failed: this (final) answer was kept
 
     @property
     def final(self) -> bool:

@@ -37,6 +37,7 @@ class Summary:
     empty: int = 0
     already_answered: int = 0
     reused: int = 0
+    recheck_failed: int = 0  # numbers showing an earlier final answer: this job's recheck failed
     reused_from_answers: int = 0  # of ``reused``: from the answer store (other lists, jobs, front ends)
     to_send: int = 0
     max_billable: int = 0
@@ -85,7 +86,8 @@ class Summary:
         """Rows that still need a call (pending, busy, daily limit, error)."""
         from batchverify.models import Status
 
-        return sum(n for status, n in self.by_status.items() if not Status(status).is_final)
+        shown = sum(n for status, n in self.by_status.items() if not Status(status).is_final)
+        return shown + self.recheck_failed
 
     @property
     def cost(self) -> float | None:
@@ -107,6 +109,7 @@ def apply_write(summary: Summary, result: WriteResult) -> None:
     summary.transitions = dict(result.transitions)
     summary.output_kept = result.kept_output
     summary.given_up = result.given_up
+    summary.recheck_failed = result.kept
     if result.kept_output:
         summary.output = None
 

@@ -134,6 +134,12 @@ def describe_summary(summary: Summary) -> str:
         )
     if summary.error:
         lines.append(f"  {summary.error}")
+    if summary.recheck_failed:
+        n = summary.recheck_failed
+        lines.append(
+            f"  {n} number{'s' if n > 1 else ''} kept the final answer paid for before: this job's recheck "
+            "failed (mobile_source kept, mobile_error says why); the next run asks again"
+        )
     if summary.given_up:
         many = "s" if summary.given_up > 1 else ""
         if summary.job_closed:
