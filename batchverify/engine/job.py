@@ -40,6 +40,7 @@ from batchverify.engine.events import (
     ignore,
 )
 from batchverify.engine.gate import FairShare, RateGate, shared_gate
+from batchverify.engine.joblist import JOB_LIST_KEY, list_of
 from batchverify.engine.outcome import finish_summary
 from batchverify.engine.output import write_output
 from batchverify.engine.plan import Plan, RunRequest, build_plan
@@ -180,6 +181,7 @@ class Job:
         try:
             await store.open()
             info = await self._open_job(store)
+            await store.run(store.store.set_meta, JOB_LIST_KEY, list_of(made, info.job_id))
             if made.shared:
                 await store.run(_adopt, store.store, made.shared)
             to_send = await store.run(self._remaining, store.store, info)

@@ -25,7 +25,13 @@ from batchverify._version import __version__
 from batchverify.core.freshness import Freshness
 from batchverify.core.labels import needs_action
 from batchverify.engine.annotate import STATUS_INDEX, Annotator, WriteResult, is_change
-from batchverify.engine.paths import SIDE_FILES_KEY, side_files_of
+from batchverify.engine.paths import (
+    OUTPUT_STAMP_KEY,
+    SIDE_FILES_KEY,
+    output_stamp,
+    same_output,
+    side_files_of,
+)
 from batchverify.engine.plan import Plan
 from batchverify.engine.present import OutputLook, SummaryFacts, headers
 from batchverify.engine.store import Checkpoint, Store
@@ -93,15 +99,7 @@ def spec_of(plan: Plan, job_id: int) -> WriteSpec:
     )
 
 
-_STAMP_KEY, _ANSWERED_KEY = "output_stamp", "output_answered"
-
-
-def _stamp(path: Path) -> str | None:
-    try:
-        st = path.stat()
-    except OSError:
-        return None
-    return f"{st.st_size}:{st.st_mtime_ns}"
+_ANSWERED_KEY = "output_answered"
 
 
 def write_output(plan: Plan, store: Store, job_id: int) -> WriteResult:
@@ -115,7 +113,7 @@ def write_output(plan: Plan, store: Store, job_id: int) -> WriteResult:
     """
     spec = spec_of(plan, job_id)
     recorded = store.get_meta(_ANSWERED_KEY)
-    if recorded is not None and store.get_meta(_STAMP_KEY) == _stamp(spec.output):
+    if recorded is not None and same_output(store.get_meta(OUTPUT_STAMP_KEY), spec.output):
         spec = dataclasses.replace(spec, previous_answered=int(recorded))
     elif spec.output.exists():
         spec = dataclasses.replace(spec, previous_answered=-1)  # there, but not as we left it
@@ -127,9 +125,9 @@ def write_output(plan: Plan, store: Store, job_id: int) -> WriteResult:
         result = write_files(spec, plan.table, store)
     else:
         result = run_writer_child(spec)
-    stamp = _stamp(spec.output)
-    if not result.kept_output and stamp is not None:
-        store.set_meta(_STAMP_KEY, stamp)
+    stamp = output_stamp(spec.output) if not result.kept_output else None
+    if stamp is not None:
+        store.set_meta(OUTPUT_STAMP_KEY, stamp)
         store.set_meta(_ANSWERED_KEY, str(result.answered))
         # Remembered, so the next run may replace them (and no other file) without --overwrite.
         written = [str(p.resolve()) for p in (spec.problems, spec.changes) if p is not None]

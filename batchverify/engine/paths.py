@@ -4,6 +4,7 @@ batchverify did not write (unless told to overwrite), never one another file of 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 from pathlib import Path
@@ -17,7 +18,16 @@ from batchverify.files.layout import check_output
 if TYPE_CHECKING:
     from batchverify.engine.plan import RunRequest
 
-__all__ = ["SIDE_FILES_KEY", "check_paths", "check_summary_path", "side_files_of"]
+__all__ = [
+    "OUTPUT_STAMP_KEY",
+    "SIDE_FILES_KEY",
+    "check_not_edited",
+    "check_paths",
+    "check_summary_path",
+    "output_stamp",
+    "same_output",
+    "side_files_of",
+]
 
 _EXCEL_KINDS = {".xlsx": "xlsx", ".xlsm": "xlsm", ".xls": "xls"}
 
@@ -145,4 +155,49 @@ def check_summary_path(path: Path, request: RunRequest) -> None:
     if not os.access(path.parent, os.W_OK):
         raise UsageError(
             "the folder of {o[summary_json]} {path} is not writable", code="output_not_writable", **where
+        )
+
+
+OUTPUT_STAMP_KEY = "output_stamp"
+
+
+def output_stamp(path: Path) -> str | None:
+    """What the output holds, by content (a ``touch`` or a copy changes nothing): its SHA-256."""
+    digest = hashlib.sha256()
+    try:
+        with path.open("rb") as f:
+            while block := f.read(1 << 20):
+                digest.update(block)
+    except OSError:
+        return None
+    return "sha256:" + digest.hexdigest()
+
+
+def same_output(recorded: str | None, path: Path) -> bool:
+    """Whether ``path`` still holds what batchverify wrote (``recorded``: its stamp then). A stamp of
+    an earlier release (size and time) is compared as it was made."""
+    if recorded is None:
+        return False
+    if not recorded.startswith("sha256:"):
+        try:
+            st = path.stat()
+        except OSError:
+            return False
+        return recorded == f"{st.st_size}:{st.st_mtime_ns}"
+    return recorded == output_stamp(path)
+
+
+def check_not_edited(request: RunRequest, recorded: str | None) -> None:
+    """The output is the user's once they change it: edited, sorted or saved again in Excel, it is
+    never replaced without being asked (a ``touch`` or a copy of the same bytes is not a change)."""
+    out = request.output
+    if out is None or request.overwrite or recorded is None or not recorded.startswith("sha256:"):
+        return
+    if out.exists() and not same_output(recorded, out):
+        raise OutputError(
+            "{path} was changed since batchverify wrote it (edited, sorted or saved again): it is kept "
+            "as it is. Write this run elsewhere with {o[output]}, or pass {o[overwrite]} to replace it",
+            code="output_edited",
+            option="output",
+            path=str(out),
         )

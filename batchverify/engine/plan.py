@@ -21,7 +21,8 @@ from batchverify.core.labels import action_of, column_header, label_of, phone_he
 from batchverify.core.normalize import normalize_mobile
 from batchverify.core.timeutil import utc_now_iso
 from batchverify.engine.answers import AnswerStore
-from batchverify.engine.paths import check_paths
+from batchverify.engine.joblist import JOB_LIST_KEY, check_same_list
+from batchverify.engine.paths import OUTPUT_STAMP_KEY, check_not_edited, check_paths
 from batchverify.engine.store import Checkpoint, check_endpoint, checkpoint_path
 from batchverify.errors import PLAIN_NAMES, BatchVerifyError, InputError, UsageError
 from batchverify.files.formats import output_kind
@@ -222,12 +223,14 @@ def build_plan(
         bound = store.bound_endpoint()
         if bound is not None:
             check_endpoint(path, bound, endpoint_identity)
+        check_not_edited(request, store.get_meta(OUTPUT_STAMP_KEY))
         peeked = None if request.restart else store.peek_job()
         if peeked is not None and plan.reuse_since is not None and peeked[1] < plan.reuse_since:
             # Older than --max-age: none of its answers may be shown, so it is not resumed.
             plan.expiring_job, plan.expiring_started_at = peeked
             peeked = None
         if peeked is not None:
+            check_same_list(plan, peeked[0], store.get_meta(JOB_LIST_KEY))
             plan.resumed_job, plan.resumed_started_at = peeked
         reusable = _fresh_finals(store, plan.freshness)
         done_this_job = set(store.finals(plan.resumed_job, None)) if peeked else set()

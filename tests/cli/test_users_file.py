@@ -1,0 +1,71 @@
+"""The output is the user's file once they change it, and a job is the list it was asked about: an
+edited or sorted output is never replaced silently, a touched one is still judged by what it holds,
+and another phone column never resumes a job (its answers would vanish)."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+from batchverify.simulator import SimConfig, SimulatorServer
+from tests.support.cli import cli_env, run_cli
+from tests.support.tables import read_rows, spread_numbers, write_csv, write_list
+
+
+def test_an_output_edited_in_excel_is_never_replaced_silently(
+    fast_sim: SimulatorServer, tmp_path: Path
+) -> None:
+    env = cli_env(fast_sim, tmp_path / "home")
+    source = write_list(tmp_path / "l.csv", spread_numbers(6))
+    assert run_cli("run", source, "--yes", env=env).returncode == 0
+    out = tmp_path / "l.verified.csv"
+    rows = read_rows(out)
+    edited = [[*rows[0], "跟进备注"], *sorted(([*r, "已回访"] for r in rows[1:]), reverse=True)]
+    write_csv(out, edited)  # a column added by hand and a sort, as saving in Excel would
+    kept = out.read_bytes()
+    again = run_cli("run", source, "--yes", "--max-age", "7d", env=env)
+    assert again.returncode == 2, again.stdout + again.stderr
+    assert "was changed since batchverify wrote it" in again.stderr and "--overwrite" in again.stderr
+    assert out.read_bytes() == kept and fast_sim.ledger()["requests"] == 6
+    elsewhere = run_cli("run", source, "-o", tmp_path / "new.csv", "--yes", "--max-age", "7d", env=env)
+    assert elsewhere.returncode == 0 and out.read_bytes() == kept
+    replaced = run_cli("run", source, "--yes", "--overwrite", "--max-age", "7d", env=env)
+    assert replaced.returncode == 0 and "跟进备注" not in out.read_text(encoding="utf-8")
+
+
+def test_a_touched_output_is_still_never_shown_less(tmp_path: Path) -> None:
+    """touch (or a copy of the same bytes) changes the time, not what the file holds: a following
+    run that is stopped by its budget keeps the complete output in place."""
+    with SimulatorServer(SimConfig(rate_limit=0, seed=7)) as sim:
+        env = cli_env(sim, tmp_path / "home")
+        source = write_list(tmp_path / "l.csv", spread_numbers(30))
+        assert run_cli("run", source, "--yes", env=env).returncode == 0
+        out = tmp_path / "l.verified.csv"
+        complete = out.read_bytes()
+        later = time.time() + 60
+        os.utime(out, (later, later))
+        budget = run_cli("run", source, "--yes", "--max-billable", "5", env=env)  # a new job: the last closed
+        assert budget.returncode == 1, budget.stdout
+        assert out.read_bytes() == complete, "the complete output stays in place"
+        assert "pending" not in {r[2] for r in read_rows(out)[1:]}
+
+
+def test_another_column_never_resumes_the_job_of_the_first(fast_sim: SimulatorServer, tmp_path: Path) -> None:
+    env = cli_env(fast_sim, tmp_path / "home")
+    main, backup = spread_numbers(40), spread_numbers(40, start=13600000000)
+    source = tmp_path / "l.csv"
+    rows = [[f"c{i}", m, b] for i, (m, b) in enumerate(zip(main, backup, strict=True))]
+    write_csv(source, [["姓名", "手机", "备用电话"], *rows])
+    # An open job on 手机: stopped by its budget after 12 answers.
+    first = run_cli("run", source, "--yes", "--column", "手机", "--max-billable", "12", env=env)
+    assert first.returncode == 1, first.stdout
+    other = run_cli("run", source, "--yes", "--column", "备用电话", env=env)
+    assert other.returncode == 2, other.stdout + other.stderr
+    assert "open job 1 reads column B '手机'" in other.stderr and "column C '备用电话'" in other.stderr
+    assert fast_sim.ledger()["requests"] == 12
+    resumed = run_cli("run", source, "--yes", "--column", "手机", env=env)
+    assert resumed.returncode == 0 and "12 already answered, 0 reused, 28 to send" in resumed.stdout, (
+        resumed.stdout
+    )
+    assert fast_sim.ledger()["requests"] == 40
