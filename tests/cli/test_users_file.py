@@ -69,3 +69,23 @@ def test_another_column_never_resumes_the_job_of_the_first(fast_sim: SimulatorSe
         resumed.stdout
     )
     assert fast_sim.ledger()["requests"] == 40
+
+
+def test_another_sheet_never_resumes_the_job_of_the_first(fast_sim: SimulatorServer, tmp_path: Path) -> None:
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    first, second = book.active, book.create_sheet("二月")
+    first.title = "一月"
+    first.append(["姓名", "手机"])
+    second.append(["姓名", "手机"])
+    for i, (a, b) in enumerate(zip(spread_numbers(20), spread_numbers(20, 13600000000), strict=True)):
+        first.append([f"a{i}", a])
+        second.append([f"b{i}", b])
+    book.save(tmp_path / "l.xlsx")
+    env = cli_env(fast_sim, tmp_path / "home")
+    started = run_cli("run", tmp_path / "l.xlsx", "--yes", "--sheet", "一月", "--max-billable", "6", env=env)
+    assert started.returncode == 1, started.stdout
+    other = run_cli("run", tmp_path / "l.xlsx", "--yes", "--sheet", "二月", env=env)
+    assert other.returncode == 2 and "of sheet '一月'" in other.stderr and "of sheet '二月'" in other.stderr
+    assert fast_sim.ledger()["requests"] == 6
