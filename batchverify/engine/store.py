@@ -288,13 +288,7 @@ class Checkpoint:
             if not result.status.is_final and self._keep_final(number, result):
                 return  # the final answer stays; the failed recheck is noted beside it
             if not result.status.is_final:
-                row = con.execute(
-                    "SELECT job_id, tries, tried_run FROM answers WHERE number=?", (number,)
-                ).fetchone()
-                same_job = row is not None and int(row[0]) == self.job_id
-                tries = int(row[1]) if row is not None and same_job else 0
-                if not (row is not None and same_job and row[2] == self.run_id):
-                    tries += 1
+                tries = self._tries("answers", number)
             con.execute(
                 f"INSERT OR REPLACE INTO answers ({ANSWER_COLUMNS}, tried_run) "
                 "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
@@ -312,6 +306,16 @@ class Checkpoint:
             if result.status.is_final:
                 con.execute("DELETE FROM attempts WHERE number=?", (number,))
 
+    def _tries(self, table: str, number: int) -> int:
+        """Runs of this job in which ``number`` got no final answer, this one included (counted once
+        per run, however many calls the run made)."""
+        row = self._con.execute(
+            f"SELECT job_id, tries, tried_run FROM {table} WHERE number=?", (number,)
+        ).fetchone()
+        same_job = row is not None and int(row[0]) == self.job_id
+        tries = int(row[1]) if row is not None and same_job else 0
+        return tries if row is not None and same_job and row[2] == self.run_id else tries + 1
+
     def _keep_final(self, number: int, result: RowResult) -> bool:
         """A final answer is never replaced by a result that is not: the failed recheck is noted
         beside it (with its runs, as a job counts them). True when the answer was kept."""
@@ -319,13 +323,7 @@ class Checkpoint:
         row = con.execute("SELECT final FROM answers WHERE number=?", (number,)).fetchone()
         if row is None or not row[0]:
             return False
-        before = con.execute(
-            "SELECT job_id, tries, tried_run FROM attempts WHERE number=?", (number,)
-        ).fetchone()
-        same_job = before is not None and int(before[0]) == self.job_id
-        tries = int(before[1]) if before is not None and same_job else 0
-        if not (before is not None and same_job and before[2] == self.run_id):
-            tries += 1
+        tries = self._tries("attempts", number)
         con.execute(
             "INSERT OR REPLACE INTO attempts VALUES (?,?,?,?,?,?,?)",
             (
