@@ -43,6 +43,7 @@ _SCIENTIFIC_RE = re.compile(r"[+-]?[0-9]+(?:\.[0-9]*)?[eE][+-]?[0-9]+", re.ASCII
 _FLOAT_INT_RE = re.compile(r"(\+?[0-9]+)\.0+", re.ASCII)
 _DECIMAL_RE = re.compile(r"\+?[0-9]+\.[0-9]+", re.ASCII)
 _DIGITS_RE = re.compile(r"\+?[0-9]+", re.ASCII)
+_GROUPED_RE = re.compile(r"\+?[0-9]+(?:\.[0-9]+)+", re.ASCII)
 
 
 def _translation() -> dict[int, int | None]:
@@ -108,6 +109,12 @@ def normalize_mobile(cell: str) -> Normalized:
         compact = compact[1:]
     # Map full-width forms and drop noise, but keep ASCII dots for now: rules 3 and 4 read them.
     text = compact.translate(_TRANSLATE)
+    if ".." in text:
+        return _invalid("two dots in a row (never guessed)")
+    if text.startswith((".", "+.")):
+        return _invalid("starts with a dot (never guessed)")
+    # One full stop at the end ends a sentence ("13800138000。"); the dots before it are judged alone.
+    text = text.removesuffix(".")
     if _SCIENTIFIC_RE.fullmatch(text):
         return _invalid("scientific notation lost digits (never guessed)")
     float_int = _FLOAT_INT_RE.fullmatch(text)
@@ -115,7 +122,9 @@ def normalize_mobile(cell: str) -> Normalized:
         text = float_int.group(1)
     elif _DECIMAL_RE.fullmatch(text):
         return _invalid("has a fractional part (never guessed)")
-    # Any other dot is grouping ("138.0013.8000"), never a decimal point.
+    # Any other dots are grouping ("138.0013.8000"), never a decimal point: only between digits.
+    if "." in text and not _GROUPED_RE.fullmatch(text):
+        return _invalid("contains letters or symbols")
     text = text.replace(".", "")
     if not text.strip("+"):
         return _invalid("no digits")

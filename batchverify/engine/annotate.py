@@ -36,6 +36,7 @@ class WriteResult:
     answered: int = 0  # rows showing a final answer from the API (this job's, or reused)
     hidden: int = 0  # rows not showing a final answer the checkpoint holds (too old, another job)
     kept: int = 0  # distinct numbers showing an earlier final answer because this job's recheck failed
+    kept_rows: int = 0  # the rows that show them
     kept_output: bool = False  # the existing output was kept (the new one would show less)
 
     def to_dict(self) -> dict[str, Any]:
@@ -78,6 +79,7 @@ class Annotator:
         self.answered = 0
         self.hidden = 0
         self.kept: set[int] = set()
+        self.kept_rows = 0
         self.previous_job = store.previous_job(job_id) if store is not None and job_id is not None else None
 
     def result(self) -> WriteResult:
@@ -92,6 +94,7 @@ class Annotator:
             answered=self.answered,
             hidden=self.hidden,
             kept=len(self.kept),
+            kept_rows=self.kept_rows,
         )
 
     def __call__(self, cells: list[str]) -> list[list[CellValue]]:
@@ -130,11 +133,14 @@ class Annotator:
             self.answered += 1
         elif answer is not None and answer.final:
             self.hidden += 1  # the checkpoint has a final answer this output does not show
-        if source == "kept" and answer is not None and answer.attempt is not None:
-            # Shown, but this job did not get its own answer: it holds the job open until it does
-            # (or the recheck has failed in enough runs).
-            self.kept.add(number)
-            if answer.attempt.tries < GIVE_UP_AFTER or answer.attempt.status == Status.DAILY_LIMIT.value:
+        attempt = answer.attempt if answer is not None else None
+        if attempt is not None and answer is not None and answer.job_id != self.job_id and source != "reused":
+            # This job's recheck got no final answer: shown kept (or, when too old, as the recheck
+            # went); it holds the job open until it gets one, or the recheck failed in enough runs.
+            if source == "kept":
+                self.kept.add(number)
+                self.kept_rows += 1
+            if attempt.tries < GIVE_UP_AFTER or attempt.status == Status.DAILY_LIMIT.value:
                 self.holding.add(number)
             else:
                 self.given_up.add(number)
@@ -147,25 +153,32 @@ class Annotator:
             self.holding.add(number)
 
     def _answer(self, stored: StoredAnswer | None) -> tuple[RowResult, str]:
-        if stored is not None:
-            freshness = self.freshness
-            # max_age bounds every answer shown, this job's too; a future stamp is never fresh
-            result = stored.result
-            own = stored.job_id == self.job_id
-            fresh_shown = freshness is None or freshness.fresh(result.status.value, result.checked_at)
-            fresh = freshness is None or freshness.fresh(result.status.value, result.checked_at, own=own)
-            if own and fresh:
-                return stored.result, "api"
-            attempt = stored.attempt
-            if attempt is not None and attempt.job_id == self.job_id and stored.final and fresh_shown:
+        if stored is None:
+            return RowResult(Status.PENDING), ""
+        freshness = self.freshness
+        # max_age bounds every answer shown, this job's too; a future stamp is never fresh
+        result = stored.result
+        own = stored.job_id == self.job_id
+        if own and (freshness is None or freshness.fresh(result.status.value, result.checked_at, own=True)):
+            return result, "api"
+        reusable = (
+            freshness is not None and stored.final and freshness.fresh(result.status.value, result.checked_at)
+        )
+        attempt = stored.attempt
+        if attempt is not None and attempt.job_id == self.job_id and attempt.at >= result.checked_at:
+            if reusable:
+                return result, "reused"  # what the plan counted on: not asked again this job
+            if stored.final and freshness is None:
                 # This job's recheck failed: the answer paid for before stays, and says so.
                 note = f"recheck {attempt.at} failed ({attempt.status}"
                 note += f": {attempt.error})" if attempt.error else ")"
                 return dataclasses.replace(
                     result, error=f"{note}; the answer of {result.checked_at} is kept"
                 ), "kept"
-            if freshness is not None and stored.final and fresh:
-                return stored.result, "reused"
+            # The answer kept is older than max_age allows: the recheck's own outcome is shown.
+            return RowResult(Status(attempt.status), checked_at=attempt.at, error=attempt.error), "api"
+        if reusable:
+            return result, "reused"
         return RowResult(Status.PENDING), ""
 
     def _row(

@@ -128,6 +128,7 @@ class Job:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._sender: Sender | None = None
         self._stop_reason: StopReason | None = None
+        self._retried: set[int] = set()  # numbers this job asked before without a final answer
 
     def stop(self, reason: StopReason = StopReason.INTERRUPTED) -> None:
         """Stop sending: calls in flight get a moment to land, then the output is written.
@@ -204,6 +205,7 @@ class Job:
                         budget=made.max_billable,
                         cap=made.request.max_billable,
                         events=self._events,
+                        retried=frozenset(self._retried),
                     )
                     asked = self._asked_to_stop()  # perhaps while the host name was resolved
                     if asked is not None:
@@ -308,7 +310,8 @@ class Job:
             return list(made.to_send)
         stored = store.lookup(made.to_send)
         freshness = made.freshness
-        remaining = []
+        remaining: list[int] = []
+        retried: list[int] = []
         for number in made.to_send:
             answer = stored.get(number)
             usable = answer is not None and (
@@ -319,8 +322,14 @@ class Job:
                 else answer.job_id == info.job_id
             )
             if not (usable and answer is not None and answer.final):
-                remaining.append(number)
-        return remaining
+                # Numbers this job asked before without a final answer go last: new numbers first.
+                tried = answer is not None and (
+                    (answer.job_id == info.job_id and not answer.final)
+                    or (answer.attempt is not None and answer.attempt.job_id == info.job_id)
+                )
+                (retried if tried else remaining).append(number)
+        self._retried = set(retried)
+        return remaining + retried
 
     @contextlib.asynccontextmanager
     async def _client(self) -> AsyncIterator[Verifier]:

@@ -26,6 +26,7 @@ def list_of(plan: Plan, job_id: int) -> str:
             "sheet": table.format.sheet_name,
             "header_row": table.header_line,
             "column": plan.phone_col,
+            "name": _name(table.header, plan.phone_col),
             "label": plan.column_name,
         },
         ensure_ascii=False,
@@ -41,7 +42,12 @@ def check_same_list(plan: Plan, open_job: int, recorded: str | None) -> None:
     if not isinstance(before, dict) or before.get("job") != open_job:
         return  # a job of an earlier release, or none recorded: nothing to compare
     now = json.loads(list_of(plan, open_job))
-    changed = [key for key in ("sheet", "header_row", "column") if before.get(key) != now[key]]
+    # The phone column is the one of that name (a column added before it moves it, not changes it);
+    # by position only when the list has no header to name it.
+    column = "name" if before.get("name") and now["name"] else "column"
+    changed = [key for key in ("sheet", "header_row", column) if before.get(key) != now[key]]
+    if changed == ["header_row"] and column == "name":
+        changed = []  # a title row added above the same header: the same list
     if not changed:
         return
     raise UsageError(
@@ -49,11 +55,16 @@ def check_same_list(plan: Plan, open_job: int, recorded: str | None) -> None:
         "(run it as before), start a new one with {o[restart]}, or write this column to another "
         "{o[output]}",
         code="other_list",
-        option="column" if "column" in changed else changed[0],
+        option="column" if column in changed else changed[0],
         job=open_job,
         then=_describe(before),
         now=_describe(now),
     )
+
+
+def _name(header: list[str], index: int) -> str:
+    text = header[index] if index < len(header) else ""
+    return " ".join(text.split()).casefold()
 
 
 def _describe(doc: dict[str, object]) -> str:

@@ -36,7 +36,8 @@ def finish_summary(summary: Summary, sender: Sender | None, counts: Counter[str]
     """Fill ``summary``'s outcome and figures at the end of a run."""
     summary.elapsed_seconds = round(time.monotonic() - started, 3)
     # A recheck that failed shows the earlier answer, but the job has not got its own: not final.
-    not_final = sum(n for status, n in counts.items() if not Status(status).is_final) + summary.recheck_failed
+    not_final = sum(n for status, n in counts.items() if not Status(status).is_final)
+    not_final += summary.recheck_failed_rows
     if sender is not None:
         stats = sender.stats
         summary.requests = stats.requests

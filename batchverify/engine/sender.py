@@ -89,8 +89,19 @@ class SendConfig:
     # This many numbers in a row refused with the same API error (a key of another pair, a
     # parameter every call gets wrong): the job's error, not the numbers'; the run stops (exit 3).
     same_error_streak: int = 5
+    # An error that may be about the number itself (InvalidParameterValue, ...): a much longer streak
+    # before it is taken for the job's, so a sorted block of bad numbers never stops a list.
+    same_row_error_streak: int = 25
     grace: float = 2.0  # how long calls in flight may finish after a stop
     seed: int | None = None
+
+
+# Errors that say nothing about the number: the key, the encryption, the request itself.
+_JOB_WIDE_ERRORS = (
+    "FailedOperation.Decrypt",
+    "InvalidParameter.UnsupportEncrypt",
+    "InvalidParameter.Encrypt",
+)
 
 
 class Sender:
@@ -112,8 +123,10 @@ class Sender:
         budget: int | None = None,
         cap: int | None = None,
         events: EventSink = ignore,
+        retried: frozenset[int] = frozenset(),
     ) -> None:
         self._verifier = verifier
+        self._retried = retried  # numbers that failed in an earlier run of the job
         self._store = store
         self._config = config
         self._gate = gate
@@ -320,18 +333,24 @@ class Sender:
         self._network_streak = self._network_streak + 1 if network_failure else 0
         if self._network_streak >= self._config.network_down_streak:
             self.stop(StopReason.NETWORK)
-        self._watch_same_error(reply, kind)
+        self._watch_same_error(number, reply, kind)
 
-    def _watch_same_error(self, reply: Reply, kind: CallKind) -> None:
-        """The same API error for every number is the job's: stop as the API's refusal would."""
+    def _watch_same_error(self, number: int, reply: Reply, kind: CallKind) -> None:
+        """The same API error for every number is the job's: stop as the API's refusal would.
+
+        Any other ending resets the count, and a number that already failed in an earlier run (sent
+        last) is no evidence: the streak is made of numbers asked for the first time."""
+        if number in self._retried:
+            return
         if not (kind is CallKind.ROW_ERROR and isinstance(reply, ErrorReply)):
-            if isinstance(reply, BusinessReply):
-                self._same_error = ("", 0)
+            self._same_error = ("", 0)
             return
         code, seen = self._same_error
         seen = seen + 1 if reply.code == code else 1
         self._same_error = (reply.code, seen)
-        if seen >= self._config.same_error_streak and self.fatal is None:
+        job_wide = reply.code.startswith(_JOB_WIDE_ERRORS)
+        limit = self._config.same_error_streak if job_wide else self._config.same_row_error_streak
+        if seen >= limit and self.fatal is None:
             message = (
                 f"{reply.message} (the last {seen} numbers in a row got this error: it is the job's, "
                 "not the numbers'; fix it, then run again)"

@@ -366,6 +366,12 @@ class Checkpoint:
                     fresh_until(),  # an answer stamped in the future (a clock that was ahead) gives way
                 ),
             )
+            # A newer answer than the recheck that failed: that attempt no longer says anything.
+            self._con.execute(
+                "DELETE FROM attempts WHERE number=? AND at <= "
+                "(SELECT checked_at FROM answers WHERE number=?)",
+                (number, number),
+            )
 
     def lookup(self, numbers: Iterable[int]) -> dict[int, StoredAnswer]:
         """The stored answers for ``numbers`` (those that have one)."""

@@ -38,6 +38,7 @@ class Summary:
     already_answered: int = 0
     reused: int = 0
     recheck_failed: int = 0  # numbers showing an earlier final answer: this job's recheck failed
+    recheck_failed_rows: int = 0  # the rows showing them (not final for the run)
     reused_from_answers: int = 0  # of ``reused``: from the answer store (other lists, jobs, front ends)
     to_send: int = 0
     max_billable: int = 0
@@ -87,7 +88,7 @@ class Summary:
         from batchverify.models import Status
 
         shown = sum(n for status, n in self.by_status.items() if not Status(status).is_final)
-        return shown + self.recheck_failed
+        return shown + self.recheck_failed_rows
 
     @property
     def cost(self) -> float | None:
@@ -110,6 +111,7 @@ def apply_write(summary: Summary, result: WriteResult) -> None:
     summary.output_kept = result.kept_output
     summary.given_up = result.given_up
     summary.recheck_failed = result.kept
+    summary.recheck_failed_rows = result.kept_rows
     if result.kept_output:
         summary.output = None
 

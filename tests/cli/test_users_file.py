@@ -89,3 +89,38 @@ def test_another_sheet_never_resumes_the_job_of_the_first(fast_sim: SimulatorSer
     other = run_cli("run", tmp_path / "l.xlsx", "--yes", "--sheet", "二月", env=env)
     assert other.returncode == 2 and "of sheet '一月'" in other.stderr and "of sheet '二月'" in other.stderr
     assert fast_sim.ledger()["requests"] == 6
+
+
+def test_the_job_follows_its_column_by_name_not_by_position(
+    fast_sim: SimulatorServer, tmp_path: Path
+) -> None:
+    env = cli_env(fast_sim, tmp_path / "home")
+    main, backup = spread_numbers(20), spread_numbers(20, start=13600000000)
+    source = tmp_path / "l.csv"
+    write_csv(
+        source,
+        [
+            ["name", "手机号", "备用电话"],
+            *([f"c{i}", m, b] for i, (m, b) in enumerate(zip(main, backup, strict=True))),
+        ],
+    )
+    started = run_cli("run", source, "--yes", "--column", "手机号", "--max-billable", "6", env=env)
+    assert started.returncode == 1, started.stdout
+    # The next day's file has a column inserted before the phone column: the same list, resumed.
+    moved = [
+        ["编号", "name", "手机号", "备用电话"],
+        *([str(i), f"c{i}", m, b] for i, (m, b) in enumerate(zip(main, backup, strict=True))),
+    ]
+    write_csv(source, moved)
+    resumed = run_cli("run", source, "--yes", "--column", "手机号", env=env)
+    assert resumed.returncode == 0 and "6 already answered" in resumed.stdout, resumed.stdout + resumed.stderr
+    # The columns swapped and the other one asked for by name: never resumes the first job's answers.
+    again = run_cli("run", source, "--yes", "--column", "手机号", "--max-billable", "3", "--restart", env=env)
+    assert again.returncode == 1
+    swapped = [
+        ["name", "备用电话", "手机号"],
+        *([f"c{i}", b, m] for i, (m, b) in enumerate(zip(main, backup, strict=True))),
+    ]
+    write_csv(source, swapped)
+    other = run_cli("run", source, "--yes", "--column", "备用电话", env=env)
+    assert other.returncode == 2 and "'手机号'" in other.stderr and "'备用电话'" in other.stderr, other.stderr

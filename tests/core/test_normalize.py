@@ -96,7 +96,8 @@ def test_trailing_newline_is_not_part_of_the_number() -> None:
 
 
 mobiles = st.from_regex(r"1[3-9][0-9]{9}", fullmatch=True).filter(str.isascii)
-noise = st.text(alphabet=" \u00a0\u3000-–—－()（）.\t", max_size=3)
+# Dots are not noise: where one stands decides whether the cell is a number (the dot tests below).
+noise = st.text(alphabet=" \u00a0\u3000-–—－()（）\t", max_size=3)
 
 
 @given(st.text())
@@ -158,3 +159,23 @@ def test_a_dot_of_any_script_is_a_decimal_point_when_one_and_grouping_when_sever
 def test_a_character_that_could_change_the_number_is_refused(mark: str) -> None:
     for cell in (f"1380013800{mark}5", f"138{mark}0013{mark}8000", f"{mark}13800138000"):
         assert normalize_mobile(cell).number is None, cell
+
+
+@pytest.mark.parametrize(
+    "cell",
+    [
+        "1380013800。5。",
+        "。1380013800。5",
+        "1380013800。。5",
+        "1380013800.5.",
+        ".13800138000",
+        "138..0013.8000",
+    ],
+)
+def test_dots_at_the_edges_or_doubled_never_hide_a_decimal(cell: str) -> None:
+    assert normalize_mobile(cell).number is None
+
+
+@pytest.mark.parametrize("cell", ["13800138000。", "138.0013.8000.", "13800138000.0."])
+def test_a_sentence_full_stop_after_a_number_is_not_part_of_it(cell: str) -> None:
+    assert normalize_mobile(cell).number == "13800138000"
