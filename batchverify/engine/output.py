@@ -31,6 +31,7 @@ from batchverify.engine.paths import (
     output_stamp,
     same_output,
     side_files_of,
+    size_differs,
 )
 from batchverify.engine.plan import Plan
 from batchverify.engine.present import OutputLook, SummaryFacts, headers
@@ -72,6 +73,9 @@ class WriteSpec:
     # whether it may be replaced by one that shows fewer (--restart).
     previous_answered: int | None = None
     replace_anyway: bool = False
+    # What the output held when batchverify last wrote it, and whether it may be replaced anyway.
+    recorded_stamp: str | None = None
+    overwrite: bool = False
 
 
 def spec_of(plan: Plan, job_id: int) -> WriteSpec:
@@ -111,9 +115,12 @@ def write_output(plan: Plan, store: Store, job_id: int) -> WriteResult:
     Anything that involves a workbook is written by a child process (see the module docstring);
     CSV to CSV, which streams in small steps, in the calling thread.
     """
-    spec = spec_of(plan, job_id)
+    stamp_before = store.get_meta(OUTPUT_STAMP_KEY)
+    spec = dataclasses.replace(
+        spec_of(plan, job_id), recorded_stamp=stamp_before, overwrite=plan.request.overwrite
+    )
     recorded = store.get_meta(_ANSWERED_KEY)
-    if recorded is not None and same_output(store.get_meta(OUTPUT_STAMP_KEY), spec.output):
+    if recorded is not None and same_output(stamp_before, spec.output):
         spec = dataclasses.replace(spec, previous_answered=int(recorded))
     elif spec.output.exists():
         spec = dataclasses.replace(spec, previous_answered=-1)  # there, but not as we left it
@@ -130,10 +137,10 @@ def write_output(plan: Plan, store: Store, job_id: int) -> WriteResult:
         store.set_meta(OUTPUT_STAMP_KEY, stamp)
         store.set_meta(_ANSWERED_KEY, str(result.answered))
         # Remembered, so the next run may replace them (and no other file) without --overwrite.
-        written = [str(p.resolve()) for p in (spec.problems, spec.changes) if p is not None]
+        written = {str(p.resolve()): output_stamp(p) for p in (spec.problems, spec.changes) if p is not None}
         if written:
-            known = side_files_of(spec.store) if spec.store is not None else []
-            store.set_meta(SIDE_FILES_KEY, json.dumps(sorted({*known, *written})))
+            known = side_files_of(spec.store) if spec.store is not None else {}
+            store.set_meta(SIDE_FILES_KEY, json.dumps({**known, **written}, sort_keys=True))
     return result
 
 
@@ -221,26 +228,49 @@ def write_files(spec: WriteSpec, table: Table, store: Store) -> WriteResult:
         if _shows_less(spec, result):
             result.kept_output = True
             return result
+        # The side files first: one that cannot be written leaves the output (and what the
+        # checkpoint knows of it) as it was, so the next run finds it as batchverify left it.
+        side_files = [(spec.problems, _needs_action), (spec.changes, is_change)]
+        for path, keep in side_files:
+            if path is None:
+                continue
+            write_table(
+                table,
+                path,
+                phone_col=spec.phone_col,
+                columns=names,
+                aliases=aliases,
+                annotate=Annotator(spec.freshness, store, spec.job_id, spec.language),
+                output_encoding=spec.output_encoding if output_kind(path) == "csv" else None,
+                look=OutputLook(spec.language, False, None, _local_zone()).presentation,
+                keep=keep,
+            )
+        _refuse_if_edited(spec, staged)
         _move_into_place(staged, spec.output)
     finally:
         with contextlib.suppress(OSError):
             staged.unlink()
-    side_files = [(spec.problems, _needs_action), (spec.changes, is_change)]
-    for path, keep in side_files:
-        if path is None:
-            continue
-        write_table(
-            table,
-            path,
-            phone_col=spec.phone_col,
-            columns=names,
-            aliases=aliases,
-            annotate=Annotator(spec.freshness, store, spec.job_id, spec.language),
-            output_encoding=spec.output_encoding if output_kind(path) == "csv" else None,
-            look=OutputLook(spec.language, False, None, _local_zone()).presentation,
-            keep=keep,
-        )
     return result
+
+
+def _refuse_if_edited(spec: WriteSpec, staged: Path) -> None:
+    """The output changed while the run was sending (someone saved it in Excel): it is kept, and
+    this run's result is left beside it under a name of its own."""
+    recorded = spec.recorded_stamp
+    if spec.overwrite or recorded is None or not spec.output.exists() or same_output(recorded, spec.output):
+        return
+    if not recorded.startswith("sha256:") and not size_differs(recorded, spec.output):
+        return  # an earlier release's stamp: only a new size says the content changed
+    beside = spec.output.with_name(f"{spec.output.stem}.batchverify-new{spec.output.suffix}")
+    staged.replace(beside)
+    raise OutputError(
+        "{path} was changed while this run was sending (edited or saved again): it is kept as it is, "
+        "and this run's result is in {beside}",
+        code="output_edited",
+        option="output",
+        path=str(spec.output),
+        beside=str(beside),
+    )
 
 
 def _shows_less(spec: WriteSpec, result: WriteResult) -> bool:

@@ -104,11 +104,22 @@ def _check_side_file(request: RunRequest, name: str, path: Path) -> None:
             code="would_overwrite",
             **where,
         )
-    if not request.overwrite and str(path.resolve()) not in side_files_of(request.store_path):
+    known = side_files_of(request.store_path)
+    if request.overwrite:
+        return
+    if str(path.resolve()) not in known:
         raise OutputError(
             "{path} exists and this output's runs did not write it; choose another " + opt + ", "
             "or pass {o[overwrite]} to replace it",
             code="output_exists",
+            **where,
+        )
+    stamp = known[str(path.resolve())]
+    if stamp is not None and not same_output(stamp, path):
+        raise OutputError(
+            opt + " {path} was changed since batchverify wrote it (marked up, saved again): it is kept "
+            "as it is; choose another " + opt + ", or pass {o[overwrite]} to replace it",
+            code="output_edited",
             **where,
         )
 
@@ -116,17 +127,22 @@ def _check_side_file(request: RunRequest, name: str, path: Path) -> None:
 SIDE_FILES_KEY = "side_files"
 
 
-def side_files_of(store: Path | None) -> list[str]:
-    """The --problems and --changes files the runs of an output wrote (absolute paths)."""
+def side_files_of(store: Path | None) -> dict[str, str | None]:
+    """The --problems and --changes files the runs of an output wrote (absolute paths), each with
+    what it held then (None: written by an earlier release, which did not keep it)."""
     if store is None or not store.exists():
-        return []
+        return {}
     with Checkpoint.open(store, lock=False, create=False) as opened:
         text = opened.get_meta(SIDE_FILES_KEY)
     try:
-        known = json.loads(text) if text else []
+        known = json.loads(text) if text else {}
     except ValueError:
-        return []
-    return [str(p) for p in known] if isinstance(known, list) else []
+        return {}
+    if isinstance(known, list):
+        return {str(p): None for p in known}
+    if isinstance(known, dict):
+        return {str(p): (str(v) if v else None) for p, v in known.items()}
+    return {}
 
 
 def _same_file(a: Path, b: Path) -> bool:
@@ -187,13 +203,25 @@ def same_output(recorded: str | None, path: Path) -> bool:
     return recorded == output_stamp(path)
 
 
+def size_differs(recorded: str, path: Path) -> bool:
+    """For an earlier release's stamp (``size:mtime``): whether the file's size is not the one then."""
+    try:
+        return int(recorded.split(":", 1)[0]) != path.stat().st_size
+    except (ValueError, OSError):
+        return False
+
+
 def check_not_edited(request: RunRequest, recorded: str | None) -> None:
     """The output is the user's once they change it: edited, sorted or saved again in Excel, it is
     never replaced without being asked (a ``touch`` or a copy of the same bytes is not a change)."""
     out = request.output
-    if out is None or request.overwrite or recorded is None or not recorded.startswith("sha256:"):
+    if out is None or request.overwrite or recorded is None or not out.exists():
         return
-    if out.exists() and not same_output(recorded, out):
+    # An earlier release stamped size and time: a touch changes the time, an edit the size.
+    edited = (
+        size_differs(recorded, out) if not recorded.startswith("sha256:") else not same_output(recorded, out)
+    )
+    if edited:
         raise OutputError(
             "{path} was changed since batchverify wrote it (edited, sorted or saved again): it is kept "
             "as it is. Write this run elsewhere with {o[output]}, or pass {o[overwrite]} to replace it",

@@ -5,11 +5,12 @@ and another phone column never resumes a job (its answers would vanish)."""
 from __future__ import annotations
 
 import os
+import sqlite3
 import time
 from pathlib import Path
 
 from batchverify.simulator import SimConfig, SimulatorServer
-from tests.support.cli import cli_env, run_cli
+from tests.support.cli import cli_env, run_cli, start_cli
 from tests.support.tables import read_rows, spread_numbers, write_csv, write_list
 
 
@@ -124,3 +125,46 @@ def test_the_job_follows_its_column_by_name_not_by_position(
     write_csv(source, swapped)
     other = run_cli("run", source, "--yes", "--column", "备用电话", env=env)
     assert other.returncode == 2 and "'手机号'" in other.stderr and "'备用电话'" in other.stderr, other.stderr
+
+
+def test_an_output_saved_while_the_run_sends_is_kept_and_the_result_put_beside_it(
+    fast_sim: SimulatorServer, tmp_path: Path
+) -> None:
+    env = cli_env(fast_sim, tmp_path / "home")
+    source = write_list(tmp_path / "l.csv", spread_numbers(12))
+    assert run_cli("run", source, "--yes", env=env).returncode == 0
+    out = tmp_path / "l.verified.csv"
+    proc = start_cli("run", source, "--yes", "--rate", "4", env=env)  # a new job: about 3 s of sending
+    time.sleep(1.0)
+    with out.open("a", encoding="utf-8") as f:
+        f.write("saved in Excel meanwhile\n")
+    stdout, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 4, stdout + stderr
+    assert "was changed while this run was sending" in stdout + stderr
+    assert out.read_text(encoding="utf-8").endswith("saved in Excel meanwhile\n")
+    assert (tmp_path / "l.verified.batchverify-new.csv").exists()
+
+
+def test_a_marked_up_problems_file_and_an_earlier_releases_output_are_kept(
+    fast_sim: SimulatorServer, tmp_path: Path
+) -> None:
+    env = cli_env(fast_sim, tmp_path / "home")
+    source = write_list(tmp_path / "l.csv", [*spread_numbers(5), "12345"])
+    problems = tmp_path / "todo.csv"
+    assert run_cli("run", source, "--yes", "--problems", problems, env=env).returncode == 0
+    with problems.open("a", encoding="utf-8") as f:
+        f.write("called them: moved away\n")
+    again = run_cli("run", source, "--yes", "--problems", problems, env=env)
+    assert again.returncode == 2 and "todo.csv was changed since batchverify wrote it" in again.stderr
+    assert problems.read_text(encoding="utf-8").endswith("moved away\n")
+    # An output stamped by the release before (size and time), then edited: never replaced either.
+    store = tmp_path / "l.verified.csv.checkpoint.sqlite"
+    out = tmp_path / "l.verified.csv"
+    with sqlite3.connect(store) as con:
+        st = out.stat()
+        con.execute("UPDATE meta SET value=? WHERE key='output_stamp'", (f"{st.st_size}:{st.st_mtime_ns}",))
+    con.close()
+    with out.open("a", encoding="utf-8") as f:
+        f.write("my note\n")
+    legacy = run_cli("run", source, "--yes", env=env)
+    assert legacy.returncode == 2 and "was changed since batchverify wrote it" in legacy.stderr
