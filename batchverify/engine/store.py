@@ -8,8 +8,8 @@ ends with every row final closes the job, and the next run starts a new one.
 
 WAL with ``synchronous=NORMAL``: a committed answer survives a crash or ``kill -9``; a power cut may
 lose the last few, which are then asked again (at-least-once). One commit per answer keeps the
-window of re-asked numbers to the calls in flight. The store is used from the event loop thread
-only; at 20 answers a second a commit costs tens of microseconds.
+window of re-asked numbers to the calls in flight. The store is used from one worker thread
+(``AsyncStore``); at 20 answers a second a commit costs tens of microseconds.
 """
 
 from __future__ import annotations
@@ -22,7 +22,14 @@ from typing import Any
 
 from batchverify.core.timeutil import fresh_until
 from batchverify.engine.sqlitebase import Guarded, release_lock, take_lock
-from batchverify.engine.storeschema import ANSWER_COLUMNS, MIGRATE_FROM_1, SCHEMA, SCHEMA_VERSION
+from batchverify.engine.storeschema import (
+    ANSWER_COLUMNS,
+    MIGRATE_FROM_1,
+    QUALIFIED_COLUMNS,
+    SCHEMA,
+    SCHEMA_VERSION,
+    answer_values,
+)
 from batchverify.engine.storetypes import GIVE_UP_AFTER, Attempt, JobInfo, Store, StoredAnswer, row_result
 from batchverify.errors import CheckpointError
 from batchverify.models import RowResult
@@ -36,22 +43,6 @@ __all__ = [
     "check_endpoint",
     "checkpoint_path",
 ]
-
-
-_QUALIFIED = ", ".join("a." + name.strip() for name in ANSWER_COLUMNS.split(","))
-
-
-def _answer_values(result: RowResult) -> tuple[object, ...]:
-    """The answer's columns from ``status`` to ``checked_at``, in the table's order."""
-    return (
-        result.status.value,
-        result.status_code,
-        result.result_code,
-        int(result.billable),
-        result.description,
-        result.request_id,
-        result.checked_at,
-    )
 
 
 def checkpoint_path(output: Path) -> Path:
@@ -295,7 +286,7 @@ class Checkpoint:
                 (
                     number,
                     self.job_id,
-                    *_answer_values(result),
+                    *answer_values(result),
                     result.error,
                     int(result.status.is_final),
                     tries,
@@ -361,7 +352,7 @@ class Checkpoint:
                 "WHERE excluded.checked_at > answers.checked_at OR answers.final=0 OR answers.checked_at > ?",
                 (
                     number,
-                    *_answer_values(result),
+                    *answer_values(result),
                     "",
                     fresh_until(),  # an answer stamped in the future (a clock that was ahead) gives way
                 ),
@@ -381,7 +372,7 @@ class Checkpoint:
             chunk = batch[start : start + 500]
             marks = ",".join("?" * len(chunk))
             rows = self._con.execute(
-                f"SELECT {_QUALIFIED}, t.job_id, t.at, t.status, t.error, t.tries FROM answers AS a "
+                f"SELECT {QUALIFIED_COLUMNS}, t.job_id, t.at, t.status, t.error, t.tries FROM answers AS a "
                 f"LEFT JOIN attempts AS t ON t.number = a.number WHERE a.number IN ({marks})",
                 chunk,
             )

@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
-__all__ = ["ANSWER_COLUMNS", "MIGRATE_FROM_1", "SCHEMA", "SCHEMA_VERSION"]
+from batchverify.models import RowResult
+
+__all__ = [
+    "ANSWER_COLUMNS",
+    "MIGRATE_FROM_1",
+    "QUALIFIED_COLUMNS",
+    "SCHEMA",
+    "SCHEMA_VERSION",
+    "answer_values",
+]
 
 SCHEMA_VERSION = "2"
 SCHEMA = """
@@ -62,3 +71,17 @@ ANSWER_COLUMNS = (
     "number, job_id, status, status_code, result_code, billable, description, request_id, checked_at, "
     "error, final, tries"
 )
+QUALIFIED_COLUMNS = ", ".join("a." + name.strip() for name in ANSWER_COLUMNS.split(","))
+
+
+def answer_values(result: RowResult) -> tuple[object, ...]:
+    """The answer's columns from ``status`` to ``checked_at``, in the table's order."""
+    return (
+        result.status.value,
+        result.status_code,
+        result.result_code,
+        int(result.billable),
+        result.description,
+        result.request_id,
+        result.checked_at,
+    )
