@@ -92,7 +92,10 @@ def make_session(
     a free pooled connection, which would turn a full pool into spurious connect timeouts.
     """
     connector = aiohttp.TCPConnector(limit=connections, keepalive_timeout=4.0, ttl_dns_cache=300)
-    timeout = aiohttp.ClientTimeout(total=None, sock_connect=connect_timeout, sock_read=read_timeout)
+    # ``total``: a reply that trickles in never holds a worker past the timeout (connect to last byte).
+    timeout = aiohttp.ClientTimeout(
+        total=read_timeout, sock_connect=min(connect_timeout, read_timeout), sock_read=read_timeout
+    )
     return aiohttp.ClientSession(connector=connector, timeout=timeout, headers={"User-Agent": USER_AGENT})
 
 
@@ -159,7 +162,18 @@ class MobileStatusClient:
         """One MobileStatus call. Never raises for network or server trouble: it is in the Reply."""
         body, headers = self.build_request(mobile)
         try:
-            async with self._session.post(self._endpoint.url, data=body, headers=headers) as resp:
+            async with self._session.post(
+                self._endpoint.url, data=body, headers=headers, allow_redirects=False
+            ) as resp:
+                if 300 <= resp.status < 400:
+                    # The API never redirects: following one would send the signed request (and the
+                    # number) to another host. The job stops, as for a wrong endpoint.
+                    where = _printable(resp.headers.get("Location", ""))[:200] or "nowhere"
+                    raise FatalApiError(
+                        "EndpointRedirect",
+                        f"the endpoint answered HTTP {resp.status}, sending to {where}; the API never "
+                        "redirects: check the endpoint (nothing was sent there)",
+                    )
                 # A MobileStatus reply is a few hundred bytes; never hold more than the cap.
                 raw = await _read_capped(resp, MAX_REPLY_BYTES + 1)
                 return parse_reply(
@@ -193,6 +207,11 @@ async def _read_capped(resp: aiohttp.ClientResponse, limit: int) -> bytes:
 def _describe(exc: BaseException) -> str:
     text = str(exc).strip()
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def _printable(text: str) -> str:
+    """Text from the network without control characters (no forged log lines, no terminal codes)."""
+    return "".join(ch if ch.isprintable() else "?" for ch in text)
 
 
 def parse_reply(http_status: int, content_type: str, raw: bytes, *, server_date: str = "") -> Reply:

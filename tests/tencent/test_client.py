@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 import aiohttp
@@ -14,7 +15,7 @@ from aiohttp.test_utils import TestServer
 
 from batchverify.core import signing
 from batchverify.core.classify import CallKind, classify
-from batchverify.errors import UsageError
+from batchverify.errors import FatalApiError, UsageError
 from batchverify.models import BadReply, BusinessReply, ErrorReply, TransportFailure
 from batchverify.simulator import SimConfig, SimulatorServer
 from batchverify.simulator.decrypt import simulator_public_key
@@ -250,3 +251,58 @@ def test_endpoint_parse(value: str, url: str, host: str) -> None:
 def test_bad_endpoints(value: str) -> None:
     with pytest.raises(UsageError):
         Endpoint.parse(value)
+
+
+async def test_a_redirect_is_an_endpoint_error_and_nothing_goes_elsewhere(
+    session: aiohttp.ClientSession,
+) -> None:
+    """The API never redirects: a 307 stops the job (FatalApiError, exit 3 on the command line),
+    the Location named, and the signed request never reaches the other host."""
+    reached: list[str] = []
+
+    async def elsewhere(request: web.Request) -> web.Response:
+        reached.append(await request.text())
+        return web.json_response({"Response": {"Result": "0", "StatusCode": 0, "RequestId": "forged"}})
+
+    other = await raw_server(elsewhere)
+
+    async def redirect(request: web.Request) -> web.Response:
+        await request.read()
+        raise web.HTTPTemporaryRedirect(str(other.make_url("/")) + "\r\nX-Forged: 1")
+
+    first = await raw_server(redirect)
+    try:
+        with pytest.raises(FatalApiError) as stopped:
+            await client_for(session, str(first.make_url("/")), Credentials("id", "key")).query("13800138000")
+    finally:
+        await first.close()
+        await other.close()
+    assert stopped.value.code == "EndpointRedirect" and "HTTP 307" in str(stopped.value)
+    assert "\r" not in str(stopped.value) and "\n" not in str(stopped.value)
+    assert reached == []
+
+
+async def test_a_reply_that_trickles_in_is_cut_at_the_timeout(session: aiohttp.ClientSession) -> None:
+    """--timeout is the most one call takes, connect to last byte: a server that sends a byte every
+    half second (never idle long enough for a read timeout) is cut at it (1 s here)."""
+
+    async def trickle(request: web.Request) -> web.StreamResponse:
+        await request.read()
+        response = web.StreamResponse(headers={"Content-Type": "application/json"})
+        await response.prepare(request)
+        for _ in range(20):
+            await response.write(b" ")
+            await asyncio.sleep(0.5)
+        await response.write(b'{"Response": {"Result": "0", "StatusCode": 0, "RequestId": "late"}}')
+        return response
+
+    server = await raw_server(trickle)
+    started = time.monotonic()
+    try:
+        reply = await client_for(session, str(server.make_url("/")), Credentials("id", "key")).query(
+            "13800138000"
+        )
+    finally:
+        await server.close()
+    assert isinstance(reply, TransportFailure) and reply.maybe_sent
+    assert time.monotonic() - started < 2.5
