@@ -70,11 +70,7 @@ def load_credentials(
         path = raw.expanduser()
         if not path.is_file():
             continue
-        parser = configparser.ConfigParser(interpolation=None)
-        try:
-            parser.read(path, encoding="utf-8")
-        except (configparser.Error, OSError, UnicodeDecodeError) as exc:
-            raise CredentialError(f"cannot read credentials file {path}: {type(exc).__name__}") from None
+        parser = _read_profiles(path)
         if parser.has_section(section):
             sid = parser.get(section, "secret_id", fallback="").strip()
             key = parser.get(section, "secret_key", fallback="").strip()
@@ -86,3 +82,33 @@ def load_credentials(
     if profile is None:
         where = f"{ENV_ID}/{ENV_KEY} in the environment, nor in {where}"
     raise CredentialError(f"no Tencent Cloud credentials: none found in {where}")
+
+
+def _read_profiles(path: Path) -> configparser.ConfigParser:
+    """The credentials file as the SDK would read it, and what Notepad makes of it: a byte-order
+    mark, a comment in GBK and a key given twice (the last wins) are read; what cannot be read is
+    said in words, with its line, never as a parser's class name (and never with a secret)."""
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise CredentialError(f"cannot read the credentials file {path}: {exc.strerror or exc}") from None
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        text = raw.decode("gb18030", errors="replace")  # only comments can be non-ASCII; keys are ASCII
+    parser = configparser.ConfigParser(interpolation=None, strict=False)
+    try:
+        parser.read_string(text, source=str(path))
+    except configparser.MissingSectionHeaderError as exc:
+        raise CredentialError(
+            f"the credentials file {path} has a key before any [section] line (line {exc.lineno}): "
+            "start it with a line [default]"
+        ) from None
+    except configparser.ParsingError as exc:
+        lines = ", ".join(str(n) for n, _ in exc.errors[:5])
+        raise CredentialError(
+            f"the credentials file {path} has lines that are not key = value (line {lines})"
+        ) from None
+    except configparser.Error as exc:
+        raise CredentialError(f"the credentials file {path} cannot be read ({type(exc).__name__})") from None
+    return parser
