@@ -5,7 +5,7 @@ from __future__ import annotations
 from batchverify.engine.plan import Plan
 from batchverify.engine.summary import Summary
 
-__all__ = ["describe_plan", "describe_summary", "duration", "money"]
+__all__ = ["counted", "describe_plan", "describe_summary", "duration", "money"]
 
 
 def describe_plan(plan: Plan, rate: float) -> str:
@@ -15,8 +15,8 @@ def describe_plan(plan: Plan, rate: float) -> str:
     table, request = plan.table, plan.request
     where = f"header row {table.header_line}" if table.header_line else "no header row"
     parts = [
-        f"{plan.rows} rows ({where}, phone column {plan.column_name})",
-        f"{len(plan.distinct)} distinct numbers",
+        f"{counted(plan.rows, 'row')} ({where}, phone column {plan.column_name})",
+        f"{counted(len(plan.distinct), 'distinct number')}",
         f"{plan.invalid} invalid",
         f"{plan.empty} empty",
     ]
@@ -33,7 +33,9 @@ def describe_plan(plan: Plan, rate: float) -> str:
             bound += f" (--max-billable; {to_send - min(to_send, request.max_billable)} may be left pending)"
         else:
             lost = plan.repeat_allowance
-            bound += f" ({to_send} numbers, and up to {lost} repeats of calls whose answer is lost)"
+            bound += (
+                f" ({counted(to_send, 'number')}, and up to {lost} repeats of calls whose answer is lost)"
+            )
         if request.price is not None:
             bound += f", costing at most {money(plan.max_billable * request.price)}"
         parts.append(bound)
@@ -75,7 +77,7 @@ def describe_summary(summary: Summary) -> str:
         where = "not written (see below)"
     job = f"job {summary.job_id}" if summary.job_id is not None else "no job"
     lines = [
-        f"{summary.outcome}: {summary.rows} rows {where}",
+        f"{summary.outcome}: {counted(summary.rows, 'row')} {where}",
         f"  by status: {statuses or 'none'}",
         (
             f"  this run: billable {summary.billable_calls}, requests {summary.requests}, "
@@ -86,14 +88,14 @@ def describe_summary(summary: Summary) -> str:
     ]
     if summary.job_id is not None:
         lines.append(
-            f"  {job} (started {_when(summary.job_started_at)}): {summary.job_runs} runs, "
+            f"  {job} (started {_when(summary.job_started_at)}): {counted(summary.job_runs, 'run')}, "
             f"billable {summary.job_billable}, requests {summary.job_requests}"
             + ("; finished" if summary.job_closed else "; open")
         )
     if summary.previous_job is not None:
         moves = ", ".join(f"{k}: {v}" for k, v in summary.transitions.items())
         lines.append(
-            f"  changed since job {summary.previous_job}: {summary.changed} rows"
+            f"  changed since job {summary.previous_job}: {counted(summary.changed, 'row')}"
             + (f" ({moves})" if moves else "")
         )
     elif summary.job_id is not None:
@@ -123,8 +125,9 @@ def describe_summary(summary: Summary) -> str:
         )
     if summary.uncertain_from_previous_run:
         lines.append(
-            f"  {summary.uncertain_from_previous_run} numbers were in flight or waiting for a send slot when "
-            "an earlier run was killed; those that were sent may have been billed; this job asks them again"
+            f"  {counted(summary.uncertain_from_previous_run, 'number')} were in flight or waiting for a "
+            "send slot when an earlier run was killed; those that were sent may have been billed; this job "
+            "asks them again"
         )
     if summary.output_kept:
         lines.append(
@@ -174,6 +177,11 @@ def money(amount: float) -> str:
     if abs(rounded - round(rounded, 2)) < 1e-9:
         return f"{rounded:.2f}"
     return f"{rounded:.6f}".rstrip("0")
+
+
+def counted(n: int, word: str) -> str:
+    """``1 row``, ``2 rows``: every count reads right in the singular."""
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
 
 
 def _when(iso: str | None) -> str:

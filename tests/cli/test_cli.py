@@ -339,7 +339,7 @@ def test_dry_run_sends_and_writes_nothing(
     result = run_cli("run", src, "--dry-run", env=env)
     assert result.returncode == 0, result.stderr
     # The row with nothing in it is blank: written back, never counted.
-    assert "3 rows (header row 1, phone column A 'mobile'), 1 distinct numbers" in result.stdout
+    assert "3 rows (header row 1, phone column A 'mobile'), 1 distinct number," in result.stdout
     assert "1 to send" in result.stdout
     assert fast_sim.ledger()["requests"] == 0
     assert sorted(p.name for p in tmp_path.iterdir()) == ["home", "in.csv"]
@@ -417,3 +417,14 @@ def test_simulator_flag_runs_the_demo(tmp_path: Path) -> None:
     text = io.StringIO((tmp_path / "in.verified.csv").read_text())
     rows = list(csv.reader(text))
     assert [r[rows[0].index("mobile_status")] for r in rows[1:]] == ["out_of_service", "invalid_number"]
+
+
+def test_every_count_reads_right_in_the_singular(tmp_path: Path, env: dict[str, str]) -> None:
+    src = tmp_path / "one.csv"
+    write_csv(src, [["name", "phone"], ["a", "13800000002"]])
+    result = run_cli("run", src, "--yes", env=env)
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "1 row (header row 1" in out and "1 distinct number," in out and "(1 number, and up to" in out
+    assert ": 1 run, billable" in out and "complete: 1 row written" in out
+    assert " 1 rows" not in out and "1 runs" not in out and "1 distinct numbers" not in out

@@ -89,7 +89,7 @@ def test_what_changed_since_the_previous_job(
     assert result.returncode == 0, result.stderr
     assert doc["job_id"] == 2 and doc["previous_job"] == 1
     assert doc["changed"] == 1 and doc["transitions"] == {"cancelled -> normal": 1}
-    assert "changed since job 1: 1 rows (cancelled -> normal: 1)" in result.stdout
+    assert "changed since job 1: 1 row (cancelled -> normal: 1)" in result.stdout
     rows = read_dicts(tmp_path / "list.verified.csv")
     previous = {r["phone"]: r["mobile_previous_status"] for r in rows}
     assert previous[LIVE] == "cancelled" and previous[SUSPENDED] == "out_of_service"
