@@ -249,20 +249,22 @@ class AnswerStore:
         )
 
     @contextlib.contextmanager
-    def _reading(self) -> Iterator[None]:
+    def _reading(self, verb: str = "read") -> Iterator[None]:
+        """Every SQLite failure as one ``CheckpointError`` naming the store."""
         try:
             yield
         except sqlite3.DatabaseError as exc:
             raise CheckpointError(
-                "cannot read the answer store {path}: {why}",
+                "cannot {verb} the answer store {path}: {why}",
                 code="answer_store",
+                verb=verb,
                 path=str(self.path),
                 why=str(exc),
             ) from None
 
     @contextlib.contextmanager
     def _transaction(self) -> Iterator[None]:
-        try:
+        with self._reading("write"):
             self._con.execute("BEGIN IMMEDIATE")
             try:
                 yield
@@ -270,10 +272,3 @@ class AnswerStore:
                 self._con.execute("ROLLBACK")
                 raise
             self._con.execute("COMMIT")
-        except sqlite3.DatabaseError as exc:
-            raise CheckpointError(
-                "cannot write the answer store {path}: {why}",
-                code="answer_store",
-                path=str(self.path),
-                why=str(exc),
-            ) from None
