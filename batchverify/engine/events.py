@@ -47,6 +47,7 @@ class StopReason(enum.StrEnum):
     BAD_REPLIES = "bad_replies"  # the endpoint answers something that is not the API (HTML, 5xx)
     STORAGE = "storage"  # the checkpoint could not be written (disk full, I/O error)
     BUDGET = "budget"  # --max-billable: one more call could have taken the run past it
+    THROTTLED = "throttled"  # the API answered nothing but RequestLimitExceeded for too long
 
 
 @dataclass(frozen=True, slots=True)

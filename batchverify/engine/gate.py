@@ -94,6 +94,7 @@ class StrictGate:
         max_margin: float = 0.25,
         burst: int = 2,
         hold: float = 0.25,
+        max_hold: float = 5.0,
         relax_after: float = 60.0,
         cold_margin: float = 0.1,
         cold_for: float = 2.0,
@@ -108,6 +109,8 @@ class StrictGate:
         self.margin = base_margin
         self._burst = max(1, burst)
         self._hold = hold
+        self._max_hold = max_hold
+        self._recent_throttles: collections.deque[float] = collections.deque()
         self._relax_after = relax_after
         self.cold_margin = cold_margin
         self._cold_for = cold_for
@@ -180,9 +183,16 @@ class StrictGate:
             self.throttles += 1
             self.margin = min(self.max_margin, max(2 * self.margin, self.margin + 0.01))
             self._last_throttle = now
+            # Throttling that does not clear holds longer each time: 0.25 s, doubling with every
+            # further refusal in the last 10 s, up to max_hold.
+            recent = self._recent_throttles
+            recent.append(now)
+            while recent and now - recent[0] > 10.0:
+                recent.popleft()
+            hold = min(self._max_hold, self._hold * 2 ** min(len(recent) - 1, 16))
         # The margin is this process's lesson; the hold is everyone's: the server counts the
         # account's requests, whichever process sent them.
-        self.store.hold(self._hold)
+        self.store.hold(hold)
 
     def sharing(self) -> int:
         """How many other processes sent through this gate's window in the last ~5 s (0: alone)."""

@@ -25,6 +25,11 @@ _STOP_MESSAGES = {
         "the run's budget of billable answers (max billable) is reached; the numbers not sent stay "
         "pending: run again (with a new budget) to continue"
     ),
+    StopReason.THROTTLED: (
+        "the API answered nothing but RequestLimitExceeded for {bound} s (another client may be using "
+        "this account's 20 requests per second): stopped; the numbers not sent stay pending, run "
+        "again later"
+    ),
     StopReason.BAD_REPLIES: (
         "the endpoint keeps answering something that is not the MobileStatus API (HTML, HTTP "
         "errors): stopped early; check the endpoint"
@@ -73,7 +78,9 @@ def finish_summary(summary: Summary, sender: Sender | None, counts: Counter[str]
             summary.fatal = sender.fatal
             return
         if reason is not None:
-            summary.error = _STOP_MESSAGES.get(reason)
+            message = _STOP_MESSAGES.get(reason)
+            bound = f"{sender.throttle_bound:g}"
+            summary.error = None if message is None else message.replace("{bound}", bound)
     if summary.output_error is not None:
         summary.outcome = "storage_error"
         summary.error = (

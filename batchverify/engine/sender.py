@@ -93,6 +93,9 @@ class SendConfig:
     # before it is taken for the job's, so a sorted block of bad numbers never stops a list.
     same_row_error_streak: int = 25
     grace: float = 2.0  # how long calls in flight may finish after a stop
+    # Nothing but RequestLimitExceeded for this long (another client may be using the account's
+    # 20/s): the run stops with the rest pending instead of knocking at the limit for ever.
+    throttle_bound: float = 120.0
     seed: int | None = None
 
 
@@ -146,7 +149,12 @@ class Sender:
         self._no_answer_streak = 0
         self._bad_reply_streak = 0
         self._same_error: tuple[str, int] = ("", 0)  # the last row error's code, and how many in a row
+        self._throttled_since: float | None = None  # the first throttle since the last other reply
         self._finished = 0
+
+    @property
+    def throttle_bound(self) -> float:
+        return self._config.throttle_bound
 
     def stop(self, reason: StopReason) -> None:
         """Stop starting new calls; the first reason given is kept."""
@@ -260,6 +268,7 @@ class Sender:
                 self._in_flight -= 1
             kind = classify(reply)
             self._watch(reply, kind)
+            self._watch_throttling(kind)
             # A gateway error page or a broken body may come after the backend answered (and billed).
             lost = kind is CallKind.UNCERTAIN or isinstance(reply, BadReply)
             if isinstance(reply, BadReply):
@@ -271,6 +280,11 @@ class Sender:
                 self.stats.throttled += 1
                 self._gate.throttled()
                 self._emit(Throttled(number))
+                # Each further refusal of this number waits longer before it queues for a slot again.
+                throttles = tries.get(kind, 0) + 1
+                tries[kind] = throttles
+                if self._stop.is_set() or await self._sleep(policy.delay(throttles, self._rng)):
+                    return
                 continue
             if kind is CallKind.FATAL:
                 assert isinstance(reply, ErrorReply)
@@ -307,6 +321,16 @@ class Sender:
             self.stop(StopReason.NO_ANSWER)
         elif bad and self._bad_reply_streak >= self._config.bad_reply_streak:
             self.stop(StopReason.BAD_REPLIES)
+
+    def _watch_throttling(self, kind: CallKind) -> None:
+        if kind is not CallKind.THROTTLED:
+            self._throttled_since = None
+            return
+        now = time.monotonic()
+        if self._throttled_since is None:
+            self._throttled_since = now
+        elif now - self._throttled_since >= self._config.throttle_bound:
+            self.stop(StopReason.THROTTLED)
 
     async def _finish(self, number: int, reply: Reply, kind: CallKind, *, bounded: bool = False) -> None:
         now = utc_now_iso()

@@ -1,0 +1,85 @@
+"""A run against servers that are not what they claim: answers are evidence, never trusted.
+
+Each test runs a whole job (the real client, the real gate) against an aiohttp server on 127.0.0.1
+that misbehaves in one way, and checks what the job sends, stores and writes."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+
+from batchverify import Options
+from batchverify.build import connect, prepare
+from batchverify.engine.gate import StrictGate
+from batchverify.engine.summary import Summary
+from batchverify.tencent.credentials import Credentials
+from tests.support.tables import spread_numbers, write_list
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@pytest.fixture
+async def serve() -> AsyncIterator[Callable[[Handler], Awaitable[str]]]:
+    servers: list[TestServer] = []
+
+    async def start(handler: Handler) -> str:
+        app = web.Application()
+        app.router.add_route("*", "/", handler)
+        server = TestServer(app, host="127.0.0.1")
+        await server.start_server()
+        servers.append(server)
+        return str(server.make_url("/"))
+
+    yield start
+    for server in servers:
+        await server.close()
+
+
+def tencent_error(code: str, message: str, request_id: str = "r-1") -> web.Response:
+    body = {"Response": {"Error": {"Code": code, "Message": message}, "RequestId": request_id}}
+    return web.json_response(body)
+
+
+async def run_job(url: str, source: Path, *, throttle_bound: float | None = None, **values: object) -> Summary:
+    options = Options(endpoint=url, credentials=Credentials("AKIDtest", "key"), rate_store="memory", **values)
+    with connect(options) as target:
+        if throttle_bound is not None:
+            send = dataclasses.replace(target.send, throttle_bound=throttle_bound)
+            target = dataclasses.replace(target, send=send)
+        job = await prepare(options, target, source, gate=StrictGate(20))
+        return await job.run()
+
+
+async def test_throttling_that_never_clears_backs_off_and_stops_within_its_bound(
+    tmp_path: Path, serve: Callable[[Handler], Awaitable[str]]
+) -> None:
+    """A server that answers RequestLimitExceeded to everything: the sends slow down (growing pauses,
+    the gate held longer) and the run stops at the bound with every row pending, instead of knocking
+    at the limit for ever."""
+    sent: list[float] = []
+
+    async def throttle(request: web.Request) -> web.Response:
+        await request.read()
+        sent.append(time.monotonic())
+        return tencent_error("RequestLimitExceeded", "too many requests")
+
+    url = await serve(throttle)
+    source = write_list(tmp_path / "in.csv", spread_numbers(200))
+    started = time.monotonic()
+    summary = await run_job(url, source, throttle_bound=4.0)
+    took = time.monotonic() - started
+    assert summary.stop_reason == "throttled" and summary.outcome == "incomplete"
+    assert summary.error is not None and "RequestLimitExceeded for 4 s" in summary.error
+    assert summary.by_status.get("pending") == 200 and summary.billable_calls == 0
+    assert 4.0 <= took < 12.0
+    # Knocking slows down: a handful of sends in the whole time (one 0.25 s hold per refusal would
+    # allow four a second), the pauses growing to a second and more.
+    gaps = [b - a for a, b in zip(sent, sent[1:], strict=False)]
+    assert 3 <= len(sent) <= 20 and max(gaps) >= 1.0, (len(sent), gaps)
