@@ -3,6 +3,8 @@ exit code. The commands live beside it (``run``, ``serve``, ``simulate``)."""
 
 from __future__ import annotations
 
+import contextlib
+import io
 import logging
 import os
 import signal
@@ -116,6 +118,12 @@ cli.add_command(answers)
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point: maps every error to a one-line message and a documented exit code."""
+    for stream in (sys.stdout, sys.stderr):
+        # A terminal or log in a narrow encoding (GBK, ASCII under cron) shows what it cannot hold
+        # as "?" instead of failing the run on a character of the API's text or a file name.
+        if isinstance(stream, io.TextIOWrapper):
+            with contextlib.suppress(ValueError):
+                stream.reconfigure(errors="replace")
     _setup_logging()
     signal.signal(signal.SIGTERM, _terminate)
     try:

@@ -17,7 +17,7 @@ import itertools
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from batchverify.files.csvwriter import csv_text, dialect_for, write_csv_rows
+from batchverify.files.csvwriter import csv_text, dialect_for, output_codec, result_texts, write_csv_rows
 from batchverify.files.exceltable import ExcelTable, sheet_values
 from batchverify.files.formats import output_kind
 from batchverify.files.layout import Annotate, CellValue, Layout, annotated, atomic_path, place
@@ -42,14 +42,15 @@ def write_converted(
 ) -> int:
     """Write ``table`` annotated to ``out`` in ``out``'s format; returns the data rows written."""
     written = [0]
-    to_csv = output_kind(out) == "csv"
-    rows = _rows(table, layout, phone_col, annotate, keep, batch_size, written, to_csv)
-    if to_csv:
+    if output_kind(out) == "csv":
         same = dialect_for(out, table.format) if table.format.kind == "csv" else None
         delimiter = "\t" if out.suffix.lower() in (".tsv", ".tab") else ","
         dialect = same or TableFormat(kind="csv", delimiter=delimiter, encoding="utf-8-sig", bom=True)
+        codec = output_codec(dialect, output_encoding)
+        rows = _rows(table, layout, phone_col, annotate, keep, batch_size, written, codec)
         write_csv_rows(out, rows, dialect, output_encoding)
         return written[0]
+    rows = _rows(table, layout, phone_col, annotate, keep, batch_size, written, None)
     header_row = 1 if keep is not None else len(list(table.preamble())) + 1
     main = NewSheet(
         name=table.format.sheet_name or "Sheet1",
@@ -79,9 +80,11 @@ def _rows(
     keep: Callable[[list[CellValue]], bool] | None,
     batch_size: int,
     written: list[int],
-    as_text: bool,
+    codec: str | None,
 ) -> Iterator[Row]:
-    """The output's rows: title rows (unless ``keep``), the header, then the data rows."""
+    """The output's rows: title rows (unless ``keep``), the header, then the data rows; as CSV
+    text in ``codec``, or as a workbook's values (``codec`` None)."""
+    as_text = codec is not None
     source = _source(table, as_text)
     header: Row = []
     first: list[tuple[Record, Row]] = []
@@ -105,18 +108,28 @@ def _rows(
         if keep is not None and not keep(values):
             continue
         written[0] += 1
-        extra: list[object] = [csv_text(v) for v in values] if as_text else list(values)
+        extra: list[object] = list(result_texts(values, codec)) if codec is not None else list(values)
         yield place(cells, layout, extra, "" if as_text else None)
 
 
 def _source(table: Table, as_text: bool) -> Iterator[tuple[Record, Row]]:
-    """Each record with the cells to write: its texts, or an Excel table's typed values."""
-    if as_text or not isinstance(table, ExcelTable):
+    """Each record with the cells to write: its texts, or an Excel table's typed values.
+
+    A workbook's text cell written to CSV keeps its meaning: one that a spreadsheet would run as a
+    formula (``=HYPERLINK(...)``, ``@SUM(...)``) gets a ``'``, while a number (``-5``) stays a number."""
+    if not isinstance(table, ExcelTable):
         for record in table.rows():
             yield record, list(record.cells)
         return
     for record, values in table.native_records():
-        yield record, [None if v == "" else v for v in values]
+        if as_text:
+            texts = record.cells
+            yield (
+                record,
+                [csv_text(t) if isinstance(v, str) else t for t, v in zip(texts, values, strict=True)],
+            )
+        else:
+            yield record, [None if v == "" else v for v in values]
 
 
 def _values(path: Path, name: str) -> Iterator[Row]:

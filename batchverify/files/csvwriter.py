@@ -11,6 +11,7 @@ import re
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
+from batchverify.core.text import holdable
 from batchverify.errors import OutputError
 from batchverify.files.layout import Annotate, CellValue, Layout, annotated, atomic_path, place
 from batchverify.files.tables import Table, TableFormat, cell_text
@@ -22,8 +23,14 @@ _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _NUMERIC_RE = re.compile(r"[0-9 +\-().]+", re.ASCII)
 
 
+def result_texts(values: Iterable[CellValue], codec: str) -> list[str]:
+    """Result values as CSV text the output's encoding can hold (an emoji in the API's Description
+    becomes ``?`` in a GBK file instead of making the output unwritable)."""
+    return [holdable(csv_text(v), codec) for v in values]
+
+
 def csv_text(value: CellValue) -> str:
-    """A result value as CSV text; API text that a spreadsheet would run as a formula gets a ``'``."""
+    """A value as CSV text; text that a spreadsheet would run as a formula gets a ``'``."""
     if value is None:
         return ""
     if isinstance(value, bool):
@@ -35,7 +42,7 @@ def csv_text(value: CellValue) -> str:
     return value
 
 
-def _output_codec(fmt: TableFormat, output_encoding: str | None) -> str:
+def output_codec(fmt: TableFormat, output_encoding: str | None) -> str:
     if output_encoding is None:
         return fmt.encoding
     try:
@@ -65,6 +72,8 @@ def write_csv(
 ) -> int:
     """CSV to CSV: the title rows and every record as read, result values placed by ``layout``."""
     written = 0
+    dialect = dialect_for(out, table.format)
+    codec = output_codec(dialect, output_encoding)
 
     def rows() -> Iterator[list[str]]:
         nonlocal written
@@ -76,9 +85,9 @@ def write_csv(
             ((r, None) for r in records), phone_col, len(layout.names), annotate, batch_size
         ):
             written += values is not None  # blank rows are written back, not counted
-            yield rec.cells if values is None else place(rec.cells, layout, [csv_text(v) for v in values], "")
+            yield rec.cells if values is None else place(rec.cells, layout, result_texts(values, codec), "")
 
-    write_csv_rows(out, rows(), dialect_for(out, table.format), output_encoding)
+    write_csv_rows(out, rows(), dialect, output_encoding)
     return written
 
 
@@ -86,7 +95,7 @@ def write_csv_rows(
     out: Path, rows: Iterable[Sequence[object]], fmt: TableFormat, output_encoding: str | None
 ) -> None:
     """``rows`` (texts; None is an empty cell) to ``out`` in ``fmt``'s dialect, atomically."""
-    codec = _output_codec(fmt, output_encoding)
+    codec = output_codec(fmt, output_encoding)
     with atomic_path(out) as tmp:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
         with open(fd, "w", encoding=codec, newline="") as f:

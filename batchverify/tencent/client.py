@@ -8,7 +8,6 @@ TLS certificate failure, which no retry can cure and which stops the job.
 from __future__ import annotations
 
 import json
-import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -19,6 +18,7 @@ import aiohttp
 
 from batchverify._version import __version__
 from batchverify.core import signing
+from batchverify.core.text import from_outside
 from batchverify.errors import FatalApiError, UsageError
 from batchverify.models import (
     ACTION,
@@ -168,7 +168,7 @@ class MobileStatusClient:
                 if 300 <= resp.status < 400:
                     # The API never redirects: following one would send the signed request (and the
                     # number) to another host. The job stops, as for a wrong endpoint.
-                    where = _printable(resp.headers.get("Location", ""))[:200] or "nowhere"
+                    where = from_outside(resp.headers.get("Location", ""), 200) or "nowhere"
                     raise FatalApiError(
                         "EndpointRedirect",
                         f"the endpoint answered HTTP {resp.status}, sending to {where}; the API never "
@@ -205,13 +205,9 @@ async def _read_capped(resp: aiohttp.ClientResponse, limit: int) -> bytes:
 
 
 def _describe(exc: BaseException) -> str:
-    text = str(exc).strip()
+    # An exception's text may quote the server (a reason phrase, a header).
+    text = from_outside(str(exc), 300).strip()
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
-
-
-def _printable(text: str) -> str:
-    """Text from the network without control characters (no forged log lines, no terminal codes)."""
-    return "".join(ch if ch.isprintable() else "?" for ch in text)
 
 
 def parse_reply(http_status: int, content_type: str, raw: bytes, *, server_date: str = "") -> Reply:
@@ -276,16 +272,14 @@ def _business(response: Mapping[str, Any], request_id: str) -> Reply:
     )
 
 
-_SURROGATE_RE = re.compile("[\ud800-\udfff]")
-
-
 def _text(value: object, limit: int = 1000) -> str:
-    """A string field, cut to ``limit`` characters, lone surrogates replaced (they cannot be stored)."""
+    """A string field, cut to ``limit`` characters, on one line without control characters (lone
+    surrogates, which cannot be stored, become U+FFFD too)."""
     if not isinstance(value, str):
         return ""
-    return _SURROGATE_RE.sub("\ufffd", value[:limit])
+    return from_outside(value, limit)
 
 
 def _excerpt(raw: bytes, limit: int = 120) -> str:
-    text = raw[:limit].decode("utf-8", "replace")
+    text = from_outside(raw[:limit].decode("utf-8", "replace"))
     return " ".join(text.split()) or "(empty body)"

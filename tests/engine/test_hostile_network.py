@@ -83,3 +83,41 @@ async def test_throttling_that_never_clears_backs_off_and_stops_within_its_bound
     # allow four a second), the pauses growing to a second and more.
     gaps = [b - a for a, b in zip(sent, sent[1:], strict=False)]
     assert 3 <= len(sent) <= 20 and max(gaps) >= 1.0, (len(sent), gaps)
+
+
+HOSTILE_TEXT = "正常😀\x1b]0;owned\x07\x1b[2J\r\n2026-12-07T00:00:00Z batchverify INFO forged\u202eevil\x00"
+
+
+async def test_api_text_is_written_holdable_and_without_control_characters(
+    tmp_path: Path, serve: Callable[[Handler], Awaitable[str]], caplog: pytest.LogCaptureFixture
+) -> None:
+    """A Description and an error Message carrying an emoji (into a GBK CSV), terminal escapes, a
+    bare CR and a newline that forges a log line: the output is written, readable as GBK, one line
+    per row, with no control character from the server, and the next run is complete from it."""
+    phones = spread_numbers(6)
+
+    async def hostile(request: web.Request) -> web.Response:
+        number = json.loads(await request.read())["Mobile"]
+        if number == phones[0]:
+            return tencent_error("InvalidParameterValue", HOSTILE_TEXT)
+        body = {"Result": "0", "StatusCode": 1, "Description": HOSTILE_TEXT, "RequestId": f"r-{number}"}
+        return web.json_response({"Response": body})
+
+    url = await serve(hostile)
+    source = tmp_path / "in.csv"
+    source.write_bytes("name,phone\n".encode("gbk") + "".join(f"客户{i},{p}\n" for i, p in enumerate(phones)).encode("gbk"))
+    summary = await run_job(url, source, encoding="gbk", output_encoding="gbk")
+    assert summary.outcome == "incomplete" and summary.billable_calls == 5
+    out = tmp_path / "in.verified.csv"
+    text = out.read_bytes().decode("gbk")
+    lines = text.split("\n")
+    assert len([line for line in lines if line]) == 7
+    forbidden = [ch for ch in text if not ch.isprintable() and ch not in "\n\r"]
+    assert forbidden == []
+    assert "\r" not in text.replace("\r\n", "")
+    assert "正常?" in text and "\ufffd" not in text.encode("gbk", "replace").decode("gbk")
+    for record in caplog.records:
+        message = record.getMessage()
+        assert "\x1b" not in message and "\n" not in message and "\r" not in message
+    again = await run_job(url, source, encoding="gbk", output_encoding="gbk")
+    assert again.output_error is None and again.billable_calls == 0

@@ -158,11 +158,20 @@ def test_output_encoding_override_and_unencodable_value(tmp_path: Path) -> None:
     assert out.read_bytes().startswith("\ufeff姓名".encode())
 
     def emoji(cells: list[str]) -> list[list[CellValue]]:
-        return [["😀", "", None, None, None] for _ in cells]
+        return [["😀", "", None, None, "正常😀"] for _ in cells]
 
+    # A result value (text from the API) that the encoding cannot hold never makes the output
+    # unwritable: what it cannot hold becomes "?".
+    gbk_out = tmp_path / "gbk.csv"
+    write_table(table, gbk_out, phone_col=1, columns=COLUMNS, annotate=emoji, output_encoding="gbk")
+    assert gbk_out.read_bytes().decode("gbk").splitlines()[1] == "张三,13800138000,?,,,,正常?"
+
+    # The customer's own cell is never changed: one the encoding cannot hold is an error, and
+    # nothing is left behind.
+    src.write_text("姓名,手机\n张三😀,13800138000\n", encoding="utf-8")
     ascii_out = tmp_path / "ascii.csv"
     with pytest.raises(OutputError, match=r"output_encoding= utf-8") as info:
-        write_table(table, ascii_out, phone_col=1, columns=COLUMNS, annotate=emoji, output_encoding="gbk")
+        write(open_table(src), ascii_out, phone_col=1, output_encoding="gbk")
     assert "\n" not in str(info.value)
     assert not ascii_out.exists()
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
@@ -407,3 +416,34 @@ def test_xlsx_merged_cells_in_the_way_are_split(tmp_path: Path) -> None:
     write(open_table(tmp_path / "in.xlsx"), out, phone_col=1)
     result = openpyxl.load_workbook(out).active
     assert [c.value for c in result[2]] == ["张三", "13800138000", "13800138000", "normal", True, 0, "成功"]
+
+
+def test_xlsx_to_csv_keeps_text_as_text_and_numbers_as_numbers(tmp_path: Path) -> None:
+    """A workbook's text cells that a spreadsheet would run as formulas get a ``'`` in the CSV (as
+    the CSV → XLSX direction stores them as text); numbers (``-5``) and plain text stay as they were."""
+    src = tmp_path / "in.xlsx"
+    book = openpyxl.Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.append(["name", "phone", "note", "amount"])
+    cells = ['=HYPERLINK("http://evil","x")', "@SUM(1+1)", "+cmd|' /C calc'!A0", "-2+3", "\tx", "plain"]
+    for i, text in enumerate(cells, start=2):
+        sheet.cell(row=i, column=1).value = f"c{i}"
+        sheet.cell(row=i, column=2).value = f"1380013800{i}"
+        note = sheet.cell(row=i, column=3)
+        note.value = text
+        note.data_type = "s"  # text, as Excel stores a typed "=..." with a leading '
+        sheet.cell(row=i, column=4).value = -5
+    book.save(src)
+    out = tmp_path / "out.csv"
+    write(open_table(src), out, phone_col=1)
+    rows = [r.cells for r in open_table(out).records()][1:]
+    assert [r[2] for r in rows] == [
+        '\'=HYPERLINK("http://evil","x")',
+        "'@SUM(1+1)",
+        "'+cmd|' /C calc'!A0",
+        "-2+3",  # plainly numeric: nothing to run
+        "'\tx",
+        "plain",
+    ]
+    assert {r[3] for r in rows} == {"-5"}
