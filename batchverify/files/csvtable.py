@@ -34,6 +34,7 @@ _SNIFF_CHARS = 64 * 1024
 _SNIFF_ROWS = 200
 _DELIMITERS = (",", "\t", ";", "|")
 # C0 controls that never appear in a text table (tab, newlines, form feed, vertical tab might).
+_DIGITS_RE = re.compile(r"\d{7,}")  # a phone-like run of digits
 _CONTROL_RE = re.compile("[\x00-\x08\x0e-\x1f\x7f]")
 
 
@@ -107,11 +108,20 @@ class CsvTable(Table):
         number = 0
         try:
             with _open_text(self.path, self.format.encoding) as f:
+                tap = _LineTap(f)
                 reader = csv.reader(
-                    f, delimiter=self.format.delimiter, quotechar=self.format.quotechar, strict=False
+                    tap, delimiter=self.format.delimiter, quotechar=self.format.quotechar, strict=False
                 )
+                width = 0
+                lines: list[str] = []
                 for number, row in enumerate(reader, start=1):  # noqa: B007 (read in the handlers)
+                    lines = tap.take()
+                    width = width or len(row)
+                    if len(lines) > 1:
+                        self._check_quoted(lines, reader.line_num - len(lines) + 1, width)
                     yield row
+                if len(lines) == 1:  # the last record: a quote opened on it may run to the end
+                    self._check_quoted(lines, reader.line_num, width)
         except csv.Error as exc:
             raise InputError(f"{self.path}: cannot parse record {number + 1} ({exc})") from None
         except UnicodeError as exc:
@@ -120,6 +130,42 @@ class CsvTable(Table):
             ) from None
         except OSError as exc:
             raise InputError(f"{self.path}: cannot read ({exc.strerror or exc})") from None
+
+    def _check_quoted(self, lines: list[str], first: int, width: int) -> None:
+        """A record read over several lines (or the file's last) must be whole: a quote that never
+        closes swallows the rest of the file into one cell, and a stray pair of quotes swallows the
+        rows between them; either would make the run "complete" on far fewer rows than the file has."""
+        text = "".join(lines)
+        dialect = {"delimiter": self.format.delimiter, "quotechar": self.format.quotechar}
+        try:
+            for _ in csv.reader(io.StringIO(text, newline=""), strict=True, **dialect):
+                pass
+        except csv.Error as exc:
+            if "unexpected end of data" in str(exc):
+                raise InputError(
+                    "{file}: the quote opened on line {line} is never closed, so the rest of the file "
+                    "would be read as one cell; close it (or remove it) and run again",
+                    code="unclosed_quote",
+                    file=str(self.path),
+                    line=first,
+                ) from None
+        if len(lines) < 2:
+            return
+        # The text inside the quotes: after the first line's last quote, the lines between, and
+        # before the last line's first quote. A row swallowed by a stray quote looks like a row there.
+        quote = self.format.quotechar
+        inside = [lines[0].rsplit(quote, 1)[-1], *lines[1:-1], lines[-1].split(quote, 1)[0]]
+        for text in inside:
+            if text.count(self.format.delimiter) + 1 >= max(2, width) and _DIGITS_RE.search(text):
+                raise InputError(
+                    "{file}: the cell quoted on line {line} runs on to line {end} and holds lines that "
+                    "look like rows of their own (a stray quote?); fix the quotes and run again, or save "
+                    "the list as .xlsx if the cell really holds them",
+                    code="unclosed_quote",
+                    file=str(self.path),
+                    line=first,
+                    end=first + len(lines) - 1,
+                )
 
     def rows(self) -> Iterator[Record]:
         """Every record; ``line`` counts records (from 1), not physical lines."""
@@ -136,6 +182,26 @@ class CsvTable(Table):
             for _ in self.rows():
                 pass
         return self._max_width or 0
+
+
+class _LineTap:
+    """The lines of a text file, each also kept until ``take()``: the raw lines of the record the
+    csv reader has just returned (it reads exactly the lines of one record before returning it)."""
+
+    def __init__(self, f: io.TextIOWrapper) -> None:
+        self._f = f
+        self._lines: list[str] = []
+
+    def __iter__(self) -> Iterator[str]:
+        keep = self._lines.append  # one list for good: take() empties it in place
+        for line in self._f:
+            keep(line)
+            yield line
+
+    def take(self) -> list[str]:
+        lines = self._lines[:]
+        self._lines.clear()
+        return lines
 
 
 def _raise_field_limit() -> None:

@@ -159,3 +159,16 @@ def test_a_misspelt_host_name_is_named_before_anything_is_sent(
     result = run_cli("run", src, "--yes", env=env, timeout=60)
     assert result.returncode == 2, result.stderr
     assert "cannot be resolved" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_csv_with_an_unclosed_quote_is_refused_with_its_line(
+    tmp_path: Path, fast_sim: SimulatorServer, env: dict[str, str]
+) -> None:
+    """One stray quote would read the rest of the file as one cell and the run would say "complete"
+    on 2 rows of 400: refused before sending, the line where it breaks named."""
+    src = tmp_path / "list.csv"
+    lines = ["name,mobile"] + [f"n{i},{number}" for i, number in enumerate(spread_numbers(400))]
+    lines[3] = '"' + lines[3]
+    src.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    _refused(run_cli("run", src, "--yes", env=env), fast_sim, "quote opened on line 4 is never closed")
+    assert not (tmp_path / "list.verified.csv").exists()

@@ -6,6 +6,7 @@ that misbehaves in one way, and checks what the job sends, stores and writes."""
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -47,7 +48,9 @@ def tencent_error(code: str, message: str, request_id: str = "r-1") -> web.Respo
     return web.json_response(body)
 
 
-async def run_job(url: str, source: Path, *, throttle_bound: float | None = None, **values: object) -> Summary:
+async def run_job(
+    url: str, source: Path, *, throttle_bound: float | None = None, **values: object
+) -> Summary:
     options = Options(endpoint=url, credentials=Credentials("AKIDtest", "key"), rate_store="memory", **values)
     with connect(options) as target:
         if throttle_bound is not None:
@@ -81,7 +84,7 @@ async def test_throttling_that_never_clears_backs_off_and_stops_within_its_bound
     assert 4.0 <= took < 12.0
     # Knocking slows down: a handful of sends in the whole time (one 0.25 s hold per refusal would
     # allow four a second), the pauses growing to a second and more.
-    gaps = [b - a for a, b in zip(sent, sent[1:], strict=False)]
+    gaps = [b - a for a, b in itertools.pairwise(sent)]
     assert 3 <= len(sent) <= 20 and max(gaps) >= 1.0, (len(sent), gaps)
 
 
@@ -105,7 +108,9 @@ async def test_api_text_is_written_holdable_and_without_control_characters(
 
     url = await serve(hostile)
     source = tmp_path / "in.csv"
-    source.write_bytes("name,phone\n".encode("gbk") + "".join(f"客户{i},{p}\n" for i, p in enumerate(phones)).encode("gbk"))
+    source.write_bytes(
+        "name,phone\n".encode("gbk") + "".join(f"客户{i},{p}\n" for i, p in enumerate(phones)).encode("gbk")
+    )
     summary = await run_job(url, source, encoding="gbk", output_encoding="gbk")
     assert summary.outcome == "incomplete" and summary.billable_calls == 5
     out = tmp_path / "in.verified.csv"

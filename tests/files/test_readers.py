@@ -458,3 +458,41 @@ def test_previous_output_column_is_not_the_phone_column() -> None:
     ]
     assert detect_phone_column(header, sample, None) == 0
     assert detect_phone_column(header, sample, "mobile_normalized") == 1  # still allowed when asked
+
+
+@pytest.mark.parametrize(
+    ("text", "needle"),
+    [
+        (
+            'name,phone\nA,13800138000\n"B,13800138001\nC,13800138002\nD,13800138003\n',
+            "line 3 is never closed",
+        ),
+        ('name,phone\nA,13800138000\n"B,13800138001\n', "line 3 is never closed"),
+        ('name,phone\nA,13800138000\n"B,13800138001', "line 3 is never closed"),
+        ('name\tphone\r\nA\t13800138000\r\nB\t"13800138001\r\nC\t13800138002\r\n', "line 3 is never closed"),
+        ('name,phone\n"A,13800138000\nB,13800138001\nC",13800138002\nD,1\n', "line 2 runs on to line 4"),
+        ('name,phone\n"A,13800138000\nC",13800138002\nD,1\n', "line 2 runs on to line 3"),
+    ],
+)
+def test_a_csv_that_does_not_parse_as_a_whole_is_refused_with_its_line(
+    tmp_path: Path, text: str, needle: str
+) -> None:
+    """A quote that never closes (or a stray pair) would swallow rows into one cell: refused, with
+    the physical line where it breaks, when the rows are read (the plan reads them all)."""
+    src = tmp_path / ("in.tsv" if "\t" in text else "in.csv")
+    src.write_text(text, encoding="utf-8")
+    with pytest.raises(InputError, match=needle) as refused:
+        list(open_table(src).rows())
+    assert refused.value.code == "unclosed_quote"
+
+
+def test_cells_that_really_span_lines_are_read(tmp_path: Path) -> None:
+    src = tmp_path / "in.csv"
+    src.write_text(
+        'name,phone,address\nA,13800138000,"Room 1, Building 2\nPudong, Shanghai"\n'
+        '"B ""the\nsecond""",13800138001,x\n',
+        encoding="utf-8",
+    )
+    rows = [r.cells for r in open_table(src).rows()]
+    assert rows[1] == ["A", "13800138000", "Room 1, Building 2\nPudong, Shanghai"]
+    assert rows[2] == ['B "the\nsecond"', "13800138001", "x"]
