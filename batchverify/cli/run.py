@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import sys
 from pathlib import Path
 
@@ -102,7 +101,7 @@ def run(
     **values: object,
 ) -> None:
     """Verify the phone numbers in INPUT (CSV, TSV, XLSX, XLSM or XLS) and write them back annotated."""
-    from batchverify.build import connect
+    from batchverify.build import connect, run_request
     from batchverify.cli.runner import RunSettings, run_job
     from batchverify.engine.paths import check_summary_path
     from batchverify.engine.plan import RunRequest, default_output
@@ -119,10 +118,8 @@ def run(
     options = Options(summary_sheet=not no_summary_sheet, **values)  # type: ignore[arg-type]
     flags.warn_rate(simulator, options.rate)
     if summary_json is not None:
-        sides = dataclasses.replace(
-            files, problems=options.problems, changes=options.changes, checkpoint=options.checkpoint
-        )
-        check_summary_path(summary_json, sides)
+        # Now against every file of the job: its side files, its checkpoint, the answer store.
+        check_summary_path(summary_json, run_request(options, input_path, output or ...))
     interactive = sys.stdin.isatty() and sys.stderr.isatty()
     settings = RunSettings(
         input=input_path,

@@ -4,12 +4,15 @@ batchverify did not write (unless told to overwrite), never one another file of 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import hashlib
 import json
 import os
+import stat
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from batchverify.engine.sqlitebase import holds_store
 from batchverify.engine.store import Checkpoint, checkpoint_path
 from batchverify.errors import OutputError, UsageError
 from batchverify.files.formats import ALLOWED_OUTPUTS
@@ -24,6 +27,8 @@ __all__ = [
     "check_not_edited",
     "check_paths",
     "check_summary_path",
+    "check_write_target",
+    "job_files",
     "output_stamp",
     "same_output",
     "side_files_of",
@@ -38,12 +43,13 @@ def check_paths(request: RunRequest) -> None:
     if out is None or not request.input.is_file():
         return  # the reader reports a missing, directory or special input with its own message
     check_output(request.input, out)
+    _check_not_state(out, "output")
     if not os.access(out.parent, os.W_OK):
         raise OutputError(
             "the output folder {folder} is not writable", code="output_not_writable", folder=str(out.parent)
         )
     store = request.store_path
-    if out.exists() and not request.overwrite and (store is None or not store.exists()):
+    if out.exists() and not request.overwrite and not holds_store(store):
         raise OutputError(
             "{path} exists and batchverify did not write it (no checkpoint beside it); "
             "choose another {o[output]}, or pass {o[overwrite]} to replace it",
@@ -77,15 +83,7 @@ def _check_side_file(request: RunRequest, name: str, path: Path) -> None:
     assert request.output is not None
     opt = "{o[" + name + "]}"
     where = {"option": name, "path": str(path)}
-    others = (request.input, request.output, request.store_path, request.problems, request.changes)
-    for other in others:
-        if other is not None and other is not path and _same_file(path, other):
-            raise UsageError(
-                opt + " {path} would overwrite {other}; choose another file",
-                code="would_overwrite",
-                other=str(other),
-                **where,
-            )
+    check_write_target(path, request, name)
     check_output(request.input, path)
     if path.suffix.lower() == ".xlsm":
         raise UsageError(
@@ -130,8 +128,9 @@ SIDE_FILES_KEY = "side_files"
 def side_files_of(store: Path | None) -> dict[str, str | None]:
     """The --problems and --changes files the runs of an output wrote (absolute paths), each with
     what it held then (None: written by an earlier release, which did not keep it)."""
-    if store is None or not store.exists():
+    if not holds_store(store):
         return {}
+    assert store is not None
     with Checkpoint.open(store, lock=False, create=False) as opened:
         text = opened.get_meta(SIDE_FILES_KEY)
     try:
@@ -145,6 +144,80 @@ def side_files_of(store: Path | None) -> dict[str, str | None]:
     return {}
 
 
+# The files a store keeps beside itself: SQLite's companions, the run lock, the answer store's key.
+_COMPANIONS = ("-wal", "-shm", "-journal", ".lock", ".key")
+# Names that are batchverify's own state wherever they are (another job's checkpoint, its lock).
+_STATE_SUFFIXES = (
+    ".checkpoint.sqlite",
+    *(".checkpoint.sqlite" + c for c in _COMPANIONS),
+    ".sqlite",
+    *(".sqlite" + c for c in _COMPANIONS),
+)
+_SQLITE_MAGIC = b"SQLite format 3\x00"
+
+
+def job_files(request: RunRequest) -> list[Path]:
+    """Every file the job reads or keeps: the input, the outputs, and each store with its companions."""
+    files = [p for p in (request.input, request.output, request.problems, request.changes) if p is not None]
+    for store in (request.store_path, request.answers):
+        if store is not None:
+            files += [store, *(store.with_name(store.name + c) for c in _COMPANIONS)]
+    return files
+
+
+def check_write_target(path: Path, request: RunRequest, option: str) -> None:
+    """A file the run writes (``option`` names it) is none of the job's files, by any name (a link,
+    another spelling), and not the state of another job: replacing a run's lock lets a second run
+    beside it, replacing a checkpoint loses paid answers."""
+    where = {"option": option, "path": str(path)}
+    for other in job_files(request):
+        if other is not path and _same_file(path, other):  # a side file is one of the job's files
+            raise UsageError(
+                "{o[" + option + "]} {path} would overwrite {other}; choose another file",
+                code="would_overwrite",
+                other=str(other),
+                **where,
+            )
+    _check_not_state(path, option)
+
+
+def _check_not_state(path: Path, option: str) -> None:
+    what = _state_of(path)
+    if what is not None:
+        raise UsageError(
+            "{o[" + option + "]} {path} is {what}; choose another file",
+            code="would_overwrite",
+            option=option,
+            path=str(path),
+            what=what,
+        )
+
+
+def _state_of(path: Path) -> str | None:
+    """What makes ``path`` batchverify's state (or someone's lock), or None."""
+    if path.name.lower().endswith(_STATE_SUFFIXES):
+        return "a checkpoint, an answer store or a lock by its name"
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError:
+        return None  # absent, or not ours to read: the write reports what stops it
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None
+        if os.pread(fd, len(_SQLITE_MAGIC), 0) == _SQLITE_MAGIC:
+            return "a database (a checkpoint or an answer store)"
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return "locked by a running process (a run's lock file)"
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return None
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+
+
 def _same_file(a: Path, b: Path) -> bool:
     same = a.resolve() == b.resolve()
     with contextlib.suppress(OSError):
@@ -153,17 +226,9 @@ def _same_file(a: Path, b: Path) -> bool:
 
 
 def check_summary_path(path: Path, request: RunRequest) -> None:
-    """``--summary-json`` must be a new or replaceable file, never the input, output or checkpoint."""
-    taken = [request.input, request.output, request.store_path, request.problems, request.changes]
+    """``--summary-json`` must be a new or replaceable file, never one the job reads or keeps."""
     where = {"option": "summary_json", "path": str(path)}
-    for other in taken:
-        if other is not None and _same_file(path, other):
-            raise UsageError(
-                "{o[summary_json]} {path} would overwrite {other}; choose another file",
-                code="would_overwrite",
-                other=str(other),
-                **where,
-            )
+    check_write_target(path, request, "summary_json")
     if path.is_dir():
         raise UsageError("{o[summary_json]} {path} is a directory", code="not_a_file", **where)
     if not path.parent.is_dir():

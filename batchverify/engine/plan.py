@@ -23,6 +23,7 @@ from batchverify.core.timeutil import utc_now_iso
 from batchverify.engine.answers import AnswerStore
 from batchverify.engine.joblist import JOB_LIST_KEY, check_same_list
 from batchverify.engine.paths import OUTPUT_STAMP_KEY, check_not_edited, check_paths
+from batchverify.engine.sqlitebase import holds_store
 from batchverify.engine.store import Checkpoint, check_endpoint, checkpoint_path
 from batchverify.errors import PLAIN_NAMES, BatchVerifyError, InputError, UsageError
 from batchverify.files.formats import output_kind
@@ -214,7 +215,7 @@ def build_plan(
     if plan.freshness is not None:
         plan.reuse_since = plan.freshness.since
     path = request.store_path
-    if path is None or not path.exists():
+    if path is None or not holds_store(path):
         plan.to_send = list(plan.distinct)
         if not checkpoint_only:
             _reuse_shared(plan)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import secrets
 import sqlite3
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -14,7 +15,16 @@ from typing import Any
 
 from batchverify.errors import BusyError, CheckpointError
 
-__all__ = ["Guarded", "release_lock", "storage_error", "take_lock"]
+__all__ = [
+    "Guarded",
+    "busy",
+    "create_whole",
+    "holds_store",
+    "lock_held",
+    "release_lock",
+    "storage_error",
+    "take_lock",
+]
 
 
 def storage_error(path: Path, exc: sqlite3.DatabaseError) -> CheckpointError:
@@ -70,22 +80,107 @@ class Guarded:
 
 
 def take_lock(path: Path) -> int:
+    """The run lock of the store at ``path`` (its ``.lock`` file), or ``BusyError``.
+
+    The lock guards only while its path names the locked file: one replaced between our open and
+    our flock is opened again, so two runs never hold locks on two different files of one name."""
     lock_path = path.with_name(path.name + ".lock")
+    for _ in range(5):
+        fd = _open_lock(lock_path)
+        try:
+            # flock is released by the kernel when the process dies: a kill -9 leaves no stale lock.
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise busy(path) from None
+        try:
+            same = lock_path.stat(follow_symlinks=False).st_ino == os.fstat(fd).st_ino
+        except OSError:
+            same = False
+        if same:
+            return fd
+        os.close(fd)
+    raise busy(path)
+
+
+def busy(path: Path) -> BusyError:
+    """Another run holds the lock of the store at ``path``."""
+    output = path.name.removesuffix(".checkpoint.sqlite")
+    return BusyError(f"another batchverify run is working on {output} (lock {path.name}.lock)")
+
+
+def _open_lock(lock_path: Path) -> int:
     try:
-        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+        # Never through a link planted at the lock's name; private like the checkpoint.
+        return os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
     except OSError as exc:
         raise CheckpointError(f"cannot create {lock_path}: {exc.strerror}") from None
+
+
+def lock_held(path: Path) -> bool:
+    """Whether a run holds the lock of the store at ``path`` now (without taking it)."""
     try:
-        # flock is released by the kernel when the process dies, so a kill -9 never leaves a stale lock.
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        fd = os.open(path.with_name(path.name + ".lock"), os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
     except BlockingIOError:
+        return True
+    except OSError:
+        return False
+    finally:
         os.close(fd)
-        output = path.name.removesuffix(".checkpoint.sqlite")
-        raise BusyError(f"another batchverify run is working on {output} (lock {lock_path.name})") from None
-    return fd
+    return False
 
 
 def release_lock(fd: int | None) -> None:
     if fd is not None:
         with contextlib.suppress(OSError):
             os.close(fd)
+
+
+def create_whole(path: Path, script: str) -> None:
+    """Create the database at ``path`` (its schema from ``script``) if there is none, all at once.
+
+    It is built at a private temporary name and linked to ``path`` only when complete, readable by
+    its owner only: a run killed or out of disk while creating leaves no half-made store that would
+    block the next run, and a run reading beside it never sees one. Call it holding the store's lock
+    (temporary files left by a killed run are then stale, and removed)."""
+    for stale in path.parent.glob(f".{path.name}.*.new*"):
+        with contextlib.suppress(OSError):
+            stale.unlink()
+    with contextlib.suppress(OSError):
+        if path.stat(follow_symlinks=False).st_size == 0:
+            path.unlink()  # an empty file holds no answers: one an earlier release left half-made
+    if path.exists() or path.is_symlink():
+        return
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.new")
+    try:
+        os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600))
+        con = sqlite3.connect(tmp, isolation_level=None)
+        try:
+            con.executescript(script)
+        finally:
+            con.close()
+        os.link(tmp, path)  # never replaces: only a complete store ever has the store's name
+    except FileExistsError:
+        pass
+    except (OSError, sqlite3.Error) as exc:
+        why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise CheckpointError(f"cannot create {path}: {why}") from None
+    finally:
+        for leftover in (tmp, tmp.with_name(tmp.name + "-journal")):
+            with contextlib.suppress(OSError):
+                leftover.unlink()
+
+
+def holds_store(path: Path | None) -> bool:
+    """Whether ``path`` holds a store to read: not absent, and not the empty file a run killed
+    while creating one (by an earlier release) left behind."""
+    if path is None:
+        return False
+    try:
+        return path.stat().st_size > 0
+    except OSError:
+        return False

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from batchverify.core.timeutil import fresh_until
-from batchverify.engine.sqlitebase import Guarded, release_lock, take_lock
+from batchverify.engine.sqlitebase import Guarded, busy, create_whole, lock_held, release_lock, take_lock
 from batchverify.engine.storeschema import (
     ANSWER_COLUMNS,
     MIGRATE_FROM_1,
@@ -79,6 +79,8 @@ class Checkpoint:
             raise CheckpointError(f"no checkpoint store at {path}")
         lock_fd = take_lock(path) if lock else None
         try:
+            if create:
+                create_whole(path, SCHEMA + f"INSERT INTO meta VALUES ('schema', '{SCHEMA_VERSION}');")
             con = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
             con.execute("PRAGMA journal_mode=WAL")
             con.execute("PRAGMA synchronous=NORMAL")
@@ -102,6 +104,8 @@ class Checkpoint:
                 raise CheckpointError(f"{path} was written by another batchverify version (schema {row[0]})")
         except sqlite3.DatabaseError as exc:
             release_lock(lock_fd)
+            if lock_fd is None and lock_held(path):
+                raise busy(path) from None  # a run is at work on it: never "move it away"
             raise CheckpointError(f"{path} is not a usable checkpoint store ({exc}); move it away") from None
         except BaseException:
             release_lock(lock_fd)

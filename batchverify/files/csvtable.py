@@ -136,9 +136,11 @@ class CsvTable(Table):
         closes swallows the rest of the file into one cell, and a stray pair of quotes swallows the
         rows between them; either would make the run "complete" on far fewer rows than the file has."""
         text = "".join(lines)
-        dialect = {"delimiter": self.format.delimiter, "quotechar": self.format.quotechar}
+        whole = io.StringIO(text, newline="")
         try:
-            for _ in csv.reader(io.StringIO(text, newline=""), strict=True, **dialect):
+            for _ in csv.reader(
+                whole, delimiter=self.format.delimiter, quotechar=self.format.quotechar, strict=True
+            ):
                 pass
         except csv.Error as exc:
             if "unexpected end of data" in str(exc):

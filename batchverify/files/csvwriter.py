@@ -97,7 +97,7 @@ def write_csv_rows(
     """``rows`` (texts; None is an empty cell) to ``out`` in ``fmt``'s dialect, atomically."""
     codec = output_codec(fmt, output_encoding)
     with atomic_path(out) as tmp:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        fd = os.open(tmp, os.O_WRONLY | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC)
         with open(fd, "w", encoding=codec, newline="") as f:
             writer = csv.writer(
                 f,

@@ -5,6 +5,7 @@ with ``os.replace`` only when complete, so a failed or interrupted write leaves 
 from __future__ import annotations
 
 import contextlib
+import os
 import secrets
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -14,7 +15,16 @@ from typing import Any, TypeVar
 from batchverify.errors import OutputError
 from batchverify.files.tables import Record, Table
 
-__all__ = ["Annotate", "CellValue", "Layout", "annotated", "atomic_path", "check_target", "place"]
+__all__ = [
+    "Annotate",
+    "CellValue",
+    "Layout",
+    "annotated",
+    "atomic_path",
+    "check_target",
+    "place",
+    "private_file",
+]
 
 CellValue = str | int | bool | None
 Annotate = Callable[[list[str]], list[list[CellValue]]]
@@ -104,9 +114,16 @@ def place(cells: list[Any], layout: Layout, values: list[Any], fill: Any) -> lis
 
 @contextlib.contextmanager
 def atomic_path(out: Path) -> Iterator[Path]:
-    """A fresh temporary path beside ``out``; moved onto ``out`` only if the block succeeds."""
+    """A fresh temporary file beside ``out``; moved onto ``out`` only if the block succeeds.
+
+    The file is created here, new (never through a link planted at its name) and readable by its
+    owner only: it holds phone numbers. Replacing a file keeps that file's permissions."""
     # Hidden, unique, and with the same suffix (openpyxl and people look at suffixes).
     tmp = out.with_name(f".{out.stem}.{secrets.token_hex(4)}.tmp{out.suffix}")
+    try:
+        private_file(tmp)
+    except OSError as exc:
+        raise OutputError(f"cannot write {out} ({exc.strerror or exc})") from None
     try:
         yield tmp
         with contextlib.suppress(OSError):
@@ -119,6 +136,11 @@ def atomic_path(out: Path) -> Iterator[Path]:
     except BaseException:
         _unlink(tmp)
         raise
+
+
+def private_file(path: Path) -> None:
+    """Create ``path`` empty, new (never through a link planted at its name), owner-only."""
+    os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600))
 
 
 def _unlink(path: Path) -> None:

@@ -9,7 +9,7 @@ import secrets
 import zipfile
 from pathlib import Path
 
-from batchverify.files.layout import Annotate, Layout
+from batchverify.files.layout import Annotate, Layout, private_file
 from batchverify.files.xlsx.cells import ResultCells
 from batchverify.files.xlsx.model import Presentation, StreamUnsupported
 from batchverify.files.xlsx.package import Package, copy_member
@@ -47,6 +47,7 @@ def rewrite_workbook(
         raise ValueError("header_row must be 0 or a 1-based row")
     tmp = out.with_name(f".{out.name}.{secrets.token_hex(4)}.sheet.tmp")
     try:
+        private_file(tmp)  # the sheet's rows: phone numbers
         with zipfile.ZipFile(src) as archive:
             return _rewrite(archive, tmp, out, sheet_name, header_row, width, layout, phone_col, annotate,
                             presentation, batch_size)  # fmt: skip
