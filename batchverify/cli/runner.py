@@ -23,6 +23,7 @@ from batchverify.core.timeutil import utc_now_iso
 from batchverify.engine.events import Event, JobStarted, Sharing, StopReason
 from batchverify.engine.job import Job, Target
 from batchverify.engine.options import Options
+from batchverify.engine.output import kill_writers
 from batchverify.engine.summary import summary_from_plan
 from batchverify.report.console import describe_plan, describe_summary
 from batchverify.report.progress import Progress
@@ -118,6 +119,8 @@ def _signals(job: Job) -> Iterator[None]:
         nonlocal hits
         hits += 1
         if hits > 1:
+            kill_writers()  # nothing is written after the run has said it stopped
+            log.warning("quit now: every answer is in the checkpoint; run again to write the output")
             os._exit(errors.EXIT_INTERRUPTED)
         again = "Ctrl-C again" if sig is signal.SIGINT else f"{sig.name} again"
         log.warning(

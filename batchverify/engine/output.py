@@ -15,8 +15,10 @@ import datetime
 import json
 import os
 import secrets
+import signal
 import subprocess
 import sys
+import threading
 import zoneinfo
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,13 +41,18 @@ from batchverify.engine.store import Checkpoint, Store
 from batchverify.errors import OutputError
 from batchverify.files.exceltable import ExcelTable
 from batchverify.files.formats import output_kind
-from batchverify.files.layout import CellValue
+from batchverify.files.layout import CellValue, remove_stale_temps
 from batchverify.files.readers import Table, open_table
 from batchverify.files.tables import TableFormat
 from batchverify.files.writers import write_table
 from batchverify.models import OUTPUT_COLUMNS, Status
 
-__all__ = ["OUTPUT_COLUMNS", "WriteResult", "WriteSpec", "write_output"]
+__all__ = ["OUTPUT_COLUMNS", "PARENT_ENV", "WriteResult", "WriteSpec", "kill_writers", "write_output"]
+
+# The writer child's parent process id, so the child can tell that it was orphaned.
+PARENT_ENV = "BATCHVERIFY_WRITER_PARENT"
+_CHILDREN: set[subprocess.Popen[str]] = set()
+_CHILDREN_LOCK = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -115,6 +122,9 @@ def write_output(plan: Plan, store: Store, job_id: int) -> WriteResult:
     Anything that involves a workbook is written by a child process (see the module docstring);
     CSV to CSV, which streams in small steps, in the calling thread.
     """
+    for path in (plan.request.output, plan.request.problems, plan.request.changes):
+        if path is not None:
+            remove_stale_temps(path)  # of a writer killed with its run
     stamp_before = store.get_meta(OUTPUT_STAMP_KEY)
     spec = dataclasses.replace(
         spec_of(plan, job_id), recorded_stamp=stamp_before, overwrite=plan.request.overwrite
@@ -150,20 +160,33 @@ def run_writer_child(spec: WriteSpec) -> WriteResult:
     A plain subprocess, not multiprocessing: spawn would import the caller's main script again
     (a script without a ``__main__`` guard would run its jobs a second time), and fork is unsafe in
     a process with threads. Its own session, so a Ctrl-C meant for the run does not kill the write.
+    It never outlives the run: it dies with its parent (``kill -9`` included, see ``writechild``),
+    and ``kill_writers()`` ends it before a process leaves at once.
     """
     package_root = str(Path(__file__).resolve().parents[2])
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH", "")) if p)
+    env[PARENT_ENV] = str(os.getpid())
     doc = {k: (str(v) if isinstance(v, Path) else v) for k, v in dataclasses.asdict(spec).items()}
-    proc = subprocess.run(
+    child = subprocess.Popen(
         [sys.executable, "-m", "batchverify.engine.writechild"],
-        input=json.dumps(doc),
-        capture_output=True,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
         env=env,
         start_new_session=True,
-        check=False,
     )
+    with _CHILDREN_LOCK:
+        _CHILDREN.add(child)
+    try:
+        stdout, _ = child.communicate(json.dumps(doc))
+    finally:
+        if child.poll() is None:  # the caller gave up (an exception, a cancelled thread): no orphan
+            _kill(child)
+        with _CHILDREN_LOCK:
+            _CHILDREN.discard(child)
+    proc = subprocess.CompletedProcess(child.args, child.returncode, stdout, "")
     lines = proc.stdout.strip().splitlines()
     try:
         answer = json.loads(lines[-1]) if lines else {}
@@ -175,6 +198,22 @@ def run_writer_child(spec: WriteSpec) -> WriteResult:
         raise OutputError(str(answer["error"]), code=str(answer.get("code") or "output"), **answer["params"])
     detail = answer.get("error") or f"the workbook writer ended with code {proc.returncode}"
     raise OutputError(detail)
+
+
+def kill_writers() -> None:
+    """End every workbook writer of this process now (before the process leaves at once), so no
+    output is replaced after the run has said it stopped and released its lock."""
+    with _CHILDREN_LOCK:
+        children = list(_CHILDREN)
+    for child in children:
+        _kill(child)
+
+
+def _kill(child: subprocess.Popen[str]) -> None:
+    with contextlib.suppress(OSError):
+        os.killpg(child.pid, signal.SIGKILL)  # its own session: the group is the child's
+    with contextlib.suppress(OSError, subprocess.TimeoutExpired):
+        child.wait(timeout=5)
 
 
 def write_in_child(spec: WriteSpec) -> WriteResult:

@@ -6,19 +6,36 @@ or ``{"error": "one line"}``.
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import json
+import os
+import signal
 import sys
 from pathlib import Path
 from typing import Any
 
 from batchverify.core.freshness import Freshness
-from batchverify.engine.output import WriteSpec, write_in_child
+from batchverify.engine.output import PARENT_ENV, WriteSpec, write_in_child
 from batchverify.errors import BatchVerifyError
 
 _PATHS = ("input", "output", "store", "problems", "changes")
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:
+    """Ask the kernel for SIGKILL when the parent dies (Linux), then make sure it has not already:
+    an orphaned writer would replace the output after its run had exited and released the lock."""
+    with contextlib.suppress(OSError, AttributeError):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    parent = os.environ.get(PARENT_ENV, "")
+    if parent.isdigit() and os.getppid() != int(parent):
+        os._exit(1)
 
 
 def main() -> int:
+    _die_with_parent()
     doc: dict[str, Any] = json.loads(sys.stdin.read())
     fields: dict[str, Any] = {k: (Path(v) if k in _PATHS and v is not None else v) for k, v in doc.items()}
     if fields.get("freshness") is not None:

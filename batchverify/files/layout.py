@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import secrets
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -136,6 +137,22 @@ def atomic_path(out: Path) -> Iterator[Path]:
     except BaseException:
         _unlink(tmp)
         raise
+
+
+def remove_stale_temps(out: Path) -> None:
+    """Remove the temporary files an interrupted write of ``out`` left (a killed writer): the
+    names ``atomic_path`` and the staged output use, and nothing else. Call it holding the
+    output's lock, so no live write of ``out`` owns them."""
+    token = r"\.[0-9a-f]{8}\."
+    stem, name = re.escape(out.stem), re.escape(out.name)
+    pattern = re.compile(
+        rf"\.\.?(?:{stem}{token}(?:new{token})?(?:tmp|new){re.escape(out.suffix)}|{name}{token}sheet\.tmp)"
+    )
+    with contextlib.suppress(OSError):
+        for entry in os.scandir(out.parent):
+            if pattern.fullmatch(entry.name) and entry.is_file(follow_symlinks=False):
+                with contextlib.suppress(OSError):
+                    Path(entry.path).unlink()
 
 
 def private_file(path: Path) -> None:
