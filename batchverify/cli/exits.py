@@ -15,7 +15,14 @@ from batchverify import errors
 from batchverify._version import __version__
 from batchverify.engine.summary import Summary
 
-__all__ = ["EXIT_CODES", "SUMMARY_JSON", "exit_code_of", "write_failed_summary", "write_summary"]
+__all__ = [
+    "EXIT_CODES",
+    "SUMMARY_JSON",
+    "exit_code_of",
+    "write_failed_summary",
+    "write_interrupted_summary",
+    "write_summary",
+]
 
 # How each outcome of the engine ends the process (the README's exit-code table).
 EXIT_CODES: dict[str, int] = {
@@ -59,6 +66,23 @@ def write_failed_summary(exc: errors.BatchVerifyError, message: str) -> None:
         "exit_code": exc.exit_code,
         "error": message,
         "error_code": exc.code,
+        "version": __version__,
+        "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+    with contextlib.suppress(OSError):
+        _replace(path, doc)
+
+
+def write_interrupted_summary() -> None:
+    """A run stopped by a signal before its summary (while planning) says so in --summary-json."""
+    path = SUMMARY_JSON[0]
+    if path is None:
+        return
+    doc = {
+        "outcome": "interrupted",
+        "exit_code": errors.EXIT_INTERRUPTED,
+        "error": "interrupted before the run had a summary",
+        "error_code": "interrupted",
         "version": __version__,
         "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }

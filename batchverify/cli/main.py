@@ -16,7 +16,7 @@ import click
 from batchverify import errors
 from batchverify._version import __version__
 from batchverify.cli.answers import answers
-from batchverify.cli.exits import write_failed_summary
+from batchverify.cli.exits import write_failed_summary, write_interrupted_summary
 from batchverify.cli.flags import CLI_NAMES
 from batchverify.cli.run import run
 from batchverify.cli.serve import serve
@@ -125,11 +125,15 @@ def main(argv: list[str] | None = None) -> None:
             with contextlib.suppress(ValueError):
                 stream.reconfigure(errors="replace")
     _setup_logging()
+    # SIGTERM and SIGHUP (the terminal closed) before or after the sending stage end as Ctrl-C
+    # does: unwind cleanly, say so, exit 130 (the sending stage has handlers of its own).
     signal.signal(signal.SIGTERM, _terminate)
+    signal.signal(signal.SIGHUP, _terminate)
     try:
         cli.main(args=argv, prog_name="batchverify", standalone_mode=False)
     except click.exceptions.Abort:
         click.echo("batchverify: interrupted", err=True)
+        write_interrupted_summary()
         sys.exit(errors.EXIT_INTERRUPTED)
     except click.ClickException as exc:
         # One line, like every other error ("batchverify run --help" shows the usage).
@@ -143,6 +147,7 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         click.echo("batchverify: interrupted", err=True)
+        write_interrupted_summary()
         sys.exit(errors.EXIT_INTERRUPTED)
     except Exception as exc:
         if os.environ.get("BATCHVERIFY_DEBUG"):

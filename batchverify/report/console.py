@@ -126,8 +126,8 @@ def describe_summary(summary: Summary) -> str:
     if summary.uncertain_from_previous_run:
         lines.append(
             f"  {counted(summary.uncertain_from_previous_run, 'number')} were in flight or waiting for a "
-            "send slot when an earlier run was killed; those that were sent may have been billed; this job "
-            "asks them again"
+            "send slot when an earlier run ended without their answers (killed, or its disk full); those "
+            "that were sent may have been billed; this job asks them again"
         )
     if summary.output_kept:
         lines.append(

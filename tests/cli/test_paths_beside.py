@@ -52,7 +52,7 @@ def test_a_summary_aimed_at_a_busy_runs_lock_is_refused_and_the_lock_keeps_guard
             third = run_cli("run", src, "--yes", env=env)
             assert third.returncode == 2 and "another batchverify run is working" in third.stderr
         finally:
-            out, err = first.communicate(timeout=120)
+            _, err = first.communicate(timeout=120)
         assert first.returncode == 0, err
         ledger = sim.ledger()
     assert ledger["requests"] == 200 and set(ledger["billed_by_number"].values()) == {1}  # type: ignore[union-attr]
@@ -109,8 +109,8 @@ def test_every_file_holding_numbers_is_private(
         "run", src, "--yes", "--problems", tmp_path / "p.csv", "--summary-json", tmp_path / "s.json", env=env
     )
     assert result.returncode == 0, result.stderr
-    for name in ("list.verified.csv", "list.verified.csv.checkpoint.sqlite", "list.verified.csv.checkpoint.sqlite.lock",
-                 "p.csv", "s.json"):  # fmt: skip
+    store = "list.verified.csv.checkpoint.sqlite"
+    for name in ("list.verified.csv", store, store + ".lock", "p.csv", "s.json"):
         mode = stat.S_IMODE((tmp_path / name).stat().st_mode)
         assert mode == 0o600, (name, oct(mode))
     # A file the user already had keeps the permissions they gave it.

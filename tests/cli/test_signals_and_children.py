@@ -1,10 +1,10 @@
-"""No child outlives its run: the workbook writer dies with a run that leaves at once (a second
-SIGTERM) or is killed (kill -9), and nothing is written after the process has said it stopped."""
+"""Signals at each phase of a run, and the processes around it: a signal while planning ends in 130
+with a word; no child outlives its run (a second SIGTERM, kill -9), nothing is written after it."""
 
 from __future__ import annotations
 
 import csv
-import os
+import json
 import signal
 import subprocess
 import time
@@ -93,3 +93,28 @@ def _gone(pid: int) -> bool:
     except OSError:
         return True
     return state == "Z"
+
+
+@pytest.mark.timeout(300)
+@pytest.mark.parametrize("sig", [signal.SIGHUP, signal.SIGTERM, signal.SIGINT])
+def test_a_signal_while_planning_ends_with_130_and_a_word(
+    sig: signal.Signals, tmp_path: Path, fast_sim: SimulatorServer, env: dict[str, str]
+) -> None:
+    """The terminal closing (SIGHUP), a service stop or Ctrl-C while a big list is read: exit 130,
+    one line saying so, a summary saying so, nothing sent, nothing left behind."""
+    src = tmp_path / "list.csv"
+    with src.open("w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow(["name", "mobile"])
+        writer.writerows([f"n{i}", f"1380{i:07d}"] for i in range(1_000_000))
+    summary = tmp_path / "s.json"
+    proc = start_cli("run", src, "--yes", "--summary-json", summary, env=env)
+    time.sleep(2.0)  # reading and normalising a million rows takes longer than this
+    assert proc.poll() is None
+    proc.send_signal(sig)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "interrupted" in err and "Traceback" not in err
+    assert json.loads(summary.read_text())["outcome"] == "interrupted"
+    assert fast_sim.ledger()["requests"] == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["home", "list.csv", "s.json"]
