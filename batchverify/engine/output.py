@@ -30,6 +30,7 @@ from batchverify.engine.annotate import STATUS_INDEX, Annotator, WriteResult, is
 from batchverify.engine.paths import (
     OUTPUT_STAMP_KEY,
     SIDE_FILES_KEY,
+    check_input_unchanged,
     output_stamp,
     same_output,
     side_files_of,
@@ -83,6 +84,7 @@ class WriteSpec:
     # What the output held when batchverify last wrote it, and whether it may be replaced anyway.
     recorded_stamp: str | None = None
     overwrite: bool = False
+    input_stamp: str | None = None  # what the plan read: the outputs are written from that, or not at all
 
 
 def spec_of(plan: Plan, job_id: int) -> WriteSpec:
@@ -107,6 +109,7 @@ def spec_of(plan: Plan, job_id: int) -> WriteSpec:
         endpoint=plan.endpoint_identity,
         changes=request.changes,
         replace_anyway=request.restart,
+        input_stamp=plan.input_stamp,
     )
 
 
@@ -249,6 +252,7 @@ def write_files(spec: WriteSpec, table: Table, store: Store) -> WriteResult:
         made_at=datetime.datetime.now(datetime.UTC),
     )
     look = OutputLook(spec.language, spec.summary_sheet, facts, _local_zone())
+    _check_input(spec)
     staged = spec.output.with_name(f".{spec.output.stem}.{secrets.token_hex(4)}.new{spec.output.suffix}")
     try:
         write_table(
@@ -264,6 +268,7 @@ def write_files(spec: WriteSpec, table: Table, store: Store) -> WriteResult:
             ),
         )
         result = annotate.result()
+        _check_input(spec)  # and not changed while it was read for the output
         if _shows_less(spec, result):
             result.kept_output = True
             return result
@@ -290,6 +295,11 @@ def write_files(spec: WriteSpec, table: Table, store: Store) -> WriteResult:
         with contextlib.suppress(OSError):
             staged.unlink()
     return result
+
+
+def _check_input(spec: WriteSpec) -> None:
+    if spec.input_stamp is not None:
+        check_input_unchanged(spec.input, spec.input_stamp, "while this run was working")
 
 
 def _refuse_if_edited(spec: WriteSpec, staged: Path) -> None:

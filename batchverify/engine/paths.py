@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 __all__ = [
     "OUTPUT_STAMP_KEY",
     "SIDE_FILES_KEY",
+    "check_input_unchanged",
     "check_not_edited",
     "check_paths",
     "check_summary_path",
@@ -252,6 +253,19 @@ def output_stamp(path: Path) -> str | None:
     except OSError:
         return None
     return "sha256:" + digest.hexdigest()
+
+
+def check_input_unchanged(path: Path, stamp: str, when: str) -> None:
+    """The input still holds what the plan read (``stamp``): a list replaced, edited or truncated
+    while a run works on it would give an output of other rows, without the answers paid for."""
+    if output_stamp(path) != stamp:
+        raise OutputError(
+            "{file} changed " + when + " (replaced, edited or truncated): no output is written from "
+            "it, and every answer is kept in the checkpoint; run again to plan and write from the "
+            "file as it is now",
+            code="input_changed",
+            file=str(path),
+        )
 
 
 def same_output(recorded: str | None, path: Path) -> bool:

@@ -22,7 +22,13 @@ from batchverify.core.normalize import normalize_mobile
 from batchverify.core.timeutil import utc_now_iso
 from batchverify.engine.answers import AnswerStore
 from batchverify.engine.joblist import JOB_LIST_KEY, check_same_list
-from batchverify.engine.paths import OUTPUT_STAMP_KEY, check_not_edited, check_paths
+from batchverify.engine.paths import (
+    OUTPUT_STAMP_KEY,
+    check_input_unchanged,
+    check_not_edited,
+    check_paths,
+    output_stamp,
+)
 from batchverify.engine.sqlitebase import holds_store
 from batchverify.engine.store import Checkpoint, check_endpoint, checkpoint_path
 from batchverify.errors import PLAIN_NAMES, BatchVerifyError, InputError, UsageError
@@ -105,6 +111,7 @@ class Plan:
     shared: dict[int, RowResult] = field(default_factory=dict)  # reused from the answer store
     shared_oldest: str | None = None
     made_at: str = ""
+    input_stamp: str | None = None  # what the input held when it was read (its SHA-256)
     output_encoding: str | None = None  # the CSV output's codec when not the input's (a BOM added)
 
     @property
@@ -202,9 +209,14 @@ def build_plan(
     check_paths(request)
     if request.output_encoding is not None:
         _check_codec(request.output_encoding)
+    stamp = None
     if table is None:
+        stamp = output_stamp(request.input)
         table = open_table(request.input, sheet=request.sheet, encoding=request.encoding)
     plan = _scan(request, table, endpoint_identity)
+    if stamp is not None:
+        check_input_unchanged(request.input, stamp, "while it was being read")
+        plan.input_stamp = stamp
     now = now or datetime.datetime.now(datetime.UTC)
     plan.made_at = utc_now_iso(now)
     plan.freshness = Freshness.of(request.max_age, request.max_age_by_status, now)
