@@ -23,7 +23,15 @@ fmt: $(STAMP)
 	$(BIN)/ruff format batchverify tests bench
 	$(BIN)/ruff check --fix batchverify tests bench
 
-test: lint
+# Tencent's Node.js SDK, pinned, for the test that points it at the simulator (skipped without npm,
+# except under CI, where .ci/run installs it).
+NODE_SDK := tests/node/node_modules/.package-lock.json
+$(NODE_SDK): tests/node/package.json tests/node/package-lock.json
+	@if command -v npm >/dev/null 2>&1; then \
+		npm ci --prefix tests/node --no-audit --no-fund --silent; \
+	else echo "npm not found: the Node.js SDK test will be skipped"; fi
+
+test: lint $(NODE_SDK)
 	$(BIN)/python -m pytest -q
 
 # Exit 1 is the expected end of the demo: the sample list holds numbers that stay busy, hit the

@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import email.utils
 import json
+import logging
 import signal
 import sys
 import threading
@@ -55,6 +56,8 @@ __all__ = [
 DEFAULT_PORT = 8080
 _REASONS = {502: "Bad Gateway", 503: "Service Unavailable", 504: "Gateway Timeout"}
 
+log = logging.getLogger("batchverify.simulator")
+
 _SIM_KEY = web.AppKey("simulator", Engine)
 
 
@@ -70,10 +73,14 @@ async def _api(request: web.Request) -> web.StreamResponse:
     body = await request.read()
     try:
         answer, extra = sim.answer(request, body)
-    except ApiError as exc:
-        sim.ledger.error(exc.code)
+    except Exception as exc:
+        # Every request gets Tencent's JSON error, whatever it holds; never aiohttp's text/plain 500.
+        error = exc if isinstance(exc, ApiError) else ApiError("InternalError", "An internal error occurred.")
+        if not isinstance(exc, ApiError):
+            log.exception("simulator: unexpected error answering a request")
+        sim.ledger.error(error.code)
         answer, extra = (
-            {"Error": {"Code": exc.code, "Message": exc.message}, "RequestId": str(uuid.uuid4())},
+            {"Error": {"Code": error.code, "Message": error.message}, "RequestId": str(uuid.uuid4())},
             0.0,
         )
     delay = sim.latency() + extra

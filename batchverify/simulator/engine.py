@@ -102,11 +102,16 @@ class DropAnswer:
 Answer = dict[str, object] | GatewayAnswer | DropAnswer
 
 
+_MAX_DEPTH = 16  # the API's parameters nest three levels; a deeper request is an attack
+
+
 def unflatten(pairs: Iterable[tuple[str, str]]) -> dict[str, object]:
     """GET parameters as the SDK flattens them (``Encryption.EncryptList.0=Mobile``) back to nesting."""
     root: dict[str, object] = {}
     for key, value in pairs:
         *path, last = key.split(".")
+        if len(path) > _MAX_DEPTH:
+            raise ApiError("InvalidParameter", f"The parameter `{key[:60]}` is nested too deeply.")
         node = root
         for part in path:
             child = node.get(part)
@@ -124,6 +129,15 @@ def _listify(node: object) -> object:
     if items and all(k.isdigit() for k in items):
         return [items[k] for k in sorted(items, key=int)]
     return items
+
+
+def _without_port(host: str) -> str:
+    """``127.0.0.1:8080`` → ``127.0.0.1``; ``[::1]:8080`` → ``[::1]`` (a URL's hostname)."""
+    if host.startswith("["):
+        end = host.find("]")
+        return host[: end + 1] if end != -1 else host
+    name, sep, port = host.rpartition(":")
+    return name if sep and port.isdigit() and ":" not in name else host
 
 
 def _parse_authorization(value: str) -> tuple[str, str, str, str, str]:
@@ -185,7 +199,11 @@ class Engine:
         if not (stamp.isascii() and stamp.isdigit() and len(stamp) <= 11):
             raise ApiError("InvalidParameter", "Parameter `Timestamp` type error.")
         timestamp = int(stamp)
-        if service != SERVICE or date != signing.utc_date(timestamp):
+        host = request.headers.get("Host", "")
+        # Tencent's Node.js SDK names the service after the endpoint's first label ("127" for
+        # 127.0.0.1:8080) and signs the host without its port; the other SDKs sign "faceid" and
+        # the Host header as sent. A local endpoint accepts what each official SDK signs.
+        if service not in (SERVICE, host.split(".")[0]) or date != signing.utc_date(timestamp):
             raise ApiError(
                 "AuthFailure.SignatureFailure",
                 f"The credential scope `{date}/{service}` does not match "
@@ -199,19 +217,27 @@ class Engine:
         if abs(cfg.clock() - timestamp) > MAX_SKEW_S:
             raise ApiError("AuthFailure.SignatureExpire", "The signature is expired, please request again.")
         unsigned = request.headers.get("X-TC-Content-SHA256") == "UNSIGNED-PAYLOAD"
-        expected = signing.signature(
-            secret_key=cfg.secret_key,
-            service=SERVICE,
-            timestamp=timestamp,
-            method=request.method,
-            host=request.headers.get("Host", ""),
-            content_type=request.headers.get("Content-Type", ""),
-            # The raw query as received: the SDK signs its own (unsorted) urlencode() output.
-            query=request.raw_path.partition("?")[2],
-            payload=body,
-            payload_hash=hashlib.sha256(b"UNSIGNED-PAYLOAD").hexdigest() if unsigned else None,
-        )
-        if signed != signing.SIGNED_HEADERS or not hmac.compare_digest(expected, sig):
+        content_type = request.headers.get("Content-Type", "")
+        if not (host.isascii() and content_type.isascii()):
+            raise ApiError(
+                "AuthFailure.SignatureFailure", "The `Host` and `Content-Type` headers must be ASCII."
+            )
+        matched = False
+        for signed_host in dict.fromkeys((host, _without_port(host))):
+            expected = signing.signature(
+                secret_key=cfg.secret_key,
+                service=service,
+                timestamp=timestamp,
+                method=request.method,
+                host=signed_host,
+                content_type=content_type,
+                # The raw query as received: the SDK signs its own (unsorted) urlencode() output.
+                query=request.raw_path.partition("?")[2],
+                payload=body,
+                payload_hash=hashlib.sha256(b"UNSIGNED-PAYLOAD").hexdigest() if unsigned else None,
+            )
+            matched = matched or hmac.compare_digest(expected, sig)
+        if signed != signing.SIGNED_HEADERS or not matched:
             raise ApiError(
                 "AuthFailure.SignatureFailure",
                 "The provided credentials could not be validated. Please check your signature is correct.",
@@ -225,6 +251,8 @@ class Engine:
             params = json.loads(body) if body.strip() else {}
         except (ValueError, UnicodeDecodeError):
             raise ApiError("InvalidParameter", "The request body is not valid JSON.") from None
+        except RecursionError:
+            raise ApiError("InvalidParameter", "The request body is nested too deeply.") from None
         if not isinstance(params, dict):
             raise ApiError("InvalidParameter", "The request body must be a JSON object.")
         return params
