@@ -6,6 +6,8 @@ import enum
 import random
 from dataclasses import dataclass
 
+from batchverify.core.timeutil import clock_offset
+from batchverify.errors import FatalApiError
 from batchverify.models import (
     STATUS_BY_CODE,
     STATUS_BY_RESULT,
@@ -149,3 +151,17 @@ class RetryPolicy:
         """Exponential backoff with jitter for the ``retry``-th retry (1-based)."""
         ceiling = min(self.max_delay, self.base_delay * 2 ** (retry - 1))
         return float(ceiling * (0.5 + rng.random() / 2))
+
+
+def fatal_error(reply: ErrorReply, local_epoch: float) -> FatalApiError:
+    """The error that stops the job; an expired signature names how far off the local clock is."""
+    message = reply.message
+    if reply.code == "AuthFailure.SignatureExpire":
+        offset = clock_offset(reply.server_date, local_epoch)
+        if offset is not None and abs(offset) >= 60:
+            way = "ahead of" if offset > 0 else "behind"
+            message = (
+                f"the local clock is about {abs(offset):.0f} s {way} the server's; requests are "
+                "signed with the local time, so set the clock right (NTP) and run again"
+            )
+    return FatalApiError(reply.code, message, reply.request_id)

@@ -15,7 +15,6 @@ import datetime
 import json
 import os
 import secrets
-import signal
 import subprocess
 import sys
 import threading
@@ -214,7 +213,7 @@ def kill_writers() -> None:
 
 def _kill(child: subprocess.Popen[str]) -> None:
     with contextlib.suppress(OSError):
-        os.killpg(child.pid, signal.SIGKILL)  # its own session: the group is the child's
+        child.kill()  # SIGKILL: the writer starts no process of its own
     with contextlib.suppress(OSError, subprocess.TimeoutExpired):
         child.wait(timeout=5)
 

@@ -16,8 +16,15 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from typing import Protocol
 
-from batchverify.core.classify import CallKind, RetryPolicy, classify, error_result, result_from_reply
-from batchverify.core.timeutil import clock_offset, utc_now_iso
+from batchverify.core.classify import (
+    CallKind,
+    RetryPolicy,
+    classify,
+    error_result,
+    fatal_error,
+    result_from_reply,
+)
+from batchverify.core.timeutil import utc_now_iso
 from batchverify.engine.asyncstore import AsyncStore
 from batchverify.engine.events import (
     AnswerRecorded,
@@ -409,17 +416,3 @@ class Sender:
         except TimeoutError:
             return False
         return True
-
-
-def fatal_error(reply: ErrorReply, local_epoch: float) -> FatalApiError:
-    """The error that stops the job; an expired signature names how far off the local clock is."""
-    message = reply.message
-    if reply.code == "AuthFailure.SignatureExpire":
-        offset = clock_offset(reply.server_date, local_epoch)
-        if offset is not None and abs(offset) >= 60:
-            way = "ahead of" if offset > 0 else "behind"
-            message = (
-                f"the local clock is about {abs(offset):.0f} s {way} the server's; requests are "
-                "signed with the local time, so set the clock right (NTP) and run again"
-            )
-    return FatalApiError(reply.code, message, reply.request_id)

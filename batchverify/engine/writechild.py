@@ -10,7 +10,6 @@ import contextlib
 import ctypes
 import json
 import os
-import signal
 import sys
 from pathlib import Path
 from typing import Any
@@ -21,6 +20,7 @@ from batchverify.errors import BatchVerifyError
 
 _PATHS = ("input", "output", "store", "problems", "changes")
 _PR_SET_PDEATHSIG = 1
+_SIGKILL = 9  # Linux's number, where PR_SET_PDEATHSIG exists (the engine handles no signals)
 
 
 def _die_with_parent() -> None:
@@ -28,7 +28,7 @@ def _die_with_parent() -> None:
     an orphaned writer would replace the output after its run had exited and released the lock."""
     with contextlib.suppress(OSError, AttributeError):
         libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        libc.prctl(_PR_SET_PDEATHSIG, _SIGKILL, 0, 0, 0)
     parent = os.environ.get(PARENT_ENV, "")
     if parent.isdigit() and os.getppid() != int(parent):
         os._exit(1)
