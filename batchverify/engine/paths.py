@@ -247,7 +247,14 @@ def output_stamp(path: Path) -> str | None:
     """What the output holds, by content (a ``touch`` or a copy changes nothing): its SHA-256."""
     digest = hashlib.sha256()
     try:
-        with path.open("rb") as f:
+        # Never blocks on a pipe or a device (the reader refuses those with its own message).
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError:
+        return None
+    try:
+        with os.fdopen(fd, "rb") as f:
+            if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+                return None
             while block := f.read(1 << 20):
                 digest.update(block)
     except OSError:
