@@ -32,6 +32,7 @@ from batchverify.engine.paths import (
 from batchverify.engine.sqlitebase import holds_store
 from batchverify.engine.store import Checkpoint, check_endpoint, checkpoint_path
 from batchverify.errors import PLAIN_NAMES, BatchVerifyError, InputError, UsageError
+from batchverify.files.exceltable import ExcelTable
 from batchverify.files.formats import output_kind
 from batchverify.files.readers import Record, Table, open_table
 from batchverify.models import OUTPUT_COLUMNS, RowResult, Status
@@ -336,8 +337,8 @@ def _scan(request: RunRequest, table: Table, endpoint_identity: str) -> Plan:
         for record in itertools.chain(table.preamble(), [Record(table.header_line, table.header)]):
             _encodable(record.cells, codec, record.line)
     for record in itertools.islice(table.records(), 1, None):
-        if not any(record.cells):
-            continue  # a blank row: written back blank, never counted
+        if not record.is_data:
+            continue  # a blank row or a table's totals row: written back as it is, never counted
         plan.rows += 1
         if codec is not None:
             _encodable(record.cells, codec, record.line)
@@ -354,7 +355,25 @@ def _scan(request: RunRequest, table: Table, endpoint_identity: str) -> Plan:
             plan.duplicate_rows += 1
         else:
             distinct[number] = None
+    if plan.empty and isinstance(table, ExcelTable):
+        _refuse_unsaved_formulas(table, phone_col)
     return plan
+
+
+def _refuse_unsaved_formulas(table: ExcelTable, phone_col: int) -> None:
+    """Phone cells that read as empty because they hold a formula Excel never calculated (a
+    workbook a script wrote): the run would say complete without them."""
+    count, first = table.formulas_without_values(phone_col)
+    if count:
+        raise InputError(
+            "{file}: {count} cells of the phone column ({first}) hold a formula with no saved value "
+            "(the workbook was written by a program and never opened in Excel), so they read as empty; "
+            "open it in Excel or LibreOffice, save it, and run again",
+            code="unsaved_formulas",
+            file=str(table.path),
+            count=count,
+            first=", ".join(first) + (", ..." if count > len(first) else ""),
+        )
 
 
 def _encodable(cells: list[str], codec: str, line: int) -> None:

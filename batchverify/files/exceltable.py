@@ -95,13 +95,36 @@ class ExcelTable(Table):
 
     def rows(self) -> Iterator[Record]:
         """Every row from sheet row 1; ``line`` is the sheet row number."""
+        totals = self.totals_rows()
         for line, values in self.native_rows():
-            yield Record(line, self._texts(values))
+            yield Record(line, self._texts(values), line in totals)
 
     def native_records(self) -> Iterator[tuple[Record, list[NativeValue]]]:
         """Every row as a record and as calamine's typed values (for a workbook written anew)."""
+        totals = self.totals_rows()
         for line, values in self.native_rows():
-            yield Record(line, self._texts(values)), values
+            yield Record(line, self._texts(values), line in totals), values
+
+    def totals_rows(self) -> frozenset[int]:
+        """The sheet rows that are a table's totals row (xlsx and xlsm; read once)."""
+        cached: frozenset[int] | None = getattr(self, "_totals", None)
+        if cached is None:
+            cached = frozenset()
+            if self.format.kind in ("xlsx", "xlsm") and self.format.sheet_name:
+                from batchverify.files.xlsx.sheetfacts import totals_rows  # lxml: only for workbooks
+
+                cached = totals_rows(self.path, self.format.sheet_name)
+            self._totals = cached
+        return cached
+
+    def formulas_without_values(self, column: int) -> tuple[int, list[str]]:
+        """Cells of ``column`` holding a formula with no saved value (read as empty): how many, and
+        the first few references."""
+        if self.format.kind not in ("xlsx", "xlsm") or not self.format.sheet_name:
+            return 0, []
+        from batchverify.files.xlsx.sheetfacts import formulas_without_values
+
+        return formulas_without_values(self.path, self.format.sheet_name, column)
 
     def max_width(self) -> int:
         """Column A up to the sheet's last used column."""

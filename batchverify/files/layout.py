@@ -73,16 +73,16 @@ def annotated(
     annotate: Annotate,
     batch_size: int,
 ) -> Iterator[tuple[Record, _P, list[CellValue] | None]]:
-    """Pair each data record with its result values (None for a blank record), in batches."""
+    """Pair each data record with its result values (None for a blank or totals row), in batches."""
     batch: list[tuple[Record, _P]] = []
 
     def flush() -> Iterator[tuple[Record, _P, list[CellValue] | None]]:
-        # Blank records have no status: they are not annotated (nor counted), and stay blank.
-        filled = [(rec, payload) for rec, payload in batch if any(rec.cells)]
+        # Blank records and totals rows have no status: not annotated (nor counted), kept as they are.
+        filled = [(rec, payload) for rec, payload in batch if rec.is_data]
         phones = [rec.cells[phone_col] if phone_col < len(rec.cells) else "" for rec, _ in filled]
         results = iter(annotate(phones) if phones else [])
         for rec, payload in batch:
-            if not any(rec.cells):
+            if not rec.is_data:
                 yield rec, payload, None
                 continue
             values = next(results, None)

@@ -52,6 +52,13 @@ class Record:
 
     line: int
     cells: list[str]
+    # A table's totals row (=SUBTOTAL under an Excel list): written back as it is, never a customer.
+    totals: bool = False
+
+    @property
+    def is_data(self) -> bool:
+        """Whether the row is a customer's: not blank, not a totals row."""
+        return not self.totals and any(self.cells)
 
 
 class Table(abc.ABC):

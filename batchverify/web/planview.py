@@ -27,7 +27,7 @@ def plan_view(made: Plan) -> dict[str, Any]:
     """The ``plan`` object of the JSON API."""
     table = made.table
     header = list(table.header)
-    sample = [r for r in itertools.islice(table.records(), 1, _SAMPLE_ROWS + 1) if any(r.cells)]
+    sample = [r for r in itertools.islice(table.records(), 1, _SAMPLE_ROWS + 1) if r.is_data]
     width = min(_MAX_COLUMNS, max([len(header), *(len(r.cells) for r in sample)]))
     width = max(width, made.phone_col + 1)  # the phone column is always shown and offered
     candidates = []

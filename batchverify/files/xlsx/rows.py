@@ -73,6 +73,7 @@ class RowPlan:
     looks: list[ResultColumn]
     phone_col: int
     batch_size: int
+    skip_rows: frozenset[int] = frozenset()  # source rows written as they are (a table's totals row)
 
 
 @dataclass
@@ -191,7 +192,7 @@ class RowStream:
         out_number = number + 1 if self._shift else number
         if m is not None and self._shift:
             attrs = attrs[: m.start(1)] + str(out_number).encode() + attrs[m.end(1) :]
-        if content is None or not self._value_re.search(content):
+        if content is None or not self._value_re.search(content) or number in self.plan.skip_rows:
             if content is not None and self._shift:
                 content = self._cell_r_re.sub(_bump, content)
             raw = b"<" + self._p + b"row" + attrs + (b"/>" if content is None else b">" + content + self._end)

@@ -10,7 +10,19 @@ from lxml import etree
 from batchverify.files.xlsx.package import MAIN_NS, REL_NS, Package, find_child, local, parse_xml, serialize
 from batchverify.files.xlsx.sheetxml import fmt_range, parse_range
 
-__all__ = ["SheetTables"]
+__all__ = ["SheetTables", "totals_of"]
+
+
+def totals_of(table_root: Any) -> range:
+    """The sheet rows (1-based) of a table's totals row(s): empty when it has none."""
+    box = parse_range(table_root.get("ref", ""))
+    try:
+        count = int(table_root.get("totalsRowCount", "0") or "0")
+    except ValueError:
+        count = 0
+    if box is None or not 0 < count <= box[3] - box[1]:
+        return range(0)
+    return range(box[3] - count + 1, box[3] + 1)
 
 
 class SheetTables:
@@ -22,6 +34,10 @@ class SheetTables:
             if part and part in package.names:
                 self.parts[part] = parse_xml(package.read(part))
         self.edited: dict[str, bytes] = {}
+
+    def totals_rows(self) -> frozenset[int]:
+        """The rows that are a table's totals row: written back as they are, never annotated."""
+        return frozenset(row for root in self.parts.values() for row in totals_of(root))
 
     def starts_on(self, row: int) -> bool:
         for root in self.parts.values():

@@ -1,0 +1,80 @@
+"""Cells that look empty but are not, and rows that look like customers but are not: a formula a
+script wrote without its value is named (with what to do), and a table's totals row is written back
+as it is, never read as a customer without a number."""
+
+from __future__ import annotations
+
+import zipfile
+from pathlib import Path
+
+import openpyxl
+import pytest
+from openpyxl.worksheet.table import Table as ListObject
+
+from batchverify.engine.job import Job, plan
+from batchverify.engine.plan import RunRequest
+from batchverify.errors import InputError
+from tests.support.script import TARGET, Script, fast_gate, numbers
+
+
+async def test_phone_formulas_without_saved_values_are_named_with_what_to_do(tmp_path: Path) -> None:
+    src = tmp_path / "list.xlsx"
+    book = openpyxl.Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.append(["name", "phone", "raw"])
+    for i, phone in enumerate(numbers(6), start=2):
+        sheet.append([f"c{i}", f"=C{i}" if i % 2 else phone, phone])  # as a script writes a formula
+    book.save(src)
+    with pytest.raises(InputError, match=r"3 cells of the phone column \(B3, B5, B7\) hold a formula") as refused:
+        await plan(RunRequest(input=src, output=tmp_path / "out.xlsx"), endpoint_identity="scripted")
+    assert refused.value.code == "unsaved_formulas" and "open it in Excel" in str(refused.value)
+
+
+async def test_formulas_excel_calculated_are_read_by_their_value(tmp_path: Path) -> None:
+    """The same workbook as Excel saves it: each formula with its value (and Excel's saved empty
+    text, t="str" with an empty <v>, is a value too)."""
+    src = tmp_path / "list.xlsx"
+    book = openpyxl.Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.append(["name", "phone"])
+    sheet.append(["a", "=B3"])
+    sheet.append(["b", numbers(1)[0]])
+    book.save(src)
+    with zipfile.ZipFile(src) as archive:
+        parts = {i.filename: archive.read(i.filename) for i in archive.infolist()}
+    xml = parts["xl/worksheets/sheet1.xml"].decode()
+    assert "<f>B3</f><v></v>" in xml
+    parts["xl/worksheets/sheet1.xml"] = xml.replace("<f>B3</f><v></v>", "<f>B3</f><v>13600000001</v>").encode()
+    with zipfile.ZipFile(src, "w") as archive:
+        for name, data in parts.items():
+            archive.writestr(name, data)
+    made = await plan(RunRequest(input=src, output=tmp_path / "out.xlsx"), endpoint_identity="scripted")
+    assert made.empty == 0 and len(made.distinct) == 2
+
+
+async def test_a_tables_totals_row_is_kept_and_never_counted(tmp_path: Path) -> None:
+    src = tmp_path / "list.xlsx"
+    book = openpyxl.Workbook()
+    sheet = book.active
+    assert sheet is not None
+    phones = numbers(4)
+    sheet.append(["name", "phone", "amount"])
+    for i, phone in enumerate(phones):
+        sheet.append([f"c{i}", phone, i])
+    sheet.append(["Total", "=SUBTOTAL(103,[phone])", "=SUBTOTAL(109,[amount])"])
+    table = ListObject(displayName="Customers", ref="A1:C6")
+    table.totalsRowCount = 1
+    sheet.add_table(table)
+    book.save(src)
+    out = tmp_path / "out.xlsx"
+    made = await plan(RunRequest(input=src, output=out), endpoint_identity="scripted")
+    assert (made.rows, made.empty, made.invalid, len(made.distinct)) == (4, 0, 0, 4)
+    summary = await Job(made, TARGET, verifier=Script(), gate=fast_gate()).run()
+    assert summary.outcome == "complete" and summary.rows == 4
+    written = openpyxl.load_workbook(out)["Sheet"]
+    header = [c.value for c in written[1]]
+    status = header.index("mobile_status") + 1
+    assert [written.cell(row=r, column=status).value for r in range(2, 6)] == ["normal"] * 4
+    assert written.cell(row=6, column=1).value == "Total" and written.cell(row=6, column=status).value is None
