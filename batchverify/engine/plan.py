@@ -22,6 +22,7 @@ from batchverify.core.normalize import normalize_mobile
 from batchverify.core.timeutil import utc_now_iso
 from batchverify.engine.answers import AnswerStore
 from batchverify.engine.joblist import JOB_LIST_KEY, check_same_list
+from batchverify.engine.limits import ExcelLimits
 from batchverify.engine.paths import (
     OUTPUT_STAMP_KEY,
     check_input_unchanged,
@@ -336,7 +337,9 @@ def _scan(request: RunRequest, table: Table, endpoint_identity: str) -> Plan:
         codec = _check_codec(plan.output_encoding, request.language)
         for record in itertools.chain(table.preamble(), [Record(table.header_line, table.header)]):
             _encodable(record.cells, codec, record.line)
+    limits = ExcelLimits(table, [request.output, request.problems, request.changes])
     for record in itertools.islice(table.records(), 1, None):
+        limits.see(record)
         if not record.is_data:
             continue  # a blank row or a table's totals row: written back as it is, never counted
         plan.rows += 1
@@ -355,6 +358,7 @@ def _scan(request: RunRequest, table: Table, endpoint_identity: str) -> Plan:
             plan.duplicate_rows += 1
         else:
             distinct[number] = None
+    limits.check()
     if plan.empty and isinstance(table, ExcelTable):
         _refuse_unsaved_formulas(table, phone_col)
     return plan

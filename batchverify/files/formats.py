@@ -4,9 +4,20 @@ from __future__ import annotations
 
 from pathlib import Path
 
-__all__ = ["ALLOWED_OUTPUTS", "TEXT_SUFFIXES", "output_kind"]
+__all__ = [
+    "ALLOWED_OUTPUTS",
+    "EXCEL_CELL_CHARS",
+    "EXCEL_COLUMNS",
+    "EXCEL_ROWS",
+    "TEXT_SUFFIXES",
+    "output_kind",
+]
 
 TEXT_SUFFIXES = (".csv", ".tsv", ".txt", ".tab")
+# What one Excel worksheet holds.
+EXCEL_ROWS = 1_048_576
+EXCEL_COLUMNS = 16_384
+EXCEL_CELL_CHARS = 32_767
 # The output formats each input format may be written as.
 ALLOWED_OUTPUTS: dict[str, tuple[str, ...]] = {
     "csv": (*TEXT_SUFFIXES, ".xlsx"),

@@ -13,7 +13,7 @@ from openpyxl.worksheet.table import Table as ListObject
 
 from batchverify.engine.job import Job, plan
 from batchverify.engine.plan import RunRequest
-from batchverify.errors import InputError
+from batchverify.errors import InputError, UsageError
 from tests.support.script import TARGET, Script, fast_gate, numbers
 
 
@@ -26,7 +26,9 @@ async def test_phone_formulas_without_saved_values_are_named_with_what_to_do(tmp
     for i, phone in enumerate(numbers(6), start=2):
         sheet.append([f"c{i}", f"=C{i}" if i % 2 else phone, phone])  # as a script writes a formula
     book.save(src)
-    with pytest.raises(InputError, match=r"3 cells of the phone column \(B3, B5, B7\) hold a formula") as refused:
+    with pytest.raises(
+        InputError, match=r"3 cells of the phone column \(B3, B5, B7\) hold a formula"
+    ) as refused:
         await plan(RunRequest(input=src, output=tmp_path / "out.xlsx"), endpoint_identity="scripted")
     assert refused.value.code == "unsaved_formulas" and "open it in Excel" in str(refused.value)
 
@@ -46,7 +48,9 @@ async def test_formulas_excel_calculated_are_read_by_their_value(tmp_path: Path)
         parts = {i.filename: archive.read(i.filename) for i in archive.infolist()}
     xml = parts["xl/worksheets/sheet1.xml"].decode()
     assert "<f>B3</f><v></v>" in xml
-    parts["xl/worksheets/sheet1.xml"] = xml.replace("<f>B3</f><v></v>", "<f>B3</f><v>13600000001</v>").encode()
+    parts["xl/worksheets/sheet1.xml"] = xml.replace(
+        "<f>B3</f><v></v>", "<f>B3</f><v>13600000001</v>"
+    ).encode()
     with zipfile.ZipFile(src, "w") as archive:
         for name, data in parts.items():
             archive.writestr(name, data)
@@ -78,3 +82,30 @@ async def test_a_tables_totals_row_is_kept_and_never_counted(tmp_path: Path) -> 
     status = header.index("mobile_status") + 1
     assert [written.cell(row=r, column=status).value for r in range(2, 6)] == ["normal"] * 4
     assert written.cell(row=6, column=1).value == "Total" and written.cell(row=6, column=status).value is None
+
+
+@pytest.mark.parametrize(
+    ("rows", "needle"),
+    [
+        (
+            lambda: [["name", "phone", "note"], ["a", "13800138000", "x" * 40_000]],
+            "a cell of 40,000 characters",
+        ),
+        (lambda: [[f"h{i}" for i in range(16_380)], ["13800138000"] + [""] * 16_379], "16,393 columns"),
+        (lambda: [["name", "phone"]] + [["a", "13800138000"]] * 1_048_576, "1,048,577 rows"),
+    ],
+    ids=["long cell", "wide", "long"],
+)
+async def test_a_workbook_output_beyond_excels_limits_is_refused_with_the_way_out(
+    tmp_path: Path, rows: object, needle: str
+) -> None:
+    import csv
+
+    src = tmp_path / "list.csv"
+    with src.open("w", newline="", encoding="utf-8") as f:
+        csv.writer(f).writerows(rows())  # type: ignore[operator]
+    with pytest.raises(UsageError, match=needle) as refused:
+        await plan(RunRequest(input=src, output=tmp_path / "out.xlsx"), endpoint_identity="scripted")
+    assert refused.value.code == "excel_limit" and "write a CSV instead" in str(refused.value)
+    made = await plan(RunRequest(input=src, output=tmp_path / "out.csv"), endpoint_identity="scripted")
+    assert len(made.distinct) == 1
