@@ -19,14 +19,15 @@ settings.load_profile("batchverify")
 
 @pytest.fixture(autouse=True)
 def private_runtime_dir(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Every test (and every batchverify it starts) keeps its host-wide rate log and its answer store
-    in folders of its own, never in the real runtime or data directory, and names no rate store.
-    Returns the runtime folder."""
-    run = tmp_path_factory.mktemp("runtime")
-    monkeypatch.setenv("XDG_RUNTIME_DIR", str(run))
+    """Every test (and every batchverify it starts) keeps its host-wide rate log (``BATCHVERIFY_STATE_DIR``)
+    and its answer store in folders of its own, never in the user's real ones, and names no rate
+    store. Returns the state folder (the host window lives in its ``rate``)."""
+    state = tmp_path_factory.mktemp("state")
+    monkeypatch.setenv("BATCHVERIFY_STATE_DIR", str(state))
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path_factory.mktemp("runtime")))
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path_factory.mktemp("data")))
     monkeypatch.delenv("BATCHVERIFY_RATE_STORE", raising=False)
-    return run
+    return state
 
 
 @pytest.fixture

@@ -25,7 +25,7 @@ from batchverify.engine.job import Job, Target
 from batchverify.engine.options import Options
 from batchverify.engine.output import kill_writers
 from batchverify.engine.summary import summary_from_plan
-from batchverify.report.console import describe_plan, describe_summary
+from batchverify.report.console import counted, describe_plan, describe_summary
 from batchverify.report.progress import Progress
 
 __all__ = ["RunSettings", "run_job"]
@@ -65,6 +65,9 @@ async def run_job(options: Options, target: Target, run: RunSettings) -> int:
                 f"batchverify {__version__}: job {event.job_id} ({how}), {event.to_send} to send; "
                 f"input {made.request.input.absolute()}"
             )
+            if event.rate_window:
+                now = f"{counted(event.sharing, 'other process', 'other processes')} sending now"
+                log.info("rate window: at most %g/s, shared by %s (%s)", rate, event.rate_window, now)
         progress(event)
 
     job = await prepare(options, target, run.input, run.output or ..., events=events)

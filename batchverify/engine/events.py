@@ -64,6 +64,8 @@ class JobStarted:
     job_id: int
     resumed: bool
     to_send: int
+    rate_window: str = ""  # who shares the account's rate window ("" when nothing is sent)
+    sharing: int = 0  # other processes sending through it right now
 
 
 @dataclass(frozen=True, slots=True)

@@ -32,6 +32,7 @@ import threading
 import time
 import weakref
 from collections.abc import Callable
+from pathlib import Path
 from typing import Protocol
 
 from aiolimiter import AsyncLimiter
@@ -111,6 +112,10 @@ class StrictGate:
         self._hold = hold
         self._max_hold = max_hold
         self._recent_throttles: collections.deque[float] = collections.deque()
+        self._lags: collections.deque[tuple[float, float]] = collections.deque(maxlen=400)
+        self.lag_margin = 0.0
+        self._base_rate = rate
+        self._leases: dict[object, float] = {}
         self._relax_after = relax_after
         self.cold_margin = cold_margin
         self._cold_for = cold_for
@@ -137,10 +142,29 @@ class StrictGate:
         self._pacers.clear()
 
     def limit_to(self, rate: float) -> None:
-        """Lower the rate (a job sharing this gate asked for less); never raises it."""
+        """Lower the rate for good (every job of this gate from now on); never raises it."""
         with self._lock:
-            if rate < self._rate:
-                self._set_rate(rate)  # the log keeps its times; the next take counts them at the new cap
+            self._base_rate = min(self._base_rate, rate)
+            self._apply_rate()
+
+    def lease(self, rate: float) -> object:
+        """A job's own rate while it runs: the gate keeps the lowest rate any running job asked for,
+        and goes back up when that job ends (``release``)."""
+        token = object()
+        with self._lock:
+            self._leases[token] = rate
+            self._apply_rate()
+        return token
+
+    def release(self, token: object) -> None:
+        with self._lock:
+            self._leases.pop(token, None)
+            self._apply_rate()
+
+    def _apply_rate(self) -> None:
+        rate = min(self._leases.values(), default=self._base_rate)
+        if rate != self._rate:
+            self._set_rate(rate)  # the log keeps its times; the next take counts them at the new cap
 
     def _pacer(self) -> AsyncLimiter:
         loop = asyncio.get_running_loop()
@@ -157,7 +181,9 @@ class StrictGate:
                 now = self._clock()
                 if now - self._last_send > self.window + self._cold_for:
                     self._cold_until = now + self._cold_for  # idle: the next sends start cold
-                margin = max(self.margin, self.cold_margin) if now < self._cold_until else self.margin
+                margin = max(self.margin, self.lag_margin)
+                if now < self._cold_until:
+                    margin = max(margin, self.cold_margin)
                 cap, span = self._cap, self.window + margin
             # The window decides under its own lock (a thread lock, flock, or an atomic Redis
             # script) and never holds it across this await or the sleep below.
@@ -170,7 +196,20 @@ class StrictGate:
                 return
             # Several waiters (of this process or others) may wake for one free slot; the window
             # lets one through and the others are told their new wait.
+            asleep = self._clock()
             await asyncio.sleep(wait)
+            self._note_lag(self._clock() - asleep - wait)
+
+    def _note_lag(self, lag: float) -> None:
+        """How late the loop woke us: a send leaves that much after its slot, so the margin keeps
+        twice the worst lag of the last 10 s (a loaded machine widens it, a quiet one narrows it)."""
+        with self._lock:
+            now = self._clock()
+            lags = self._lags
+            lags.append((now, max(0.0, lag)))
+            while lags and now - lags[0][0] > 10.0:
+                lags.popleft()
+            self.lag_margin = min(self.max_margin, 2 * max(late for _, late in lags))
 
     def _relax(self, now: float) -> None:
         if self.margin > self.base_margin and now - self._last_throttle >= self._relax_after:
@@ -199,6 +238,11 @@ class StrictGate:
         return self.store.sharing()
 
     @property
+    def where(self) -> str:
+        """Who shares this gate's window, in words."""
+        return self.store.where
+
+    @property
     def problem(self) -> str | None:
         """A one-line note once the shared window failed and the gate went on locally, else None."""
         return self.store.problem
@@ -217,9 +261,20 @@ class FairShare:
     the job's loop.
     """
 
-    def __init__(self, gate: RateGate) -> None:
+    def __init__(self, gate: RateGate, rate: float | None = None) -> None:
         self.gate = gate
         self._turn = asyncio.Lock()
+        # The job's --rate holds while it runs (a shared gate's own lease), and no longer.
+        lease = getattr(gate, "lease", None)
+        self._lease = lease(rate) if lease is not None and rate is not None else None
+
+    def close(self) -> None:
+        """The job is done: its rate no longer holds the gate down."""
+        if self._lease is not None:
+            release = getattr(self.gate, "release", None)
+            if release is not None:
+                release(self._lease)
+            self._lease = None
 
     @property
     def rate(self) -> float:
@@ -241,10 +296,12 @@ def make_window(account: str, endpoint: str, store: str) -> Window:
     """The window ``store`` names for (SecretId, endpoint): "memory", "host" or a Redis URL."""
     if store == "memory":
         return MemoryWindow()
-    if store == "host":
+    if store == "host" or store.startswith(("/", "~")):
         if os.name != "posix":  # no flock: the gate keeps the rate for this process only
             return MemoryWindow()
-        return HostWindow(host_window_path(account, endpoint))
+        if store == "host":
+            return HostWindow(host_window_path(account, endpoint))
+        return HostWindow(host_window_path(account, endpoint, Path(store)), group=True)
     if store.startswith(("redis://", "rediss://", "unix://")):
         # Imported here: redis-py is only loaded by runs that use it.
         from batchverify.engine.ratestore.remote import RedisWindow
@@ -252,18 +309,19 @@ def make_window(account: str, endpoint: str, store: str) -> Window:
         local = make_window(account, endpoint, "host")
         assert isinstance(local, MemoryWindow | HostWindow)
         return RedisWindow(store, window_key(account, endpoint), local)
-    raise UsageError(f"the rate store must be host, memory or a redis:// URL, not {store[:40]!r}")
+    raise UsageError(f"the rate store must be host, memory, a folder or a redis:// URL, not {store[:40]!r}")
 
 
 def shared_gate(account: str, endpoint: str, rate: float, store: str | None = None) -> StrictGate:
     """The process-wide gate of one account (SecretId) at one endpoint.
 
-    Jobs asking for different rates share the lowest one: the cap belongs to the account, not to
-    a job. ``store`` says who else shares it: "host" (every batchverify process of this user on
-    this host; the default), "memory" (this process only) or a ``redis://``/``rediss://`` URL
-    (every host using that Redis). None reads ``BATCHVERIFY_RATE_STORE``, then defaults to "host".
-    Raises ``UsageError`` for an unknown store, an unusable runtime directory or an unreachable
-    Redis.
+    Jobs asking for different rates share the lowest one while they run together (each job leases
+    its rate through ``FairShare``): the cap belongs to the account, not to a job. ``store`` says
+    who else shares it: "host" (every batchverify process of this user on this host; the
+    default), a folder's path (everyone naming that folder), "memory" (this process only) or a
+    ``redis://``/``rediss://`` URL (every host using that Redis). None reads
+    ``BATCHVERIFY_RATE_STORE``, then defaults to "host". Raises ``UsageError`` for an unknown
+    store, an unusable folder or an unreachable Redis.
     """
     if store is None:
         store = os.environ.get(RATE_STORE_ENV, "").strip() or "host"
@@ -272,8 +330,6 @@ def shared_gate(account: str, endpoint: str, rate: float, store: str | None = No
         if gate is None:
             window = make_window(account, endpoint, store)
             gate = _SHARED[(account, endpoint, store)] = StrictGate(rate, store=window)
-        else:
-            gate.limit_to(rate)
         return gate
 
 

@@ -172,7 +172,9 @@ class Job:
         gate: RateGate | None = self.gate
         if made.to_send and gate is None:
             # Before the job is opened: an unreachable rate store is a usage error, nothing sent.
-            gate = shared_gate(
+            # In a thread: opening a host file or reaching Redis must not hold the event loop.
+            gate = await asyncio.to_thread(
+                shared_gate,
                 target.credentials.secret_id if target.credentials else "",
                 target.endpoint_identity,
                 target.send.rate,
@@ -191,16 +193,21 @@ class Job:
             summary.job_id, summary.run_id, summary.resumed = info.job_id, info.run_id, info.resumed
             summary.job_started_at = info.started_at
             summary.started_at = started_at
-            self._emit(JobStarted(info.job_id, info.resumed, len(to_send)))
+            where = str(getattr(gate, "where", "")) if to_send else ""
+            sharing = getattr(gate, "sharing", None)
+            others = await asyncio.to_thread(sharing) if to_send and sharing is not None else 0
+            summary.rate_window = where
+            self._emit(JobStarted(info.job_id, info.resumed, len(to_send), where, int(others)))
             sender = None
             if to_send and self._stop_reason is None:
                 async with self._client() as verifier, self._watch_sharing(gate, summary):
                     assert gate is not None
+                    share = FairShare(gate, target.send.rate)
                     sender = self._sender = Sender(
                         verifier,
                         store,
                         target.send,
-                        FairShare(gate),
+                        share,
                         total=len(to_send),
                         budget=made.max_billable,
                         cap=made.request.max_billable,
@@ -210,7 +217,10 @@ class Job:
                     asked = self._asked_to_stop()  # perhaps while the host name was resolved
                     if asked is not None:
                         sender.stop(asked)
-                    await sender.run(iter(to_send))
+                    try:
+                        await sender.run(iter(to_send))
+                    finally:
+                        share.close()
             # Every final answer of the job, not only this run's: a run killed before its end
             # shared nothing, and what it paid for must still reach other lists.
             await store.run(_share, made, list(made.distinct), store.store, info.job_id)

@@ -319,11 +319,13 @@ def _rate_store(name: str, value: object) -> object:
     if value is None:
         return None
     if not isinstance(value, str):
-        raise _bad(name, value, "host, memory or redis://HOST:PORT/DB", "wrong_type")
+        raise _bad(name, value, "host, memory, a folder or redis://HOST:PORT/DB", "wrong_type")
     spec = value.strip()
-    if spec in ("host", "memory") or spec.startswith(("redis://", "rediss://", "unix://")):
+    if spec in ("host", "memory") or spec.startswith(("redis://", "rediss://", "unix://", "/", "~")):
         return spec
-    raise _bad(name, value, "host, memory or redis://HOST:PORT/DB", "unknown_rate_store")
+    raise _bad(
+        name, value, "host, memory, a folder's absolute path or redis://HOST:PORT/DB", "unknown_rate_store"
+    )
 
 
 _CHECKS: dict[str, Any] = {

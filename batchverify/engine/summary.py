@@ -79,6 +79,7 @@ class Summary:
     max_billable_cap: int | None = None  # --max-billable
     price: float | None = None  # --price, per billable answer
     shared_with: int = 0  # other processes that used the account's rate at the same time
+    rate_window: str = ""  # who shares the account's 20/s window (the file or Redis it lives in)
     rate_store_problem: str | None = None  # the shared rate store failed; the run went on locally
     fatal: errors.FatalApiError | None = field(default=None, repr=False, compare=False)
 

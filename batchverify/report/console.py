@@ -179,9 +179,9 @@ def money(amount: float) -> str:
     return f"{rounded:.6f}".rstrip("0")
 
 
-def counted(n: int, word: str) -> str:
+def counted(n: int, word: str, plural: str | None = None) -> str:
     """``1 row``, ``2 rows``: every count reads right in the singular."""
-    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+    return f"{n} {word}" if n == 1 else f"{n} {plural or word + 's'}"
 
 
 def _when(iso: str | None) -> str:

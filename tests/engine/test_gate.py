@@ -132,14 +132,28 @@ def test_after_throttling_the_cap_holds_with_the_wider_margin() -> None:
     assert busiest_window(sent, 1.0 + margin) <= 20
 
 
-def test_shared_gate_is_one_per_account_and_endpoint_and_the_lowest_rate_wins() -> None:
+def test_shared_gate_is_one_per_account_and_endpoint_and_the_lowest_running_rate_wins() -> None:
     a = shared_gate("AKID-test-shared-1", "host-a", 20)
     assert shared_gate("AKID-test-shared-1", "host-a", 20) is a
-    assert shared_gate("AKID-test-shared-1", "host-b", 20) is not a
+    assert shared_gate("AKID-test-shared-1", "host-a", 20) is not shared_gate(
+        "AKID-test-shared-1", "host-b", 20
+    )
     assert shared_gate("AKID-test-shared-2", "host-a", 20) is not a
     assert shared_gate("AKID-test-shared-1", "host-a", 10) is a
-    assert a.rate == 10
-    assert shared_gate("AKID-test-shared-1", "host-a", 50).rate == 10
+
+    async def jobs() -> list[float]:
+        seen = [a.rate]
+        slow = FairShare(a, 10)  # a job with --rate 10 joins: both run at 10
+        seen.append(a.rate)
+        fast = FairShare(a, 50)
+        seen.append(a.rate)
+        slow.close()  # it ends: the gate goes back up to what the jobs still running asked
+        seen.append(a.rate)
+        fast.close()
+        seen.append(a.rate)
+        return seen
+
+    assert asyncio.run(jobs()) == [20, 10, 10, 50, 20]
 
 
 def test_rejects_a_rate_that_is_not_positive() -> None:

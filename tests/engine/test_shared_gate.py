@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 
 from batchverify.engine.gate import StrictGate, shared_gate
-from batchverify.engine.ratestore import HostWindow, MemoryWindow, host_window_path, runtime_dir, window_key
+from batchverify.engine.ratestore import HostWindow, MemoryWindow, host_window_path, window_dir, window_key
 from batchverify.engine.ratestore.remote import RedisWindow
 from batchverify.errors import UsageError
 from batchverify.simulator import SimConfig, SimulatorServer
@@ -94,7 +94,7 @@ def test_two_processes_on_one_window_file_never_exceed_the_cap(tmp_path: Path) -
 
 def test_host_window_file_is_named_by_a_hash_in_a_private_directory(private_runtime_dir: Path) -> None:
     path = host_window_path("AKIDsecretlooking123", "faceid.tencentcloudapi.com")
-    assert path.parent == private_runtime_dir / "batchverify"
+    assert path.parent == private_runtime_dir / "rate"
     assert (
         "AKID" not in path.name
         and window_key("AKIDsecretlooking123", "faceid.tencentcloudapi.com") in path.name
@@ -107,19 +107,19 @@ def test_host_window_file_is_named_by_a_hash_in_a_private_directory(private_runt
     window.close()
 
 
-def test_a_runtime_directory_others_can_write_is_refused(private_runtime_dir: Path) -> None:
-    runtime_dir().chmod(0o777)
+def test_a_window_directory_others_can_write_is_refused(private_runtime_dir: Path) -> None:
+    window_dir().chmod(0o777)
     with pytest.raises(UsageError, match="writable by others"):
-        runtime_dir()
+        window_dir()
     with pytest.raises(UsageError):
         shared_gate("AKID-refused", "host", 20, store="host")
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="giving a directory to another user needs root")
-def test_a_runtime_directory_of_another_user_is_refused(private_runtime_dir: Path) -> None:
-    os.chown(runtime_dir(), 12345, -1)
+def test_a_window_directory_of_another_user_is_refused(private_runtime_dir: Path) -> None:
+    os.chown(window_dir(), 12345, -1)
     with pytest.raises(UsageError, match="another user"):
-        runtime_dir()
+        window_dir()
 
 
 def test_a_symlink_in_place_of_the_window_file_is_refused(tmp_path: Path) -> None:
@@ -217,21 +217,30 @@ def _numbers_csv(path: Path, start: int, count: int) -> Path:
     return path
 
 
-def _two_runs(tmp_path: Path, extra_env: dict[str, str], own_runtime_dirs: bool = False) -> dict[str, object]:
+def _two_runs(
+    tmp_path: Path,
+    extra_env: dict[str, str],
+    own_runtime_dirs: bool = False,
+    each: tuple[dict[str, str | None], dict[str, str | None]] = ({}, {}),
+) -> dict[str, object]:
     """Two ``batchverify run`` processes on one key at once; the simulator's ledger afterwards.
 
-    ``own_runtime_dirs``: each run gets a runtime directory of its own, as on two hosts.
+    ``own_runtime_dirs``: each run gets a state folder of its own, as on two hosts.
     """
     with SimulatorServer(SimConfig(rate_limit=CAP, latency_ms=(20, 80), seed=3)) as sim:
         envs = []
         for i in range(2):
             env = cli_env(sim, tmp_path / "home")
-            runtime = Path(os.environ["XDG_RUNTIME_DIR"])
             if own_runtime_dirs:
-                runtime = runtime / f"host{i}"
-                runtime.mkdir(mode=0o700)
-            env["XDG_RUNTIME_DIR"] = str(runtime)
+                state = Path(os.environ["BATCHVERIFY_STATE_DIR"]) / f"host{i}"
+                state.mkdir(mode=0o700)
+                env["BATCHVERIFY_STATE_DIR"] = str(state)
             env.update(extra_env)
+            for name, value in each[i].items():  # this run's own environment (None: unset)
+                if value is None:
+                    env.pop(name, None)
+                else:
+                    env[name] = value
             envs.append(env)
         sources = [
             _numbers_csv(tmp_path / f"list{i}.csv", 13500000000 + i * 3_000_000, 150) for i in range(2)
@@ -242,8 +251,10 @@ def _two_runs(tmp_path: Path, extra_env: dict[str, str], own_runtime_dirs: bool 
             out, err = run.communicate(timeout=120)
             assert run.returncode == 0, err
             said.append(out + err)
-        # Each run says it shares the account (the second one to start, at least, sees the first).
+        # Each run says it shares the account (the second one to start, at least, sees the first),
+        # and which window it uses.
         assert any("shared with 1 other batchverify process" in text for text in said), said
+        assert all("rate window: at most" in text for text in said), said
         return sim.ledger()
 
 
@@ -266,6 +277,24 @@ def _check_ledger(ledger: dict[str, object], floor: float) -> float:
 
 def test_two_command_line_runs_on_one_key_share_the_cap(tmp_path: Path) -> None:
     _check_ledger(_two_runs(tmp_path, {}), 0.85)
+
+
+def test_a_cron_job_and_a_login_shell_share_one_window_by_default(tmp_path: Path) -> None:
+    """The nightly job (no runtime folder, its own TMPDIR and HOME, as cron or a systemd service
+    starts it) and a resume typed in a login shell (XDG_RUNTIME_DIR set) on one key: one window,
+    the user's, whatever the environment; each says which and that it shares."""
+    login = tmp_path / "login-runtime"
+    login.mkdir(mode=0o700)
+    (tmp_path / "cron-tmp").mkdir()
+    shell: dict[str, str | None] = {"BATCHVERIFY_STATE_DIR": None, "XDG_RUNTIME_DIR": str(login)}
+    cron: dict[str, str | None] = {
+        "BATCHVERIFY_STATE_DIR": None,
+        "XDG_RUNTIME_DIR": None,
+        "TMPDIR": str(tmp_path / "cron-tmp"),
+        "HOME": str(tmp_path / "cron-home"),
+        "XDG_STATE_HOME": str(tmp_path / "cron-state"),
+    }
+    _check_ledger(_two_runs(tmp_path, {}, each=(shell, cron)), 0.85)
 
 
 # --- the Redis window -------------------------------------------------------------------------

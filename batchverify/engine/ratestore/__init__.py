@@ -5,7 +5,9 @@ at most ``cap`` may start in any ``span`` seconds?" It records the send when the
 says how long to wait when it is no. Where the log lives decides who shares the cap:
 
 - :class:`MemoryWindow`: one process (every job and event loop in it);
-- :class:`HostWindow`: every process of one user on this host (a small file under ``flock``);
+- :class:`HostWindow`: every process of one user on this host (a small file under ``flock`` in
+  the user's ``~/.local/state/batchverify/rate``, whatever the environment), or of everyone who
+  names the same folder;
 - :class:`~batchverify.engine.ratestore.remote.RedisWindow` (imported on demand, as it loads
   redis-py): every host (a Redis sorted set, timed by the Redis server's clock).
 
@@ -17,20 +19,23 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from batchverify.engine.ratestore.local import (
-    HostWindow,
-    MemoryWindow,
+from batchverify.engine.ratestore.folder import (
+    STATE_DIR_ENV,
     host_window_path,
-    runtime_dir,
+    state_dir,
+    window_dir,
     window_key,
 )
+from batchverify.engine.ratestore.local import HostWindow, MemoryWindow
 
 __all__ = [
+    "STATE_DIR_ENV",
     "HostWindow",
     "MemoryWindow",
     "Window",
     "host_window_path",
-    "runtime_dir",
+    "state_dir",
+    "window_dir",
     "window_key",
 ]
 
@@ -50,6 +55,11 @@ class Window(Protocol):
 
     def sharing(self) -> int:
         """How many other processes sent through this window in the last few seconds (cheap)."""
+        ...
+
+    @property
+    def where(self) -> str:
+        """Who shares this window, in words (the file or the Redis it lives in)."""
         ...
 
     @property

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import array
 import bisect
-import hashlib
 import logging
 import math
 import os
@@ -37,12 +36,6 @@ KEEP_SECONDS = 2.0
 # A process that sent within this many seconds counts as sharing the account.
 SHARE_SECONDS = 5.0
 BOOT_ID_PATH = "/proc/sys/kernel/random/boot_id"
-
-
-def window_key(account: str, endpoint: str) -> str:
-    """A stable name for (SecretId, endpoint) that does not reveal the SecretId."""
-    digest = hashlib.sha256(b"batchverify-rate\0" + account.encode() + b"\0" + endpoint.encode())
-    return digest.hexdigest()[:32]
 
 
 class MemoryWindow:
@@ -84,6 +77,10 @@ class MemoryWindow:
         return 0
 
     @property
+    def where(self) -> str:
+        return "this process only"
+
+    @property
     def problem(self) -> str | None:
         return None
 
@@ -105,38 +102,6 @@ def _decide(times: list[float], now: float, cap: int, span: float, hold_until: f
         times.append(now)
         return 0.0
     return ready - now
-
-
-def runtime_dir() -> Path:
-    """This user's private directory for host windows, created 0700 if missing.
-
-    ``$XDG_RUNTIME_DIR/batchverify`` when set (a per-user tmpfs on systemd hosts), otherwise
-    ``/tmp/batchverify-<uid>``. A directory another user owns, or one others may write to, is
-    refused: whoever can write there could replace the window file and lift the cap, or make it
-    stall every run.
-    """
-    base = os.environ.get("XDG_RUNTIME_DIR", "").strip()
-    uid = os.getuid()
-    if base and not Path(base).is_dir():
-        base = ""  # a stale value (left by su or sudo) must not stop a nightly run: use /tmp
-    path = Path(base) / "batchverify" if base else Path("/tmp") / f"batchverify-{uid}"
-    try:
-        path.mkdir(mode=0o700, exist_ok=True)
-        info = path.lstat()
-    except OSError as exc:
-        raise UsageError(f"cannot use {path} for the shared rate window: {exc.strerror or exc}") from None
-    if not stat.S_ISDIR(info.st_mode):
-        raise UsageError(f"{path} is not a directory; it must be this user's private directory (0700)")
-    if info.st_uid != uid:
-        raise UsageError(f"{path} belongs to another user (uid {info.st_uid}); refusing to use it")
-    if info.st_mode & 0o022:
-        raise UsageError(f"{path} is writable by others (mode {info.st_mode & 0o777:o}); refusing to use it")
-    return path
-
-
-def host_window_path(account: str, endpoint: str) -> Path:
-    """The host window file of (SecretId, endpoint) in :func:`runtime_dir`."""
-    return runtime_dir() / f"{window_key(account, endpoint)}.window"
 
 
 def _boot_id() -> bytes:
@@ -213,8 +178,9 @@ class HostWindow:
     :meth:`take`.
     """
 
-    def __init__(self, path: Path, keep: float = KEEP_SECONDS) -> None:
+    def __init__(self, path: Path, keep: float = KEEP_SECONDS, *, group: bool = False) -> None:
         self.path = path
+        self._group = group  # in a named folder its group shares: the file may be another member's
         self._keep = keep
         self._boot = _boot_id()
         self._lock = threading.Lock()  # flock does not exclude threads sharing one descriptor
@@ -230,13 +196,15 @@ class HostWindow:
     def _open(self) -> None:
         # O_NOFOLLOW: a symlink planted in place of the file is refused, not followed.
         flags = os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | getattr(os, "O_NOFOLLOW", 0)
-        fd = os.open(self.path, flags, 0o600)
+        fd = os.open(self.path, flags, 0o660 if self._group else 0o600)
         try:
             info = os.fstat(fd)
-            if info.st_uid != os.getuid() or not stat.S_ISREG(info.st_mode):
+            mine = info.st_uid == os.getuid()
+            if not stat.S_ISREG(info.st_mode) or not (mine or self._group):
                 raise UsageError(f"{self.path} is not this user's regular file; refusing to use it")
-            if info.st_mode & 0o077:
-                os.fchmod(fd, 0o600)
+            loose = info.st_mode & (0o007 if self._group else 0o077)
+            if loose and mine:
+                os.fchmod(fd, info.st_mode & (0o770 if self._group else 0o700) & 0o666)
         except BaseException:
             os.close(fd)
             raise
@@ -335,6 +303,12 @@ class HostWindow:
             self._update(change)
         except OSError as exc:
             self._fail(exc).hold(seconds)
+
+    @property
+    def where(self) -> str:
+        if self._fallback is not None:
+            return "this process only (the host's file failed)"
+        return f"every batchverify process of this host, through {self.path}"
 
     def sharing(self) -> int:
         if self._fallback is not None:

@@ -240,6 +240,10 @@ class RedisWindow:
         except (RedisError, OSError, TimeoutError) as exc:
             self._fail(exc)
 
+    @property
+    def where(self) -> str:
+        return f"every batchverify process on every host using Redis {self.url}"
+
     def sharing(self) -> int:
         """Other processes (any host) that sent in the last few seconds, as of the last send."""
         return self._others
