@@ -3,6 +3,7 @@ script, and the job manager's start and stop with the server."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from batchverify.web.routes import MANAGER, add_api_routes
 
 __all__ = ["AccessLog", "create_app"]
 
+log = logging.getLogger("batchverify")
 _HERE = Path(__file__).parent
 _SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
@@ -45,6 +47,13 @@ async def _security_headers(request: web.Request, handler: Handler) -> web.Strea
             return error
         exc.headers.update(_SECURITY_HEADERS)
         raise
+    except Exception:
+        if not request.path.startswith("/api/"):
+            raise
+        # A bug must not answer the API's clients with a text/plain traceback page.
+        log.exception("internal error answering %s %s", request.method, request.path)
+        doc = {"error": "internal error (the server's log has the details)", "code": "internal"}
+        return web.json_response(doc, status=500, headers=_SECURITY_HEADERS)
     if not response.prepared:
         response.headers.update(_SECURITY_HEADERS)
     return response

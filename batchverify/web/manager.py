@@ -23,7 +23,7 @@ from batchverify.engine.options import Options
 from batchverify.errors import BatchVerifyError, UsageError
 from batchverify.tencent.client import make_session
 from batchverify.web.jobs import ACTIVE, Choice, WebJob
-from batchverify.web.messages import JobConflict, PlanError
+from batchverify.web.messages import JobConflict, PlanError, ServerBusy
 from batchverify.web.records import ID_RE, JobRecord, clean_name, load_records, new_id
 from batchverify.web.upload import receive_upload
 
@@ -33,6 +33,11 @@ log = logging.getLogger("batchverify")
 
 _CONNECTIONS = 64  # the API allows 20 calls a second; in flight at once, far fewer
 MAX_RUNNING = 8  # jobs sending at once; more wait as "queued" (all share one gate anyway)
+# Uploads received and planned at once (a plan holds a list in memory), and per client address:
+# more are told to come back (429, Retry-After) instead of exhausting the server's memory.
+MAX_UPLOADS = 4
+MAX_UPLOADS_PER_CLIENT = 2
+RETRY_AFTER = 10
 _SWEEP_EVERY = 3600.0
 _ORPHAN_AFTER = 3600.0  # a folder without a record: an upload cut off by a crash
 
@@ -56,6 +61,7 @@ class JobManager:
         self.root = settings.data_dir / "jobs"
         self.jobs: dict[str, WebJob] = {}
         self._slots = asyncio.Semaphore(MAX_RUNNING)
+        self._uploading: dict[str, int] = {}  # client address -> uploads being received or planned
         self._closing = asyncio.Event()
         self._sweeper: asyncio.Task[None] | None = None
         self._lock_fd: int | None = None
@@ -162,7 +168,25 @@ class JobManager:
         return sorted(self.jobs.values(), key=lambda j: j.record.created_at, reverse=True)
 
     async def create(self, request: web.Request, language: str) -> WebJob:
-        """Receive an upload and plan it. Raises ``TooLarge``, ``UploadError`` or ``PlanError``."""
+        """Receive an upload and plan it. Raises ``TooLarge``, ``UploadError``, ``ServerBusy`` or
+        ``PlanError``."""
+        client = request.remote or ""
+        if (
+            sum(self._uploading.values()) >= MAX_UPLOADS
+            or self._uploading.get(client, 0) >= MAX_UPLOADS_PER_CLIENT
+        ):
+            raise ServerBusy(
+                "the server is receiving other uploads; try again in {retry} s", retry=RETRY_AFTER
+            )
+        self._uploading[client] = self._uploading.get(client, 0) + 1
+        try:
+            return await self._create(request, language)
+        finally:
+            left = self._uploading.pop(client, 1) - 1
+            if left:
+                self._uploading[client] = left
+
+    async def _create(self, request: web.Request, language: str) -> WebJob:
         job_id = new_id()
         folder = self.root / job_id
         await asyncio.to_thread(folder.mkdir, mode=0o700)

@@ -39,6 +39,12 @@ class TooLarge(UploadError):
     default_code = "too_large"
 
 
+class ServerBusy(UploadError):
+    """Too many uploads are being received or planned at once (429, with Retry-After)."""
+
+    default_code = "busy_uploads"
+
+
 class JobConflict(BatchVerifyError):
     """The action does not fit the job's state (409)."""
 
@@ -83,6 +89,9 @@ _ZH: dict[str, str] = {
     "server_stopping": "服务正在停止，请稍后再试",
     "not_planned": "任务已经开始，不能再更改号码列",
     "cross_site": "拒绝来自其他网站的请求",
+    "busy_uploads": "服务器正在处理其他上传，请 {retry} 秒后再试",
+    "bad_multipart": "上传不完整或格式不对，请重新上传",
+    "upload_too_slow": "上传太慢或中断了，请重新上传",
     "unclosed_quote": "第 {line} 行的引号没有结束，后面的行会被当成一个单元格：请改正引号后重新上传",
     "unsaved_formulas": "手机号码列有 {count} 个单元格（{first}）是没有保存结果的公式，读出来是空的："
     "请在 Excel 或 WPS 中打开并保存后重新上传",

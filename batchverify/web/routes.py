@@ -12,8 +12,8 @@ from aiohttp import web
 
 from batchverify.errors import BatchVerifyError
 from batchverify.web.jobs import ACTIVE, WebJob
-from batchverify.web.manager import JobManager
-from batchverify.web.messages import JobConflict, PlanError, TooLarge, UploadError, in_words
+from batchverify.web.manager import RETRY_AFTER, JobManager
+from batchverify.web.messages import JobConflict, PlanError, ServerBusy, TooLarge, UploadError, in_words
 from batchverify.web.words import browser_language
 
 __all__ = ["MANAGER", "add_api_routes"]
@@ -77,6 +77,10 @@ async def create_job(request: web.Request) -> web.Response:
             "the file is larger than the server's limit of {mb} MB (--max-upload-mb)", mb=f"{mb:g}"
         )
         return _error(413, too_large, language)
+    except ServerBusy as exc:
+        busy = _error(429, exc, language)
+        busy.headers["Retry-After"] = str(RETRY_AFTER)
+        return busy
     except (UploadError, PlanError) as exc:
         return _error(400, exc, language)
     except OSError as exc:  # the data dir is full or gone: nothing of the upload is kept

@@ -13,7 +13,8 @@ import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from aiohttp import BodyPartReader, web
+from aiohttp import BodyPartReader, ClientPayloadError, web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from batchverify.web.records import UPLOAD_SUFFIXES
 
@@ -52,12 +53,39 @@ def suffix_for(filename: str, head: bytes) -> str:
     return ".csv"
 
 
+# A part header over aiohttp's line limit, a body cut short, a boundary that never comes, bytes
+# that are not what multipart says: the client's request, not the server, is at fault (400).
+_MALFORMED = (HttpProcessingError, ClientPayloadError, asyncio.IncompleteReadError, ValueError, EOFError)
+IDLE_SECONDS = 30.0  # an upload that sends nothing for this long is abandoned
+UPLOAD_SECONDS = 900.0  # the most one upload may take, start to end (100 MB at 120 KB/s)
+
+
 async def receive_upload(request: web.Request, folder: Path, cap: int) -> Upload:
     """Stream the multipart ``file`` field into ``folder``; the other fields are returned.
 
-    Raises ``TooLarge`` as soon as more than ``cap`` bytes arrive (the partial file is removed) and
-    ``UploadError`` for a request without a file. The caller owns ``folder``.
+    Raises ``TooLarge`` as soon as more than ``cap`` bytes arrive (the partial file is removed),
+    ``UploadError`` for a request without a file, a malformed one, and one that stalls
+    (``IDLE_SECONDS`` without a byte) or takes longer than ``UPLOAD_SECONDS``. The caller owns
+    ``folder``.
     """
+    try:
+        async with asyncio.timeout(UPLOAD_SECONDS):
+            return await _receive(request, folder, cap)
+    except TimeoutError:
+        raise UploadError(
+            "the upload was too slow (nothing for {idle:g} s, or over {most:g} min in all); try again",
+            code="upload_too_slow",
+            idle=IDLE_SECONDS,
+            most=UPLOAD_SECONDS / 60,
+        ) from None
+    except _MALFORMED:
+        raise UploadError(
+            "the upload is not a whole multipart/form-data body (cut short, or malformed); send it again",
+            code="bad_multipart",
+        ) from None
+
+
+async def _receive(request: web.Request, folder: Path, cap: int) -> Upload:
     if request.content_length is not None and request.content_length > cap + (1 << 16):
         raise TooLarge
     try:
@@ -70,7 +98,7 @@ async def receive_upload(request: web.Request, folder: Path, cap: int) -> Upload
     upload: Upload | None = None
     parts = 0
     while True:
-        part = await reader.next()
+        part = await asyncio.wait_for(reader.next(), IDLE_SECONDS)
         if part is None:
             break
         parts += 1
@@ -85,7 +113,7 @@ async def receive_upload(request: web.Request, folder: Path, cap: int) -> Upload
                 raise UploadError("send one file per upload", code="one_file")
             upload = await _save(part, folder, cap)
         else:
-            value = await part.read(decode=False)
+            value = await asyncio.wait_for(part.read(decode=False), IDLE_SECONDS)
             if len(value) > _FIELD_LIMIT:
                 raise UploadError("the field {field} is too long", code="field_too_long", field=part.name)
             if part.name in _FIELDS:  # any other field is read (within the limit) and ignored
@@ -105,7 +133,7 @@ async def _save(part: BodyPartReader, folder: Path, cap: int) -> Upload:
     digest = hashlib.sha256()
     out = await asyncio.to_thread(partial.open, "wb")
     try:
-        while chunk := await part.read_chunk(_CHUNK):
+        while chunk := await asyncio.wait_for(part.read_chunk(_CHUNK), IDLE_SECONDS):
             size += len(chunk)
             if size > cap:
                 raise TooLarge

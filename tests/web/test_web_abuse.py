@@ -1,0 +1,111 @@
+"""The upload server's HTTP surface under a hostile client, over real sockets: a malformed or cut
+short multipart body, an upload that stalls, many uploads at once. Every such request gets a 4xx
+with the API's JSON error, and nothing of it is kept on disk."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from batchverify.web import upload as upload_module
+from tests.support.web import AUTH, make_client, web_sim
+
+__all__ = ["make_client", "web_sim"]  # fixtures used below
+
+pytestmark = pytest.mark.timeout(120)
+
+BOUNDARY = "XyZ"
+
+
+async def _raw(
+    client: Any, body: bytes, *, length: int | None = None, pause: float = 0.0
+) -> tuple[int, dict[str, Any]]:
+    """POST ``body`` to /api/jobs over a socket of our own (so it can lie, stall or stop short)."""
+    server = client.server
+    reader, writer = await asyncio.open_connection(server.host, server.port)
+    head = (
+        f"POST /api/jobs HTTP/1.1\r\nHost: {server.host}:{server.port}\r\n"
+        f"Authorization: {AUTH['Authorization']}\r\n"
+        f"Content-Type: multipart/form-data; boundary={BOUNDARY}\r\n"
+        f"Content-Length: {len(body) if length is None else length}\r\nConnection: close\r\n\r\n"
+    ).encode()
+    writer.write(head + body)
+    await writer.drain()
+    if pause:
+        await asyncio.sleep(pause)
+    raw = await asyncio.wait_for(reader.read(), timeout=60)
+    writer.close()
+    status = int(raw.split(b" ", 2)[1])
+    headers, _, payload = raw.partition(b"\r\n\r\n")
+    assert b"application/json" in headers, raw[:400]
+    return status, json.loads(payload)
+
+
+def _part(name: str, data: bytes, filename: str | None = None, extra: str = "") -> bytes:
+    disposition = f'form-data; name="{name}"' + (f'; filename="{filename}"' if filename else "")
+    return f"--{BOUNDARY}\r\nContent-Disposition: {disposition}\r\n{extra}\r\n".encode() + data + b"\r\n"
+
+
+def _jobs_left(tmp_path: Path) -> list[str]:
+    root = tmp_path / "data" / "jobs"
+    return sorted(p.name for p in root.iterdir()) if root.exists() else []
+
+
+async def test_a_part_header_over_the_line_limit_is_a_json_400(make_client: Any, tmp_path: Path) -> None:
+    client = await make_client()
+    body = _part("file", b"phone\n13800138000\n", "list.csv", extra=f"X-Padding: {'a' * 20_000}\r\n")
+    status, doc = await _raw(client, body + f"--{BOUNDARY}--\r\n".encode())
+    assert status == 400 and doc["code"] == "bad_multipart", doc
+    assert _jobs_left(tmp_path) == []
+
+
+async def test_a_body_without_its_closing_boundary_is_a_json_400(make_client: Any, tmp_path: Path) -> None:
+    client = await make_client()
+    body = _part("file", b"phone\n13800138000\n" * 100, "list.csv")  # never closed
+    status, doc = await _raw(client, body)
+    assert status == 400 and doc["code"] in ("bad_multipart", "no_file"), doc
+    assert _jobs_left(tmp_path) == []
+
+
+async def test_an_upload_that_stalls_is_dropped_and_leaves_nothing(
+    make_client: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(upload_module, "IDLE_SECONDS", 1.0)
+    client = await make_client()
+    body = _part("file", b"phone\n13800138000\n", "list.csv")
+    # Says 10,000 bytes are coming, sends a few dozen, then nothing.
+    status, doc = await _raw(client, body, length=10_000)
+    assert status == 400 and doc["code"] == "upload_too_slow", doc
+    assert _jobs_left(tmp_path) == []
+
+
+async def test_uploads_beyond_the_cap_are_told_to_come_back(make_client: Any, tmp_path: Path) -> None:
+    """Two stalled uploads from one client hold its share; a third is 429 with Retry-After, at once."""
+    client = await make_client()
+    server = client.server
+    stalled = []
+    for _ in range(2):
+        reader, writer = await asyncio.open_connection(server.host, server.port)
+        body = _part("file", b"phone\n13800138000\n", "list.csv")
+        writer.write(
+            (
+                f"POST /api/jobs HTTP/1.1\r\nHost: x\r\nAuthorization: {AUTH['Authorization']}\r\n"
+                f"Content-Type: multipart/form-data; boundary={BOUNDARY}\r\nContent-Length: 100000\r\n\r\n"
+            ).encode()
+            + body
+        )
+        await writer.drain()
+        stalled.append((reader, writer))
+    await asyncio.sleep(0.5)
+    form_body = _part("file", b"phone\n13800138000\n", "list.csv") + f"--{BOUNDARY}--\r\n".encode()
+    status, doc = await _raw(client, form_body)
+    assert status == 429 and doc["code"] == "busy_uploads", doc
+    for _, writer in stalled:
+        writer.close()
+    await asyncio.sleep(0.5)
+    status, doc = await _raw(client, form_body)  # the stalled ones gave their places back
+    assert status == 201, doc
