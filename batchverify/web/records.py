@@ -7,7 +7,9 @@ client gave its upload is only shown and used for the download's name, never par
 from __future__ import annotations
 
 import contextlib
+import datetime
 import json
+import logging
 import re
 import secrets
 import shutil
@@ -20,6 +22,8 @@ from batchverify.engine.plan import default_output
 from batchverify.engine.store import checkpoint_path
 
 __all__ = ["ID_RE", "STATES", "JobFiles", "JobRecord", "clean_name", "load_records", "new_id"]
+
+log = logging.getLogger("batchverify")
 
 ID_RE = re.compile(r"[0-9a-f]{16}", re.ASCII)
 STATES = ("planned", "queued", "running", "stopped", "finished", "failed")
@@ -125,16 +129,80 @@ class JobFiles:
 
 
 def load_records(root: Path) -> list[JobRecord]:
-    """Every job under ``root`` whose record can be read, oldest first; broken folders are skipped."""
+    """Every job under ``root``, oldest first. A job whose record cannot be read (a truncated or
+    replaced ``job.json``) but whose files are there (its upload, a checkpoint of paid answers) is
+    rebuilt from them, marked as damaged and logged, never dropped: its answers can still be
+    downloaded or the job resumed. A folder with neither is an upload a crash cut off."""
     found: list[JobRecord] = []
     if not root.is_dir():
         return found
     for entry in root.iterdir():
         if not ID_RE.fullmatch(entry.name):
             continue
-        with contextlib.suppress(OSError, ValueError, TypeError):
-            doc = json.loads((entry / "job.json").read_text(encoding="utf-8"))
-            if isinstance(doc, dict) and doc.get("id") == entry.name and doc.get("state") in STATES:
-                found.append(JobRecord.from_json(doc))
+        record = _read(entry)
+        if record is None:
+            record = _rebuild(entry)
+        if record is not None:
+            found.append(record)
     found.sort(key=lambda r: r.created_at)
     return found
+
+
+def _read(entry: Path) -> JobRecord | None:
+    with contextlib.suppress(OSError, ValueError, TypeError, KeyError):
+        doc = json.loads((entry / "job.json").read_text(encoding="utf-8"))
+        if isinstance(doc, dict) and doc.get("id") == entry.name and doc.get("state") in STATES:
+            return JobRecord.from_json(doc)
+    return None
+
+
+def _rebuild(entry: Path) -> JobRecord | None:
+    uploads = [p for p in entry.glob("upload.*") if p.suffix.lower() in UPLOAD_SUFFIXES and p.is_file()]
+    stores = list(entry.glob("*.checkpoint.sqlite"))
+    record_file = entry / "job.json"
+    if not record_file.exists() and not stores:
+        return None  # an upload cut off before it was planned: the sweep removes it
+    try:
+        made = entry.stat().st_mtime
+        size = uploads[0].stat().st_size if uploads else 0
+    except OSError:
+        return None
+    stamp = datetime.datetime.fromtimestamp(made, datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    upload = uploads[0] if uploads else None
+    # A checkpoint whose last job is closed: every number has its answer, and starting again would
+    # pay for the list again; one with an open job is resumed by Start.
+    closed = bool(stores) and _all_closed(stores[0])
+    record = JobRecord(
+        id=entry.name,
+        name=f"(damaged job {entry.name}){upload.suffix if upload else ''}",
+        suffix=upload.suffix if upload else ".csv",
+        created_at=stamp,
+        updated_at=stamp,
+        size=size,
+        state="failed" if upload is None else "finished" if closed else "stopped",
+        closed=closed,
+        error=(
+            "this job's record was damaged and has been rebuilt from its files (its upload and the "
+            "answers in its checkpoint); the original file name and choices are lost"
+            + ("" if upload is not None else "; its upload is missing, so it cannot be resumed")
+        ),
+    )
+    log.warning("job %s: its record (job.json) could not be read; rebuilt from its files", entry.name)
+    with contextlib.suppress(OSError):
+        if record_file.exists():
+            record_file.replace(entry / "job.json.damaged")  # kept for whoever looks into it
+        tmp = entry / "job.json.tmp"
+        tmp.write_text(json.dumps(record.to_json(), ensure_ascii=False, indent=1), encoding="utf-8")
+        tmp.replace(record_file)
+    return record
+
+
+def _all_closed(store: Path) -> bool:
+    """Whether the checkpoint holds answers and no open job (starting again would pay again)."""
+    from batchverify.engine.store import Checkpoint
+
+    try:
+        with Checkpoint.open(store, lock=False, create=False) as opened:
+            return opened.peek_job() is None and opened.answer_count() > 0
+    except Exception:  # a store that cannot be read is resumed by Start, which says what is wrong
+        return False

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from batchverify.web import upload as upload_module
-from tests.support.web import AUTH, make_client, web_sim
+from tests.support.web import AUTH, make_client, numbers_csv, upload, wait_done, wait_state, web_sim
 
 __all__ = ["make_client", "web_sim"]  # fixtures used below
 
@@ -109,3 +109,50 @@ async def test_uploads_beyond_the_cap_are_told_to_come_back(make_client: Any, tm
     await asyncio.sleep(0.5)
     status, doc = await _raw(client, form_body)  # the stalled ones gave their places back
     assert status == 201, doc
+
+
+@pytest.mark.parametrize("damage", [b"", b"[]", b'{"id": "truncat'])
+async def test_a_job_whose_record_is_damaged_is_listed_and_its_answers_kept(
+    make_client: Any, web_sim: Any, tmp_path: Path, damage: bytes
+) -> None:
+    """After a restart, a job whose job.json is truncated or replaced is listed as damaged (and
+    logged), its result still downloads, and starting it again pays for nothing."""
+    client = await make_client()
+    listed = numbers_csv(tmp_path / "list.csv", 8)
+    job_id = (await (await upload(client, listed)).json())["id"]
+    assert (await client.post(f"/api/jobs/{job_id}/start", headers=AUTH)).status == 202
+    await wait_state(client, job_id, ("finished",))
+    billed = web_sim.ledger()["billed"]
+    await client.close()
+    (tmp_path / "data" / "jobs" / job_id / "job.json").write_bytes(damage)
+
+    again = await make_client()
+    jobs = (await (await again.get("/api/jobs", headers=AUTH)).json())["jobs"]
+    [doc] = [j for j in jobs if j["id"] == job_id]
+    assert doc["state"] == "finished" and "damaged" in doc["error"]
+    result = await again.get(f"/api/jobs/{job_id}/result", headers=AUTH)
+    assert result.status == 200 and b"normal" in await result.read()
+    # Every number has its answer: starting it again would pay again, so it is refused.
+    assert (await again.post(f"/api/jobs/{job_id}/start", headers=AUTH)).status == 409
+    assert web_sim.ledger()["billed"] == billed
+
+
+async def test_an_interrupted_job_whose_record_is_damaged_resumes_without_paying_twice(
+    make_client: Any, web_sim: Any, tmp_path: Path
+) -> None:
+    client = await make_client()
+    listed = numbers_csv(tmp_path / "list.csv", 60)
+    job_id = (await (await upload(client, listed)).json())["id"]
+    assert (await client.post(f"/api/jobs/{job_id}/start", headers=AUTH)).status == 202
+    await wait_done(client, job_id, 10)
+    await client.post(f"/api/jobs/{job_id}/stop", headers=AUTH)
+    await wait_state(client, job_id, ("stopped",))
+    await client.close()
+    (tmp_path / "data" / "jobs" / job_id / "job.json").write_bytes(b"[]")
+    again = await make_client()
+    doc = await (await again.get(f"/api/jobs/{job_id}", headers=AUTH)).json()
+    assert doc["state"] == "stopped" and "damaged" in doc["error"]
+    assert (await again.post(f"/api/jobs/{job_id}/start", headers=AUTH)).status == 202
+    await wait_state(again, job_id, ("finished",))
+    billed = web_sim.ledger()["billed_by_number"]
+    assert len(billed) == 60 and set(billed.values()) == {1}
