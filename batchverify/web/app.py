@@ -69,7 +69,7 @@ class AccessLog(AbstractAccessLogger):
 
 
 def create_app(settings: ServeSettings) -> web.Application:
-    auth = Auth(settings.token)
+    auth = Auth(settings.token, settings.data_dir / "sessions.json")
     # The upload streams past aiohttp's body limit (the cap is ours, enforced while reading);
     # other bodies (a form, a JSON object) stay small.
     app = web.Application(middlewares=[_security_headers, auth.middleware], client_max_size=1 << 20)

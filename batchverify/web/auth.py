@@ -1,18 +1,21 @@
-"""Who may use the server: the holder of its token, as ``Authorization: Bearer`` or as the session
-cookie that logging in sets. Cookie-authenticated changes must come from the server's own pages
+"""Who may use the server: the holder of its token, as ``Authorization: Bearer``, or a browser with a
+live server-side session (logging in with the token or a one-time code starts one, logging out
+ends it). Cookie-authenticated changes must come from the server's own pages
 (SameSite=Strict, and an Origin or Referer naming this host), so another site cannot make a
 logged-in browser start, stop or delete jobs."""
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from urllib.parse import urlsplit
 
 from aiohttp import web
 
-__all__ = ["COOKIE", "Auth"]
+from batchverify.web.sessions import MAX_SECONDS, Brake, LoginCodes, Sessions
+
+__all__ = ["COOKIE", "MIN_TOKEN", "Auth"]
 
 COOKIE = "batchverify_session"
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -25,39 +28,49 @@ def _json_error(status: type[web.HTTPException], message: str) -> web.HTTPExcept
     return status(text=web.json_response({"error": message}).text, content_type="application/json")
 
 
-class Auth:
-    """The token check, the session cookie and the cross-site check, as one middleware."""
+MIN_TOKEN = 32  # characters of a token given in BATCHVERIFY_TOKEN
 
-    def __init__(self, token: str) -> None:
+
+class Auth:
+    """The token check, the sessions and the cross-site check, as one middleware."""
+
+    def __init__(self, token: str, sessions_file: Path | None = None) -> None:
         self._token = token.encode()
-        # The cookie is derived from the token: a new token (a restart without BATCHVERIFY_TOKEN)
-        # ends every session, and the token itself never travels in a cookie.
-        self.session = hmac.new(self._token, b"batchverify session v1", hashlib.sha256).hexdigest()
+        self.sessions = Sessions(sessions_file)
+        self.codes = LoginCodes()
+        self.brake = Brake()
 
     def token_ok(self, given: str) -> bool:
         return hmac.compare_digest(given.encode(), self._token)
 
     def authenticated(self, request: web.Request) -> str | None:
-        """``"bearer"`` or ``"cookie"`` for a request that holds the token, else None."""
+        """``"bearer"`` or ``"cookie"`` for a request that holds the token or a live session."""
         header = request.headers.get("Authorization", "")
         scheme, _, value = header.partition(" ")
         if scheme.lower() == "bearer" and self.token_ok(value.strip()):
             return "bearer"
-        cookie = request.cookies.get(COOKIE, "")
-        if cookie and hmac.compare_digest(cookie.encode(), self.session.encode()):
+        if self.sessions.valid(request.cookies.get(COOKIE, "")):
             return "cookie"
         return None
 
-    def set_session(self, response: web.StreamResponse, request: web.Request) -> None:
+    def start_session(self, response: web.StreamResponse, request: web.Request) -> None:
+        """A new server-side session for this browser (Set-Cookie only here, at login)."""
         response.set_cookie(
             COOKIE,
-            self.session,
+            self.sessions.new(),
             httponly=True,
             samesite="Strict",
             secure=is_https(request),
             path="/",
-            max_age=30 * 86400,
+            max_age=MAX_SECONDS,
         )
+
+    def end_session(self, request: web.Request) -> None:
+        self.sessions.end(request.cookies.get(COOKIE, ""))
+
+    def too_many(self, request: web.Request) -> int:
+        """Seconds this client must wait after repeated failed logins (0: none)."""
+        return self.brake.wait(request.remote or "")
 
     @web.middleware
     async def middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -70,12 +83,23 @@ class Auth:
         how = self.authenticated(request)
         if how is None:
             if request.path.startswith("/api/"):
+                if request.headers.get("Authorization"):  # a wrong token: a guess, braked like a login
+                    wait = self.too_many(request)
+                    if wait:
+                        raise _busy(wait)
+                    self.brake.failed(request.remote or "", "a wrong token on the API")
                 message = "the server's token is needed (Authorization: Bearer)"
                 raise _json_error(web.HTTPUnauthorized, message)
             raise web.HTTPSeeOther("/login")
         if how == "cookie" and request.method not in _SAFE_METHODS and not has_origin(request):
             raise _json_error(web.HTTPForbidden, "a change with the session cookie needs an Origin header")
         return await handler(request)
+
+
+def _busy(wait: int) -> web.HTTPException:
+    error = _json_error(web.HTTPTooManyRequests, f"too many failed logins from this address; wait {wait} s")
+    error.headers["Retry-After"] = str(wait)
+    return error
 
 
 def has_origin(request: web.Request) -> bool:

@@ -40,13 +40,21 @@ async def index(request: web.Request) -> web.Response:
 
 async def login_form(request: web.Request) -> web.StreamResponse:
     auth = request.app[AUTH]
-    token = request.query.get("token")
-    if token is not None:
-        # The login URL printed at start: set the session and leave the token out of the address bar.
-        if auth.token_ok(token):
+    code = request.query.get("code")
+    if "token" in request.query:
+        # A token in an address ends up in histories, proxies and logs: never accepted there.
+        return _login_page(request, failed=True, status=400)
+    if code is not None:
+        # The link printed at start: one time, within minutes; the code leaves the address bar.
+        wait = auth.too_many(request)
+        if wait:
+            return _login_page(request, failed=True, status=429, wait=wait)
+        if auth.codes.use(code):
+            auth.brake.succeeded(request.remote or "")
             response = web.HTTPSeeOther("/")
-            auth.set_session(response, request)
+            auth.start_session(response, request)
             raise response
+        auth.brake.failed(request.remote or "", "a used, expired or wrong login link")
         return _login_page(request, failed=True, status=401)
     if auth.authenticated(request):
         raise web.HTTPSeeOther("/")
@@ -55,26 +63,34 @@ async def login_form(request: web.Request) -> web.StreamResponse:
 
 async def login_submit(request: web.Request) -> web.StreamResponse:
     auth = request.app[AUTH]
+    wait = auth.too_many(request)
+    if wait:
+        return _login_page(request, failed=True, status=429, wait=wait)
     form = await request.post()
     token = form.get("token")
     if isinstance(token, str) and auth.token_ok(token.strip()):
+        auth.brake.succeeded(request.remote or "")
         response = web.HTTPSeeOther("/")
-        auth.set_session(response, request)
+        auth.start_session(response, request)
         raise response
+    auth.brake.failed(request.remote or "", "a wrong token in the login form")
     return _login_page(request, failed=True, status=401)
 
 
 async def logout(request: web.Request) -> web.StreamResponse:
-    """End this browser's session (the token stays valid; a new token ends every session)."""
+    """End this browser's session on the server (a copy of its cookie is worth nothing after)."""
+    request.app[AUTH].end_session(request)
     response = web.HTTPSeeOther("/login")
     response.del_cookie(COOKIE, path="/")
     raise response
 
 
-def _login_page(request: web.Request, *, failed: bool, status: int) -> web.Response:
+def _login_page(request: web.Request, *, failed: bool, status: int, wait: int = 0) -> web.Response:
     language = _language(request)
-    context = {"lang": language, "w": words(language), "failed": failed}
+    context = {"lang": language, "w": words(language), "failed": failed, "wait": wait}
     response = aiohttp_jinja2.render_template("login.html", request, context, status=status)
+    if wait:
+        response.headers["Retry-After"] = str(wait)
     response.headers.update(_NO_STORE)
     return response
 

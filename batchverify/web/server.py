@@ -19,7 +19,9 @@ from batchverify.build import connect, language_of
 from batchverify.engine.options import Options
 from batchverify.errors import UsageError
 from batchverify.web.app import AccessLog, create_app
+from batchverify.web.auth import MIN_TOKEN
 from batchverify.web.manager import ServeSettings
+from batchverify.web.pages import AUTH
 from batchverify.web.routes import MANAGER
 
 __all__ = ["ServeOptions", "default_data_dir", "serve"]
@@ -53,9 +55,12 @@ def serve(opts: ServeOptions) -> int:
     if not os.access(opts.data_dir, os.W_OK):
         raise UsageError(f"the data dir {opts.data_dir} is not writable")
     given = os.environ.get("BATCHVERIFY_TOKEN", "").strip()
-    if given and len(given) < 16:
-        raise UsageError("BATCHVERIFY_TOKEN is too short: use at least 16 characters")
-    token = given or secrets.token_urlsafe(24)
+    if given and len(given) < MIN_TOKEN:
+        raise UsageError(
+            f"BATCHVERIFY_TOKEN is too short: use at least {MIN_TOKEN} characters "
+            "(python3 -c 'import secrets; print(secrets.token_urlsafe(32))' makes one)"
+        )
+    token = given or secrets.token_urlsafe(32)
     # Plans, CSV writes and checkpoint commits run in threads beside the loop that paces every
     # job's sends; a thread holding the GIL for the default 5 ms would push a paced send late,
     # bunching it with the next ones at the API. 0.5 ms keeps that jitter inside the gate's margin.
@@ -98,13 +103,16 @@ async def _serve(opts: ServeOptions, settings: ServeSettings, *, generated: bool
                 opts.host,
             )
         log.info("jobs are kept in %s", settings.data_dir)
-        # The only place the token is shown: once, on the terminal that started the server.
-        where = (
-            f"{base}/login?token={settings.token}"
-            if generated
-            else f"{base}/ (log in with BATCHVERIFY_TOKEN)"
+        # A one-time link (the token never travels in an address), and a generated token shown
+        # once, only here, on the terminal that started the server.
+        code = app[AUTH].codes.new()
+        print(
+            f"batchverify serve: open {base}/login?code={code} (works once, within 10 minutes)",
+            file=sys.stderr,
+            flush=True,
         )
-        print(f"batchverify serve: open {where}", file=sys.stderr, flush=True)
+        how = f"the token: {settings.token}" if generated else "the token: BATCHVERIFY_TOKEN"
+        print(f"batchverify serve: later logins and the API use {how}", file=sys.stderr, flush=True)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):

@@ -28,7 +28,7 @@ from batchverify.tencent.credentials import Credentials
 from batchverify.web.app import create_app
 from batchverify.web.manager import ServeSettings
 
-TOKEN = "test-token-0123456789abcdef"
+TOKEN = "test-token-0123456789abcdef0123456789abcdef"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
 
@@ -130,7 +130,8 @@ class Served:
         self.proc = proc
         self.log = log
         self.base = ""
-        self.login = ""
+        self.login = ""  # the one-time link the server printed
+        self.token = ""  # the token it printed (a generated one), or ""
 
     def text(self) -> str:
         return self.log.read_text(encoding="utf-8", errors="replace")
@@ -138,10 +139,13 @@ class Served:
     def wait_ready(self, timeout: float = 30.0) -> Served:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            match = re.search(r"open (http://[^/\s]+)(/login\?token=\S+|/)", self.text())
-            if match:
+            text = self.text()
+            match = re.search(r"open (http://[^/\s]+)(/login\?code=\S+)", text)
+            told = re.search(r"use the token: (\S+)", text)
+            if match and told:
                 self.base = match.group(1)
                 self.login = match.group(1) + match.group(2)
+                self.token = "" if told.group(1) == "BATCHVERIFY_TOKEN" else told.group(1)
                 return self
             if self.proc.poll() is not None:
                 raise AssertionError(f"serve exited {self.proc.returncode}: {self.text()}")

@@ -14,7 +14,8 @@ import pytest
 
 from batchverify.models import Status
 from batchverify.simulator import SimulatorServer
-from tests.support.web import AUTH, make_client, numbers_csv, upload, wait_done, wait_state, web_sim
+from batchverify.web.pages import AUTH as AUTH_KEY
+from tests.support.web import AUTH, TOKEN, make_client, numbers_csv, upload, wait_done, wait_state, web_sim
 
 __all__ = ["make_client", "web_sim"]  # fixtures used below
 
@@ -46,37 +47,49 @@ async def test_every_api_call_needs_the_token(make_client: Any) -> None:
             response = await client.request(method, path, headers=headers)
             assert response.status == 401, (method, path, headers)
             assert list(await response.json()) == ["error"]
+            client.server.app[AUTH_KEY].brake.succeeded("127.0.0.1")  # guesses are braked (tested below)
     page = await client.get("/", allow_redirects=False)
     assert page.status == 303 and page.headers["Location"] == "/login"
     login = await client.get("/login")
     assert login.status == 200 and 'name="token"' in await login.text()
 
 
-async def test_the_login_address_sets_a_strict_session_cookie(make_client: Any) -> None:
+def _code(client: Any) -> str:
+    """A one-time login code, as the server prints in its link."""
+    return str(client.server.app[AUTH_KEY].codes.new())
+
+
+async def test_the_login_link_sets_a_strict_session_cookie_once(make_client: Any) -> None:
     client = await make_client()
-    wrong = await client.get("/login?token=nope", allow_redirects=False)
+    wrong = await client.get("/login?code=nope", allow_redirects=False)
     assert wrong.status == 401 and "batchverify_session" not in wrong.cookies
-    response = await client.get("/login?token=test-token-0123456789abcdef", allow_redirects=False)
+    # The token is never taken from an address (histories, proxies and logs keep addresses).
+    assert (await client.get(f"/login?token={TOKEN}", allow_redirects=False)).status == 400
+    code = _code(client)
+    response = await client.get(f"/login?code={code}", allow_redirects=False)
     assert response.status == 303 and response.headers["Location"] == "/"
     cookie = response.headers["Set-Cookie"]
     assert "HttpOnly" in cookie and "SameSite=Strict" in cookie and "test-token" not in cookie
     page = await client.get("/")  # the client keeps the cookie
     assert page.status == 200 and "/static/app.js" in await page.text()
+    assert "Set-Cookie" not in page.headers  # set at login only
     assert (await client.get("/api/jobs")).status == 200
+    client.session.cookie_jar.clear()
+    assert (await client.get(f"/login?code={code}", allow_redirects=False)).status == 401  # once only
 
 
 async def test_the_login_form_takes_the_token(make_client: Any) -> None:
     client = await make_client()
     bad = await client.post("/login", data={"token": "not it"}, allow_redirects=False)
     assert bad.status == 401
-    good = await client.post("/login", data={"token": "test-token-0123456789abcdef"}, allow_redirects=False)
+    good = await client.post("/login", data={"token": TOKEN}, allow_redirects=False)
     assert good.status == 303
     assert (await client.get("/api/jobs")).status == 200
 
 
 async def test_cookie_sessions_refuse_cross_site_changes(make_client: Any, tmp_path: Path) -> None:
     client = await make_client()
-    await client.get("/login?token=test-token-0123456789abcdef")
+    await client.get(f"/login?code={_code(client)}")
     listed = numbers_csv(tmp_path / "list.csv", 3)
     own = f"http://{client.server.host}:{client.server.port}"
     for origin in (
@@ -435,7 +448,7 @@ def test_a_run_that_closed_its_job_is_finished_whatever_stopped_it() -> None:
 async def test_behind_a_proxy_the_forwarded_host_and_scheme_count(make_client: Any, tmp_path: Path) -> None:
     client = await make_client()
     proxy = {"X-Forwarded-Host": "verify.example.com", "X-Forwarded-Proto": "https"}
-    login = await client.get("/login?token=test-token-0123456789abcdef", headers=proxy, allow_redirects=False)
+    login = await client.get(f"/login?code={_code(client)}", headers=proxy, allow_redirects=False)
     assert "Secure" in login.headers["Set-Cookie"]
     listed = numbers_csv(tmp_path / "l.csv", 3)
     # (the Secure cookie stays in the test client, which speaks plain HTTP: the token carries these)
@@ -445,14 +458,43 @@ async def test_behind_a_proxy_the_forwarded_host_and_scheme_count(make_client: A
     assert other.status == 403
 
 
-async def test_logging_out_ends_the_browsers_session(make_client: Any) -> None:
+async def test_logging_out_ends_the_session_on_the_server(make_client: Any, tmp_path: Path) -> None:
     client = await make_client()
-    await client.get("/login?token=test-token-0123456789abcdef")
+    await client.post("/login", data={"token": TOKEN})
     assert (await client.get("/api/jobs")).status == 200
+    copied = {c.key: c.value for c in client.session.cookie_jar}["batchverify_session"]
     own = f"http://{client.server.host}:{client.server.port}"
     out = await client.post("/logout", headers={"Origin": own}, allow_redirects=False)
     assert out.status == 303 and out.headers["Location"] == "/login"
     assert (await client.get("/api/jobs")).status == 401
+    # A copy of the cookie (another browser, a stolen one) is worth nothing after logout.
+    stolen = await client.get("/api/jobs", headers={"Cookie": f"batchverify_session={copied}"})
+    assert stolen.status == 401
+    # Sessions are kept with the jobs, hashed: a restart keeps them, and the file holds no id.
+    await client.post("/login", data={"token": TOKEN})
+    kept = {c.key: c.value for c in client.session.cookie_jar}["batchverify_session"]
+    stored = (tmp_path / "data" / "sessions.json").read_text()
+    assert kept not in stored and oct((tmp_path / "data" / "sessions.json").stat().st_mode & 0o777) == "0o600"
+    await client.close()
+    again = await make_client()
+    assert (await again.get("/api/jobs", headers={"Cookie": f"batchverify_session={kept}"})).status == 200
+
+
+async def test_repeated_failed_logins_are_slowed_down_and_logged(
+    make_client: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    client = await make_client()
+    statuses = [
+        (await client.post("/login", data={"token": f"guess-{i}"}, allow_redirects=False)).status
+        for i in range(7)
+    ]
+    assert statuses[:5] == [401] * 5 and statuses[6] == 429
+    held = await client.post("/login", data={"token": TOKEN}, allow_redirects=False)
+    assert held.status == 429 and int(held.headers["Retry-After"]) > 0  # even the right one waits
+    api = await client.get("/api/jobs", headers={"Authorization": "Bearer guess"})
+    assert api.status == 429
+    assert sum("failed login from" in r.getMessage() for r in caplog.records) >= 5
+    assert not any(f"guess-{i}" in r.getMessage() for r in caplog.records for i in range(7))
 
 
 async def test_start_waits_for_no_column_change_in_progress(make_client: Any, tmp_path: Path) -> None:

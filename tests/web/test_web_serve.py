@@ -16,7 +16,7 @@ from tests.support.web import http, numbers_csv, start_server
 
 pytestmark = pytest.mark.timeout(240)
 
-TOKEN = "serve-test-token-0123456789"
+TOKEN = "serve-test-token-0123456789abcdef0123456789"
 
 
 @pytest.fixture
@@ -52,24 +52,31 @@ def test_a_generated_token_is_shown_once_and_never_logged(env: dict[str, str], t
     env.pop("BATCHVERIFY_TOKEN", None)
     served = start_server(env, tmp_path / "data").wait_ready()
     try:
-        token = served.login.split("token=")[1]
-        assert len(token) >= 24
+        token = served.token
+        assert len(token) >= 32 and "token=" not in served.login
         assert http("GET", f"{served.base}/api/jobs")[0] == 401
         assert http("GET", f"{served.base}/api/jobs", token)[0] == 200
-        http("GET", served.login)  # the login address itself: logged without its query
+        first = http(
+            "GET", served.login, allow_redirects=False
+        )  # the one-time link: logged without its query
+        again = http("GET", served.login, allow_redirects=False)  # used: worth nothing now
+        assert (first[0], again[0]) == (303, 401)
+        assert http("GET", f"{served.base}/login?token={token}", allow_redirects=False)[0] == 400
         http("GET", f"{served.base}/api/jobs?token={token}")
     finally:
         assert served.stop() == 0
     log = served.text()
     assert log.count(token) == 1, log
     assert "GET /login 303" in log and "GET /api/jobs 401" in log
+    code = served.login.split("code=")[1]
+    assert log.count(code) == 1, log
 
 
 def test_a_given_token_is_never_printed(env: dict[str, str], tmp_path: Path) -> None:
     env["BATCHVERIFY_TOKEN"] = TOKEN
     served = start_server(env, tmp_path / "data").wait_ready()
     try:
-        assert served.login.endswith("/")
+        assert served.token == "" and "code=" in served.login
         assert http("GET", f"{served.base}/api/jobs", TOKEN)[0] == 200
     finally:
         served.stop()

@@ -1,0 +1,153 @@
+"""Who is logged in: server-side sessions (random ids, stored hashed beside the jobs so a restart
+keeps them, ended by logging out, expiring when idle and in any case), one-time login codes for the
+link the server prints, and a brake on repeated failed logins."""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import hashlib
+import json
+import logging
+import os
+import secrets
+import threading
+import time
+from pathlib import Path
+
+__all__ = ["Brake", "LoginCodes", "Sessions"]
+
+log = logging.getLogger("batchverify")
+
+IDLE_SECONDS = 12 * 3600  # a session unused this long has ended
+MAX_SECONDS = 7 * 86400  # and none lives longer than this
+CODE_SECONDS = 600  # a printed login link works once, within this
+MAX_SESSIONS = 1000
+
+
+def _digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+class Sessions:
+    """Sessions by the SHA-256 of their id (the file never holds one a thief could use)."""
+
+    def __init__(self, path: Path | None) -> None:
+        self._path = path
+        self._lock = threading.Lock()
+        self._known: dict[str, dict[str, float]] = {}
+        if path is not None:
+            with contextlib.suppress(OSError, ValueError, TypeError, AttributeError):
+                doc = json.loads(path.read_text(encoding="utf-8"))
+                self._known = {
+                    str(k): {"created": float(v["created"]), "seen": float(v["seen"])} for k, v in doc.items()
+                }
+
+    def new(self) -> str:
+        session = secrets.token_urlsafe(32)
+        now = time.time()
+        with self._lock:
+            self._prune(now)
+            if len(self._known) >= MAX_SESSIONS:  # the oldest goes first
+                del self._known[min(self._known, key=lambda k: self._known[k]["seen"])]
+            self._known[_digest(session)] = {"created": now, "seen": now}
+            self._save()
+        return session
+
+    def valid(self, session: str) -> bool:
+        if not session:
+            return False
+        now = time.time()
+        key = _digest(session)
+        with self._lock:
+            entry = self._known.get(key)
+            if entry is None or self._expired(entry, now):
+                return False
+            entry["seen"] = now  # kept in memory; written with the next login or logout
+            return True
+
+    def end(self, session: str) -> None:
+        with self._lock:
+            if self._known.pop(_digest(session), None) is not None:
+                self._save()
+
+    @staticmethod
+    def _expired(entry: dict[str, float], now: float) -> bool:
+        return now - entry["seen"] > IDLE_SECONDS or now - entry["created"] > MAX_SECONDS
+
+    def _prune(self, now: float) -> None:
+        for key in [k for k, v in self._known.items() if self._expired(v, now)]:
+            del self._known[key]
+
+    def _save(self) -> None:
+        if self._path is None:
+            return
+        tmp = self._path.with_name(f".{self._path.name}.{secrets.token_hex(4)}.tmp")
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                json.dump(self._known, f)
+            tmp.replace(self._path)
+        except OSError as exc:
+            log.warning("cannot save the sessions (%s): they end with this server", exc.strerror or exc)
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+
+
+class LoginCodes:
+    """Login codes for a printed link: each works once, within ``CODE_SECONDS``."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._codes: dict[str, float] = {}
+
+    def new(self, seconds: float = CODE_SECONDS) -> str:
+        code = secrets.token_urlsafe(18)
+        with self._lock:
+            self._codes[_digest(code)] = time.monotonic() + seconds
+        return code
+
+    def use(self, code: str) -> bool:
+        with self._lock:
+            until = self._codes.pop(_digest(code), None)
+        return until is not None and time.monotonic() < until
+
+
+class Brake:
+    """Repeated failed logins from one address: after ``free`` in ``span`` seconds, each further
+    attempt waits (30 s, doubling, up to 15 min); every failure is logged with the address."""
+
+    def __init__(self, free: int = 5, span: float = 900.0) -> None:
+        self._free = free
+        self._span = span
+        self._lock = threading.Lock()
+        self._failures: dict[str, collections.deque[float]] = {}
+
+    def wait(self, client: str) -> int:
+        """Seconds ``client`` must wait before another attempt (0: go ahead)."""
+        now = time.monotonic()
+        with self._lock:
+            times = self._failures.get(client)
+            if not times:
+                return 0
+            while times and now - times[0] > self._span:
+                times.popleft()
+            over = len(times) - self._free
+            if over < 0:
+                return 0
+            pause = min(900.0, 30.0 * 2**over)
+            return max(0, int(times[-1] + pause - now + 0.999))
+
+    def failed(self, client: str, how: str) -> None:
+        now = time.monotonic()
+        with self._lock:
+            if len(self._failures) > 10_000:  # bounded: the oldest addresses are forgotten
+                self._failures.pop(next(iter(self._failures)))
+            times = self._failures.setdefault(client, collections.deque(maxlen=64))
+            times.append(now)
+            count = len(times)
+        log.warning("failed login from %s (%s; %d in the last %d min)", client, how, count, self._span // 60)
+
+    def succeeded(self, client: str) -> None:
+        with self._lock:
+            self._failures.pop(client, None)
