@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 from pathlib import Path
 
 import click
 
+from batchverify import errors
 from batchverify.cli import flags
 from batchverify.cli.exits import SUMMARY_JSON
 from batchverify.engine.options import ENCRYPTIONS, LIMITS, Options
@@ -109,7 +111,16 @@ def run(
 
     if summary_json is not None:
         # First, so that a refused option is written there too: a monitor never reads last night's.
-        files = RunRequest(input=input_path, output=output or default_output(input_path))
+        out = output or default_output(input_path)
+        named = [values.get(k) for k in ("problems", "changes", "checkpoint")]
+        files = RunRequest(
+            input=input_path,
+            output=out,
+            problems=named[0] if isinstance(named[0], Path) else None,
+            changes=named[1] if isinstance(named[1], Path) else None,
+            checkpoint=named[2] if isinstance(named[2], Path) else None,
+            answers=_answers_named(values.get("answers")),
+        )
         check_summary_path(summary_json, files)
         SUMMARY_JSON[0] = summary_json
     values["max_age"], values["max_age_by_status"] = flags.ages(values.pop("max_age"))  # type: ignore[arg-type]
@@ -119,7 +130,12 @@ def run(
     flags.warn_rate(simulator, options.rate)
     if summary_json is not None:
         # Now against every file of the job: its side files, its checkpoint, the answer store.
-        check_summary_path(summary_json, run_request(options, input_path, output or ...))
+        # A path refused now is never written, not even with the refusal.
+        try:
+            check_summary_path(summary_json, run_request(options, input_path, output or ...))
+        except errors.UsageError:
+            SUMMARY_JSON[0] = None
+            raise
     interactive = sys.stdin.isatty() and sys.stderr.isatty()
     settings = RunSettings(
         input=input_path,
@@ -132,6 +148,17 @@ def run(
     with connect(options, credentials=not dry_run) as target:
         code = asyncio.run(run_job(options, target, settings))
     sys.exit(code)
+
+
+def _answers_named(value: object) -> Path | None:
+    """The answer store this run would use, as far as the flag and the environment say (before the
+    options are checked): never a target of --summary-json, even for an early error."""
+    from batchverify.engine.answers import default_answers_path
+
+    chosen = value if isinstance(value, str) else os.environ.get("BATCHVERIFY_ANSWERS", "").strip() or None
+    if isinstance(chosen, str) and chosen.lower() == "none":
+        return None
+    return Path(chosen) if chosen else default_answers_path()
 
 
 def _confirm(question: str) -> bool:

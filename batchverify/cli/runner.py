@@ -18,7 +18,7 @@ import click
 from batchverify import errors
 from batchverify._version import __version__
 from batchverify.build import prepare
-from batchverify.cli.exits import exit_code_of, write_summary
+from batchverify.cli.exits import exit_code_of, write_interrupted_summary, write_summary
 from batchverify.core.timeutil import utc_now_iso
 from batchverify.engine.events import Event, JobStarted, Sharing, StopReason
 from batchverify.engine.job import Job, Target
@@ -124,6 +124,7 @@ def _signals(job: Job) -> Iterator[None]:
         if hits > 1:
             kill_writers()  # nothing is written after the run has said it stopped
             log.warning("quit now: every answer is in the checkpoint; run again to write the output")
+            write_interrupted_summary()  # a monitor never reads the last run's success
             os._exit(errors.EXIT_INTERRUPTED)
         again = "Ctrl-C again" if sig is signal.SIGINT else f"{sig.name} again"
         log.warning(

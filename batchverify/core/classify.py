@@ -149,7 +149,7 @@ class RetryPolicy:
 
     def delay(self, retry: int, rng: random.Random) -> float:
         """Exponential backoff with jitter for the ``retry``-th retry (1-based)."""
-        ceiling = min(self.max_delay, self.base_delay * 2 ** (retry - 1))
+        ceiling = min(self.max_delay, self.base_delay * 2 ** min(retry - 1, 32))  # no float overflow
         return float(ceiling * (0.5 + rng.random() / 2))
 
 

@@ -220,10 +220,20 @@ def _state_of(path: Path) -> str | None:
 
 
 def _same_file(a: Path, b: Path) -> bool:
-    same = a.resolve() == b.resolve()
+    same = _resolved(a) == _resolved(b)
     with contextlib.suppress(OSError):
         same = same or (a.exists() and b.exists() and a.samefile(b))
     return same
+
+
+def _resolved(path: Path) -> Path:
+    """``path`` with its links followed; a link that loops is refused in words."""
+    try:
+        return path.resolve()
+    except (RuntimeError, OSError):
+        raise UsageError(
+            "{path} is a symbolic link that loops; choose another file", code="link_loop", path=str(path)
+        ) from None
 
 
 def check_summary_path(path: Path, request: RunRequest) -> None:

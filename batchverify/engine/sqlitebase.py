@@ -147,9 +147,12 @@ def create_whole(path: Path, script: str) -> None:
     its owner only: a run killed or out of disk while creating leaves no half-made store that would
     block the next run, and a run reading beside it never sees one. Call it holding the store's lock
     (temporary files left by a killed run are then stale, and removed)."""
-    for stale in path.parent.glob(f".{path.name}.*.new*"):
-        with contextlib.suppress(OSError):
-            stale.unlink()
+    prefix = f".{path.name}."  # compared as text: a name may hold glob characters ("a**b.csv")
+    with contextlib.suppress(OSError):
+        for entry in os.scandir(path.parent):
+            if entry.name.startswith(prefix) and ".new" in entry.name[len(prefix) :]:
+                with contextlib.suppress(OSError):
+                    Path(entry.path).unlink()
     with contextlib.suppress(OSError):
         if path.stat(follow_symlinks=False).st_size == 0:
             path.unlink()  # an empty file holds no answers: one an earlier release left half-made

@@ -24,6 +24,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from batchverify.core.normalize import normalize_mobile
 from batchverify.errors import InputError
 from batchverify.files.tables import Record, Table, TableFormat
 
@@ -34,7 +35,6 @@ _SNIFF_CHARS = 64 * 1024
 _SNIFF_ROWS = 200
 _DELIMITERS = (",", "\t", ";", "|")
 # C0 controls that never appear in a text table (tab, newlines, form feed, vertical tab might).
-_DIGITS_RE = re.compile(r"\d{7,}")  # a phone-like run of digits
 _CONTROL_RE = re.compile("[\x00-\x08\x0e-\x1f\x7f]")
 
 
@@ -154,11 +154,14 @@ class CsvTable(Table):
         if len(lines) < 2:
             return
         # The text inside the quotes: after the first line's last quote, the lines between, and
-        # before the last line's first quote. A row swallowed by a stray quote looks like a row there.
+        # before the last line's first quote. A row swallowed by a stray quote looks like a row there:
+        # as many fields as the header, one of them a mobile number ("138 0013 8000" too; a landline
+        # or a date in a note is not one).
         quote = self.format.quotechar
         inside = [lines[0].rsplit(quote, 1)[-1], *lines[1:-1], lines[-1].split(quote, 1)[0]]
         for text in inside:
-            if text.count(self.format.delimiter) + 1 >= max(2, width) and _DIGITS_RE.search(text):
+            fields = text.split(self.format.delimiter)
+            if len(fields) >= max(2, width) and any(normalize_mobile(f).number for f in fields):
                 raise InputError(
                     "{file}: the cell quoted on line {line} runs on to line {end} and holds lines that "
                     "look like rows of their own (a stray quote?); fix the quotes and run again, or save "

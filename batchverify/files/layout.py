@@ -173,7 +173,15 @@ def check_target(table: Table, out: Path) -> None:
 def check_output(source: Path, out: Path) -> None:
     """Refuse an output that is ``source`` (by any name or hard link), a directory, or in a missing
     folder. The one check of an output path, before the plan and again before writing."""
-    same = out.resolve() == source.resolve()
+    try:
+        same = out.resolve() == source.resolve()
+    except (RuntimeError, OSError):
+        raise OutputError(
+            "{path} is a symbolic link that loops; choose another {o[output]}",
+            code="link_loop",
+            option="output",
+            path=str(out),
+        ) from None
     with contextlib.suppress(OSError):
         same = same or (out.exists() and out.samefile(source))
     if same:

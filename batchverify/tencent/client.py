@@ -256,7 +256,12 @@ def _business(response: Mapping[str, Any], request_id: str) -> Reply:
         pass
     elif isinstance(code, int) and not isinstance(code, bool):
         status_code = code
-    elif isinstance(code, str) and code.strip().lstrip("-").isdigit() and len(code) < 20:
+    elif (
+        isinstance(code, str)
+        and code.strip().lstrip("-").isascii()
+        and code.strip().lstrip("-").isdigit()
+        and len(code) < 20
+    ):
         status_code = int(code)
     else:
         problem = f"StatusCode {_text(str(code), 40)!r} is not an integer"

@@ -472,6 +472,11 @@ def test_previous_output_column_is_not_the_phone_column() -> None:
         ('name\tphone\r\nA\t13800138000\r\nB\t"13800138001\r\nC\t13800138002\r\n', "line 3 is never closed"),
         ('name,phone\n"A,13800138000\nB,13800138001\nC",13800138002\nD,1\n', "line 2 runs on to line 4"),
         ('name,phone\n"A,13800138000\nC",13800138002\nD,1\n', "line 2 runs on to line 3"),
+        (
+            'name,phone,note\nAlice,138 0013 8000,"oops\nBob,139 0013 9001,x\nCarol,137 0013 7002,x\n'
+            'Dan,136 0013 6003,"\nEve,135 0013 5004,ok\n',
+            "line 2 runs on to line 5",
+        ),
     ],
 )
 def test_a_csv_that_does_not_parse_as_a_whole_is_refused_with_its_line(
@@ -495,4 +500,7 @@ def test_cells_that_really_span_lines_are_read(tmp_path: Path) -> None:
     )
     rows = [r.cells for r in open_table(src).rows()]
     assert rows[1] == ["A", "13800138000", "Room 1, Building 2\nPudong, Shanghai"]
+    note = tmp_path / "note.csv"  # a note with commas and a landline is a note, not rows
+    note.write_text('name,phone,note\nAlice,13800138000,"Call back:\nhome, 010-12345678, or office"\n')
+    assert [r.cells[2] for r in open_table(note).rows()][1] == "Call back:\nhome, 010-12345678, or office"
     assert rows[2] == ['B "the\nsecond"', "13800138001", "x"]
