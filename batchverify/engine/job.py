@@ -234,6 +234,7 @@ class Job:
                 # as if nothing had happened.
                 summary.output = None
                 summary.output_error = exc.render(PLAIN_NAMES)
+                summary.output_error_code = exc.code
             counts = Counter(written.counts if written is not None else {})
             summary.by_status = dict(sorted(counts.items()))
             if written is not None:

@@ -57,10 +57,7 @@ def finish_summary(summary: Summary, sender: Sender | None, counts: Counter[str]
         reason = sender.stop_reason
         summary.stop_reason = None if reason is None else reason.value
         if summary.output_error is not None and reason is not StopReason.FATAL:
-            summary.outcome = "storage_error"
-            summary.error = (
-                f"{summary.output_error}; the answers are kept in the checkpoint: run again to write it"
-            )
+            _output_failed(summary)
             return
         if reason is StopReason.STORAGE:
             summary.outcome = "storage_error"
@@ -82,10 +79,15 @@ def finish_summary(summary: Summary, sender: Sender | None, counts: Counter[str]
             bound = f"{sender.throttle_bound:g}"
             summary.error = None if message is None else message.replace("{bound}", bound)
     if summary.output_error is not None:
-        summary.outcome = "storage_error"
-        summary.error = (
-            f"{summary.output_error}; the answers are kept in the checkpoint: run again to write it"
-        )
+        _output_failed(summary)
         return
     if not_final:
         summary.outcome = "incomplete"
+
+
+def _output_failed(summary: Summary) -> None:
+    summary.outcome = "storage_error"
+    if summary.output_error_code == "output_edited":  # written, beside the edited files: nothing to redo
+        summary.error = f"{summary.output_error}; every answer is in the checkpoint too"
+        return
+    summary.error = f"{summary.output_error}; the answers are kept in the checkpoint: run again to write it"

@@ -26,6 +26,7 @@ from batchverify._version import __version__
 from batchverify.core.freshness import Freshness
 from batchverify.core.labels import needs_action
 from batchverify.engine.annotate import STATUS_INDEX, Annotator, WriteResult, is_change
+from batchverify.engine.keepedits import place_all, refuse_kept
 from batchverify.engine.paths import (
     OUTPUT_STAMP_KEY,
     SIDE_FILES_KEY,
@@ -33,7 +34,6 @@ from batchverify.engine.paths import (
     output_stamp,
     same_output,
     side_files_of,
-    size_differs,
 )
 from batchverify.engine.plan import Plan
 from batchverify.engine.present import OutputLook, SummaryFacts, headers
@@ -231,9 +231,13 @@ def _reopen(spec: WriteSpec) -> Table:
     kind = {".xlsx": "xlsx", ".xlsm": "xlsm"}.get(suffix)
     if kind is not None and output_kind(spec.output) == kind and spec.sheet is not None:
         fmt = TableFormat(kind=kind, sheet_name=spec.sheet)  # type: ignore[arg-type]
-        return ExcelTable.known(spec.input, fmt, spec.header_line, spec.header, spec.width)
+        known = ExcelTable.known(spec.input, fmt, spec.header_line, spec.header, spec.width)
+        known.set_phone_column(spec.phone_col)
+        return known
     table = open_table(spec.input, sheet=spec.sheet, encoding=spec.encoding)
     table.use_header(spec.header_line)
+    if isinstance(table, ExcelTable):
+        table.set_phone_column(spec.phone_col)
     if spec.header_line == 0:
         table.header = list(spec.header)  # the header the plan gave a list that had none
     return table
@@ -253,6 +257,7 @@ def write_files(spec: WriteSpec, table: Table, store: Store) -> WriteResult:
     look = OutputLook(spec.language, spec.summary_sheet, facts, _local_zone())
     _check_input(spec)
     staged = spec.output.with_name(f".{spec.output.stem}.{secrets.token_hex(4)}.new{spec.output.suffix}")
+    moves: list[tuple[Path, Path, str | None]] = []
     try:
         write_table(
             table,
@@ -271,15 +276,18 @@ def write_files(spec: WriteSpec, table: Table, store: Store) -> WriteResult:
         if _shows_less(spec, result):
             result.kept_output = True
             return result
-        # The side files first: one that cannot be written leaves the output (and what the
-        # checkpoint knows of it) as it was, so the next run finds it as batchverify left it.
-        side_files = [(spec.problems, _needs_action), (spec.changes, is_change)]
-        for path, keep in side_files:
+        # Every file is staged first and moved into place only once all are written and the input
+        # is still what the plan read; the side files go first, the output last.
+        known = side_files_of(spec.store) if spec.store is not None else {}
+        moves.clear()
+        for path, keep in [(spec.problems, _needs_action), (spec.changes, is_change)]:
             if path is None:
                 continue
+            side = path.with_name(f".{path.stem}.{secrets.token_hex(4)}.new{path.suffix}")
+            moves.append((side, path, known.get(str(path.resolve()))))
             write_table(
                 table,
-                path,
+                side,
                 phone_col=spec.phone_col,
                 columns=names,
                 aliases=aliases,
@@ -288,37 +296,19 @@ def write_files(spec: WriteSpec, table: Table, store: Store) -> WriteResult:
                 look=OutputLook(spec.language, False, None, _local_zone()).presentation,
                 keep=keep,
             )
-        _refuse_if_edited(spec, staged)
-        _move_into_place(staged, spec.output)
+        _check_input(spec)  # not changed while it was read for any of them
+        moves.append((staged, spec.output, spec.recorded_stamp))
+        refuse_kept(place_all(moves, spec.overwrite))
     finally:
-        with contextlib.suppress(OSError):
-            staged.unlink()
+        for leftover in [staged, *(side for side, _, _ in moves)]:
+            with contextlib.suppress(OSError):
+                leftover.unlink()
     return result
 
 
 def _check_input(spec: WriteSpec) -> None:
     if spec.input_stamp is not None:
         check_input_unchanged(spec.input, spec.input_stamp, "while this run was working")
-
-
-def _refuse_if_edited(spec: WriteSpec, staged: Path) -> None:
-    """The output changed while the run was sending (someone saved it in Excel): it is kept, and
-    this run's result is left beside it under a name of its own."""
-    recorded = spec.recorded_stamp
-    if spec.overwrite or recorded is None or not spec.output.exists() or same_output(recorded, spec.output):
-        return
-    if not recorded.startswith("sha256:") and not size_differs(recorded, spec.output):
-        return  # an earlier release's stamp: only a new size says the content changed
-    beside = spec.output.with_name(f"{spec.output.stem}.batchverify-new{spec.output.suffix}")
-    staged.replace(beside)
-    raise OutputError(
-        "{path} was changed while this run was sending (edited or saved again): it is kept as it is, "
-        "and this run's result is in {beside}",
-        code="output_edited",
-        option="output",
-        path=str(spec.output),
-        beside=str(beside),
-    )
 
 
 def _shows_less(spec: WriteSpec, result: WriteResult) -> bool:
@@ -329,15 +319,6 @@ def _shows_less(spec: WriteSpec, result: WriteResult) -> bool:
     if spec.previous_answered < 0:  # an output we cannot vouch for: keep it only against nothing
         return result.answered == 0
     return result.answered < spec.previous_answered
-
-
-def _move_into_place(staged: Path, out: Path) -> None:
-    with contextlib.suppress(OSError):
-        staged.chmod(out.stat().st_mode & 0o7777)  # keep the permissions of the file replaced
-    try:
-        staged.replace(out)
-    except OSError as exc:
-        raise OutputError(f"cannot write {out} ({exc.strerror or exc})") from None
 
 
 def _needs_action(values: list[CellValue]) -> bool:

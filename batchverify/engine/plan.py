@@ -322,6 +322,8 @@ def _scan(request: RunRequest, table: Table, endpoint_identity: str) -> Plan:
         sample = [rec.cells for rec in itertools.islice(table.records(), 1, SAMPLE_ROWS + 1)]
         phone_col = detect_phone_column(table.header, sample, request.column)
         named = True
+    if isinstance(table, ExcelTable):
+        table.set_phone_column(phone_col)
     plan = Plan(
         request=request,
         table=table,

@@ -57,6 +57,7 @@ class Summary:
     stop_reason: str | None = None
     error: str | None = None
     output_error: str | None = None
+    output_error_code: str | None = None  # its stable code (output_edited: the new files are beside)
     # The job and this run (a job is one pass over the list; each run resumes it until it is done).
     version: str = __version__
     endpoint: str = ""

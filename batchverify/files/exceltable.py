@@ -105,17 +105,23 @@ class ExcelTable(Table):
         for line, values in self.native_rows():
             yield Record(line, self._texts(values), line in totals), values
 
+    def set_phone_column(self, column: int) -> None:
+        """The plan's phone column: only a totals row of a table that holds it is not a customer."""
+        self._phone_col = column
+
     def totals_rows(self) -> frozenset[int]:
-        """The sheet rows that are a table's totals row (xlsx and xlsm; read once)."""
-        cached: frozenset[int] | None = getattr(self, "_totals", None)
-        if cached is None:
-            cached = frozenset()
+        """The sheet rows that are the totals row of a table holding the phone column (any table's,
+        before the column is known); xlsx and xlsm, read once."""
+        spans: dict[int, list[range]] | None = getattr(self, "_totals", None)
+        if spans is None:
+            spans = {}
             if self.format.kind in ("xlsx", "xlsm") and self.format.sheet_name:
                 from batchverify.files.xlsx.sheetfacts import totals_rows  # lxml: only for workbooks
 
-                cached = totals_rows(self.path, self.format.sheet_name)
-            self._totals = cached
-        return cached
+                spans = totals_rows(self.path, self.format.sheet_name)
+            self._totals = spans
+        phone: int | None = getattr(self, "_phone_col", None)
+        return frozenset(row for row, cols in spans.items() if phone is None or any(phone in c for c in cols))
 
     def formulas_without_values(self, column: int) -> tuple[int, list[str]]:
         """Cells of ``column`` holding a formula with no saved value (read as empty): how many, and

@@ -140,9 +140,34 @@ def test_an_output_saved_while_the_run_sends_is_kept_and_the_result_put_beside_i
         f.write("saved in Excel meanwhile\n")
     stdout, stderr = proc.communicate(timeout=60)
     assert proc.returncode == 4, stdout + stderr
-    assert "was changed while this run was sending" in stdout + stderr
+    assert "changed while this run was working" in stdout + stderr
+    assert "run again to write it" not in stdout + stderr  # it is written: beside the edited one
     assert out.read_text(encoding="utf-8").endswith("saved in Excel meanwhile\n")
     assert (tmp_path / "l.verified.batchverify-new.csv").exists()
+
+
+def test_a_problems_file_marked_up_while_the_run_sends_is_kept_and_nothing_else_is_overwritten(
+    fast_sim: SimulatorServer, tmp_path: Path
+) -> None:
+    """The side files are the user's too: one marked up during the run is kept, the new one goes
+    beside it, and a file already at the "beside" name is never overwritten."""
+    env = cli_env(fast_sim, tmp_path / "home")
+    source = write_list(tmp_path / "l.csv", [*spread_numbers(11), "12345"])
+    problems = tmp_path / "p.csv"
+    assert run_cli("run", source, "--yes", "--problems", problems, env=env).returncode == 0
+    taken = tmp_path / "p.batchverify-new.csv"
+    taken.write_text("the user's own file\n", encoding="utf-8")
+    proc = start_cli("run", source, "--yes", "--rate", "4", "--problems", problems, env=env)  # about 3 s
+    time.sleep(1.5)
+    with problems.open("a", encoding="utf-8") as f:
+        f.write("called back, wrong number\n")
+    stdout, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 4, stdout + stderr
+    assert "changed while this run was working" in stdout + stderr
+    assert problems.read_text(encoding="utf-8").endswith("called back, wrong number\n")
+    assert taken.read_text(encoding="utf-8") == "the user's own file\n"
+    assert "12345" in (tmp_path / "p.batchverify-new-2.csv").read_text(encoding="utf-8")
+    assert (tmp_path / "l.verified.csv").exists()  # the output itself was not touched: replaced
 
 
 def test_a_marked_up_problems_file_and_an_earlier_releases_output_are_kept(

@@ -109,3 +109,33 @@ async def test_a_workbook_output_beyond_excels_limits_is_refused_with_the_way_ou
     assert refused.value.code == "excel_limit" and "write a CSV instead" in str(refused.value)
     made = await plan(RunRequest(input=src, output=tmp_path / "out.csv"), endpoint_identity="scripted")
     assert len(made.distinct) == 1
+
+
+async def test_a_totals_row_of_a_table_beside_the_list_is_not_the_lists(tmp_path: Path) -> None:
+    """A small table in D1:E5 with a totals row: row 5 of the customer list in A:B is a customer."""
+    src = tmp_path / "side.xlsx"
+    book = openpyxl.Workbook()
+    sheet = book.active
+    assert sheet is not None
+    phones = numbers(8)
+    sheet.append(["name", "phone"])
+    for i, phone in enumerate(phones):
+        sheet.append([f"c{i}", phone])
+    for row, (label, value) in enumerate([("item", "n"), ("a", 1), ("b", 2), ("c", 3)], start=1):
+        sheet.cell(row=row, column=4).value = label
+        sheet.cell(row=row, column=5).value = value
+    sheet.cell(row=5, column=4).value = "Total"
+    sheet.cell(row=5, column=5).value = "=SUBTOTAL(109,E2:E4)"
+    side = ListObject(displayName="Side", ref="D1:E5")
+    side.totalsRowCount = 1
+    sheet.add_table(side)
+    book.save(src)
+    out = tmp_path / "out.xlsx"
+    made = await plan(RunRequest(input=src, output=out), endpoint_identity="scripted")
+    assert made.rows == 8 and len(made.distinct) == 8
+    summary = await Job(made, TARGET, verifier=Script(), gate=fast_gate()).run()
+    assert summary.outcome == "complete"
+    written = openpyxl.load_workbook(out)["Sheet"]
+    header = [c.value for c in written[1]]
+    status = header.index("mobile_status") + 1
+    assert [written.cell(row=r, column=status).value for r in range(2, 10)] == ["normal"] * 8

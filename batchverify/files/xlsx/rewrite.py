@@ -106,7 +106,7 @@ def _rewrite(
         looks=list(presentation.columns),
         phone_col=phone_col,
         batch_size=batch_size,
-        skip_rows=tables.totals_rows(),
+        skip_rows=tables.totals_rows(phone_col),
     )
     with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED, compresslevel=SHEET_COMPRESSLEVEL) as staged:
         with staged.open(part, "w", force_zip64=True) as sink:

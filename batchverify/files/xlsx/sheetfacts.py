@@ -31,9 +31,10 @@ def _sheet_part(package: Package, sheet_name: str) -> str | None:
     return None
 
 
-def totals_rows(path: Path, sheet_name: str) -> frozenset[int]:
-    """The 1-based rows of ``sheet_name`` that are the totals row of one of its tables."""
-    rows: set[int] = set()
+def totals_rows(path: Path, sheet_name: str) -> dict[int, list[range]]:
+    """The 1-based rows of ``sheet_name`` that are the totals row of one of its tables, each with
+    the columns (0-based) of the tables whose totals row it is."""
+    rows: dict[int, list[range]] = {}
     with (
         contextlib.suppress(
             zipfile.BadZipFile, OSError, KeyError, ValueError, StreamUnsupported, etree.Error
@@ -43,12 +44,14 @@ def totals_rows(path: Path, sheet_name: str) -> frozenset[int]:
         package = Package(archive)
         part = _sheet_part(package, sheet_name)
         if part is None:
-            return frozenset()
+            return {}
         for rel in package.rels(part):
             if rel.external or not rel.type.endswith("/table") or rel.target not in package.names:
                 continue
-            rows.update(totals_of(parse_xml(package.read(rel.target))))
-    return frozenset(rows)
+            found, columns = totals_of(parse_xml(package.read(rel.target)))
+            for row in found:
+                rows.setdefault(row, []).append(columns)
+    return rows
 
 
 def formulas_without_values(

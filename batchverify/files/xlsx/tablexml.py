@@ -13,16 +13,17 @@ from batchverify.files.xlsx.sheetxml import fmt_range, parse_range
 __all__ = ["SheetTables", "totals_of"]
 
 
-def totals_of(table_root: Any) -> range:
-    """The sheet rows (1-based) of a table's totals row(s): empty when it has none."""
+def totals_of(table_root: Any) -> tuple[range, range]:
+    """A table's totals row(s): the sheet rows (1-based) and the columns they span (0-based);
+    empty ranges when it has none."""
     box = parse_range(table_root.get("ref", ""))
     try:
         count = int(table_root.get("totalsRowCount", "0") or "0")
     except ValueError:
         count = 0
     if box is None or not 0 < count <= box[3] - box[1]:
-        return range(0)
-    return range(box[3] - count + 1, box[3] + 1)
+        return range(0), range(0)
+    return range(box[3] - count + 1, box[3] + 1), range(box[0], box[2] + 1)
 
 
 class SheetTables:
@@ -35,9 +36,15 @@ class SheetTables:
                 self.parts[part] = parse_xml(package.read(part))
         self.edited: dict[str, bytes] = {}
 
-    def totals_rows(self) -> frozenset[int]:
-        """The rows that are a table's totals row: written back as they are, never annotated."""
-        return frozenset(row for root in self.parts.values() for row in totals_of(root))
+    def totals_rows(self, phone_col: int) -> frozenset[int]:
+        """The rows that are the totals row of a table holding the phone column: written back as
+        they are, never annotated (a small table beside the list leaves the list's rows alone)."""
+        found: set[int] = set()
+        for root in self.parts.values():
+            rows, columns = totals_of(root)
+            if phone_col in columns:
+                found.update(rows)
+        return frozenset(found)
 
     def starts_on(self, row: int) -> bool:
         for root in self.parts.values():
