@@ -161,8 +161,15 @@ class StrictGate:
             self._leases.pop(token, None)
             self._apply_rate()
 
+    def allow(self, rate: float) -> None:
+        """A job of the account may go this fast (the shared gate's rate is the highest any job
+        asked for, held down to the lowest of those running)."""
+        with self._lock:
+            self._base_rate = max(self._base_rate, rate)
+            self._apply_rate()
+
     def _apply_rate(self) -> None:
-        rate = min(self._leases.values(), default=self._base_rate)
+        rate = min([self._base_rate, *self._leases.values()])
         if rate != self._rate:
             self._set_rate(rate)  # the log keeps its times; the next take counts them at the new cap
 
@@ -330,6 +337,8 @@ def shared_gate(account: str, endpoint: str, rate: float, store: str | None = No
         if gate is None:
             window = make_window(account, endpoint, store)
             gate = _SHARED[(account, endpoint, store)] = StrictGate(rate, store=window)
+        else:
+            gate.allow(rate)
         return gate
 
 

@@ -147,13 +147,14 @@ def test_shared_gate_is_one_per_account_and_endpoint_and_the_lowest_running_rate
         seen.append(a.rate)
         fast = FairShare(a, 50)
         seen.append(a.rate)
-        slow.close()  # it ends: the gate goes back up to what the jobs still running asked
+        slow.close()  # it ends: the gate goes back up (never past what jobs of the gate asked)
         seen.append(a.rate)
         fast.close()
         seen.append(a.rate)
         return seen
 
-    assert asyncio.run(jobs()) == [20, 10, 10, 50, 20]
+    assert asyncio.run(jobs()) == [20, 10, 10, 20, 20]
+    assert shared_gate("AKID-test-shared-1", "host-a", 30).rate == 30  # a job may go as fast as it asked
 
 
 def test_rejects_a_rate_that_is_not_positive() -> None:
