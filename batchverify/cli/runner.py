@@ -19,6 +19,7 @@ from batchverify import errors
 from batchverify._version import __version__
 from batchverify.build import prepare
 from batchverify.cli.exits import exit_code_of, write_interrupted_summary, write_summary
+from batchverify.core.text import from_outside
 from batchverify.core.timeutil import utc_now_iso
 from batchverify.engine.events import Event, JobStarted, Sharing, StopReason
 from batchverify.engine.job import Job, Target
@@ -63,7 +64,7 @@ async def run_job(options: Options, target: Target, run: RunSettings) -> int:
             how = "resuming" if event.resumed else "new"
             say(
                 f"batchverify {__version__}: job {event.job_id} ({how}), {event.to_send} to send; "
-                f"input {made.request.input.absolute()}"
+                f"input {from_outside(str(made.request.input.absolute()))}"
             )
             if event.rate_window:
                 now = f"{counted(event.sharing, 'other process', 'other processes')} sending now"

@@ -45,6 +45,16 @@ def check_paths(request: RunRequest) -> None:
         return  # the reader reports a missing, directory or special input with its own message
     check_output(request.input, out)
     _check_not_state(out, "output")
+    answers = request.answers
+    for mine in (request.input, out, request.problems, request.changes):
+        if answers is not None and mine is not None and _same_file(answers, mine):
+            raise UsageError(
+                "the answer store {path} would be the same file as {other}; choose another {o[answers]}",
+                code="would_overwrite",
+                option="answers",
+                path=str(answers),
+                other=str(mine),
+            )
     if not os.access(out.parent, os.W_OK):
         raise OutputError(
             "the output folder {folder} is not writable", code="output_not_writable", folder=str(out.parent)

@@ -93,11 +93,37 @@ def test_the_answer_store_of_this_run_is_never_a_target(
     answers.parent.mkdir()
     src = _list(tmp_path, 3)
     assert run_cli("run", src, "--yes", "--answers", answers, env=env).returncode == 0
-    for target in (answers, answers.with_name("answers.db.key")):
+    key = answers.with_name("answers.db.key")
+    kept = key.read_bytes()
+    for target in (answers, key):
         again = run_cli("run", src, "--yes", "--answers", answers, "--summary-json", target, env=env)
         assert again.returncode == 2, again.stderr
         assert "would overwrite" in again.stderr or "is a database" in again.stderr, again.stderr
-    assert answers.with_name("answers.db.key").stat().st_size > 0
+    assert key.read_bytes() == kept  # not even the refusal was written there
+    # Nor a --problems file named again as the summary, nor the store named as the output.
+    notes = tmp_path / "notes.csv"
+    notes.write_text("the user's notes\n", encoding="utf-8")
+    both = run_cli("run", src, "--yes", "--problems", notes, "--summary-json", notes, "--overwrite", env=env)
+    assert both.returncode == 2 and notes.read_text(encoding="utf-8") == "the user's notes\n", both.stderr
+    onto = run_cli("run", src, "--yes", "--answers", tmp_path / "list.verified.csv", env=env)
+    assert onto.returncode == 2 and "answer store" in onto.stderr, onto.stderr
+
+
+def test_names_with_glob_characters_and_links_that_loop_end_in_words(
+    tmp_path: Path, fast_sim: SimulatorServer, env: dict[str, str]
+) -> None:
+    src = _list(tmp_path, 3)
+    starry = run_cli("run", src, "--yes", "-o", tmp_path / "a**b[1].csv", env=env)
+    assert starry.returncode == 0 and (tmp_path / "a**b[1].csv").exists(), starry.stderr
+    loop = tmp_path / "loop.json"
+    loop.symlink_to(loop)
+    for flag in ("--summary-json", "--problems", "-o"):
+        target = loop if flag != "-o" else tmp_path / "loop.csv"
+        if flag == "-o":
+            target.symlink_to(target)
+        result = run_cli("run", src, "--yes", flag, target, env=env)
+        assert result.returncode == 2, (flag, result.stderr)
+        assert "loops" in result.stderr and len(result.stderr.strip().splitlines()) == 1, result.stderr
 
 
 def test_every_file_holding_numbers_is_private(

@@ -61,7 +61,9 @@ def test_the_writer_never_outlives_its_run(
 ) -> None:
     src = _big_list(tmp_path)
     out = tmp_path / "out.xlsx"
-    proc = start_cli("run", src, "-o", out, "--yes", env=env)
+    summary = tmp_path / "s.json"
+    summary.write_text('{"outcome": "complete", "exit_code": 0}')  # last night's
+    proc = start_cli("run", src, "-o", out, "--yes", "--summary-json", summary, env=env)
     child = _while_writing(proc)
     if how == "kill -9":
         proc.kill()
@@ -73,6 +75,7 @@ def test_the_writer_never_outlives_its_run(
     assert proc.returncode == (130 if how != "kill -9" else -9), err
     if how != "kill -9":
         assert "quit now" in err and "Traceback" not in err
+        assert json.loads(summary.read_text())["outcome"] == "interrupted"  # never last night's
     deadline = time.monotonic() + 5
     while _writers_of(proc.pid) and time.monotonic() < deadline:
         time.sleep(0.05)

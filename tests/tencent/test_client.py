@@ -306,3 +306,10 @@ async def test_a_reply_that_trickles_in_is_cut_at_the_timeout(session: aiohttp.C
         await server.close()
     assert isinstance(reply, TransportFailure) and reply.maybe_sent
     assert time.monotonic() - started < 2.5
+
+
+def test_a_status_code_of_non_ascii_digits_is_a_problem_not_a_crash() -> None:
+    """ "²" is a digit to str.isdigit() but not to int(): the billed answer is kept, with its problem."""
+    body = json.dumps({"Response": {"Result": "0", "StatusCode": "²", "RequestId": "r"}}).encode()
+    reply = parse_reply(200, "application/json", body)
+    assert isinstance(reply, BusinessReply) and reply.status_code is None and "StatusCode" in reply.problem
