@@ -463,3 +463,21 @@ def test_two_command_line_runs_share_the_cap_through_redis(tmp_path: Path, redis
     # Each run gets its own runtime directory: only Redis can make them share.
     runs_env = {"BATCHVERIFY_RATE_STORE": redis_server.url}
     _check_ledger(_two_runs(tmp_path, runs_env, own_runtime_dirs=True), 0.85)
+
+
+def test_two_hosts_that_lose_redis_keep_to_their_shares(redis_server: RedisServer) -> None:
+    """Two hosts (windows with separate local logs) share one account through Redis; Redis is
+    killed mid-run: each goes on at its share of the cap (1/2: it had seen the other), so together
+    they never exceed it, and each says so."""
+    windows = [_redis_window(redis_server.url, "AKID-two-hosts") for _ in range(2)]
+    stopper = threading.Timer(1.5, redis_server.stop)
+    stopper.start()
+    try:
+        times = _hammer_in_threads(windows, 4.0, 1.05)
+    finally:
+        stopper.join()
+    assert busiest_window(times, 1.0) <= CAP
+    after = [t for t in times if t > times[0] + 2.5]  # well after the fall: both local, each at its share
+    assert after and busiest_window(after, 1.0) <= CAP
+    for window in windows:
+        assert window.problem is not None and "keeps to its share (1/2 of the cap" in window.problem

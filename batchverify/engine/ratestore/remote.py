@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import hashlib
 import itertools
 import logging
@@ -77,6 +78,7 @@ return {math.ceil(ready - now), others}
 SCRIPT_SHA = hashlib.sha1(SCRIPT.encode()).hexdigest()
 TTL_MS = 60_000
 CONNECT_TIMEOUT = 2.0
+RETRY_SECONDS = 5.0  # a store that stopped answering is asked again this often
 MAX_EXTRA = 0.05
 
 _Local = MemoryWindow | HostWindow
@@ -135,7 +137,10 @@ class RedisWindow:
         self._holds: set[asyncio.Task[None]] = set()
         self._others = 0
         self._round_trips: collections.deque[float] = collections.deque(maxlen=32)
-        self._problem: str | None = None
+        self._problem: str | None = None  # what went wrong (kept for the summary once it happened)
+        self._down = False  # the store does not answer now: local window, this process's share
+        self._share = 1
+        self._retry_at = 0.0
         self._check()
 
     def _check(self) -> None:
@@ -200,23 +205,36 @@ class RedisWindow:
         return wait
 
     def _fail(self, exc: BaseException) -> None:
-        if self._problem is None:
-            reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-            self._problem = (
-                f"the rate store {self.url} stopped answering ({reason}); "
-                "this run now keeps the rate with its local window only"
-            )
-            log.warning("%s", self._problem)
-            self._others = 0
+        now = time.monotonic()
+        self._retry_at = now + RETRY_SECONDS
+        if self._down:
+            return
+        # The others who shared the account a moment ago go on at their own rate on their hosts:
+        # this process keeps to its share of the cap until the store answers again.
+        self._down = True
+        self._share = 1 + self._others
+        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        self._problem = (
+            f"the rate store {self.url} stopped answering ({reason}); this run keeps to its share "
+            f"(1/{self._share} of the cap: {self._others} other {_process(self._others)} shared it) "
+            f"and asks the store again every {RETRY_SECONDS:g} s"
+        )
+        log.warning("%s", self._problem)
 
     async def take(self, cap: int, span: float) -> float:
-        if self._problem is not None:
-            return await self._local.take(cap, span)
+        if self._down and time.monotonic() >= self._retry_at:
+            self._retry_at = time.monotonic() + RETRY_SECONDS
+            with contextlib.suppress(RedisError, OSError, TimeoutError):
+                await self._run(1, 1.0, 0.0, False)  # a ping through the script: the store is back
+                self._down = False
+                log.warning("the rate store %s answers again: the account's window is shared again", self.url)
+        if self._down:
+            return await self._local.take(max(1, cap // self._share), span)
         try:
             wait = await self._run(cap, span, 0.0, True)
         except (RedisError, OSError, TimeoutError) as exc:
             self._fail(exc)
-            return await self._local.take(cap, span)
+            return await self._local.take(max(1, cap // self._share), span)
         if wait > 0:
             return wait / 1e6
         self._local.record()
@@ -224,7 +242,7 @@ class RedisWindow:
 
     def hold(self, seconds: float) -> None:
         self._local.hold(seconds)
-        if self._problem is not None:
+        if self._down:
             return
         try:
             loop = asyncio.get_running_loop()
@@ -246,7 +264,7 @@ class RedisWindow:
 
     def sharing(self) -> int:
         """Other processes (any host) that sent in the last few seconds, as of the last send."""
-        return self._others
+        return 0 if self._down else self._others
 
     @property
     def problem(self) -> str | None:
@@ -256,3 +274,7 @@ class RedisWindow:
         entry = self._clients.pop(asyncio.get_running_loop(), None)
         if entry is not None:
             await entry[1].aclose()  # runs _closer's finally: the client closes
+
+
+def _process(n: int) -> str:
+    return "process" if n == 1 else "processes"
