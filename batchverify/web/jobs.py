@@ -123,6 +123,10 @@ class WebJob:
 
     # -- change notification (the event stream) -----------------------------------------------
 
+    @property
+    def listeners(self) -> int:
+        return len(self._waiters)
+
     def subscribe(self) -> asyncio.Event:
         event = asyncio.Event()
         self._waiters.add(event)

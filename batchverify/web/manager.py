@@ -142,9 +142,10 @@ class JobManager:
             raise web.HTTPNotFound(text='{"error": "no such job"}', content_type="application/json")
         return job
 
-    def view(self, job: WebJob, *, plan: bool = True) -> dict[str, Any]:
-        """The job as the API shows it, with the earlier job of the very same file, if any."""
-        return job.view(plan=plan, same_file=self._same_file(job))
+    def view(self, job: WebJob, *, plan: bool = True, same: bool = True) -> dict[str, Any]:
+        """The job as the API shows it, with the earlier job of the very same file, if any
+        (``same=False``: not looked for, which scans every job)."""
+        return job.view(plan=plan, same_file=self._same_file(job) if same else None)
 
     def _same_file(self, job: WebJob) -> dict[str, str] | None:
         # Uploaded twice by mistake, a list would be checked and billed twice: the plan says so.

@@ -153,10 +153,22 @@ async def delete_job(request: web.Request) -> web.Response:
     return web.Response(status=204)
 
 
+MAX_LISTENERS_PER_JOB = 16  # open event streams of one job (tabs, reconnects)
+MAX_LISTENERS = 256  # and of the whole server
+
+
 async def job_events(request: web.Request) -> web.StreamResponse:
-    """Server-Sent Events: the job as ``GET /api/jobs/{id}`` shows it, each time it changes."""
+    """Server-Sent Events: the job as ``GET /api/jobs/{id}`` shows it, then what changed (the keys
+    whose values differ, ``id`` always; the plan only when it changed), each time it changes."""
     job = _job(request)
     manager = _manager(request)
+    listening = sum(j.listeners for j in manager.jobs.values())
+    if job.listeners >= MAX_LISTENERS_PER_JOB or listening >= MAX_LISTENERS:
+        busy = _error(
+            429, JobConflict("too many open event streams; close some tabs", code="too_many_streams")
+        )
+        busy.headers["Retry-After"] = "30"
+        return busy
     response = web.StreamResponse(
         headers={
             "Content-Type": "text/event-stream",
@@ -166,15 +178,30 @@ async def job_events(request: web.Request) -> web.StreamResponse:
     )
     await response.prepare(request)
     changed = job.subscribe()
+    sent: dict[str, object] = {}
+    plan_seen: object = None
     try:
         while True:
             changed.clear()
             gone = job.record.id not in manager.jobs
             if manager.closing:
                 break
-            doc = {"id": job.record.id, "deleted": True} if gone else manager.view(job)
-            data = json.dumps(doc, ensure_ascii=False)
-            await response.write(f"event: job\ndata: {data}\n\n".encode())
+            if gone:
+                doc: dict[str, object] = {"id": job.record.id, "deleted": True}
+            else:
+                # The plan (and the list scan for an earlier upload of the same file) only when the
+                # plan itself changed: a job that sends wakes this four times a second.
+                with_plan = job.record.plan is not plan_seen or not sent
+                plan_seen = job.record.plan
+                doc = manager.view(job, plan=with_plan, same=with_plan)
+                if not with_plan:
+                    doc.pop("plan", None)
+                    doc.pop("same_file", None)
+            delta = {k: v for k, v in doc.items() if k == "id" or sent.get(k) != v}
+            if len(delta) > 1 or not sent:
+                sent.update(doc)
+                data = json.dumps(delta, ensure_ascii=False)
+                await response.write(f"event: job\ndata: {data}\n\n".encode())
             if gone:
                 break
             try:
@@ -182,8 +209,8 @@ async def job_events(request: web.Request) -> web.StreamResponse:
             except TimeoutError:
                 await response.write(b": keep-alive\n\n")
             await asyncio.sleep(_COALESCE)
-    except (ConnectionResetError, asyncio.CancelledError):
-        pass
+    except ConnectionResetError:
+        pass  # the browser went away; a cancellation (the server stopping) goes through
     finally:
         job.unsubscribe(changed)
     return response

@@ -336,18 +336,42 @@ async def test_stop_then_resume_pays_for_nothing_twice(
 async def test_the_event_stream_follows_the_job(make_client: Any, tmp_path: Path) -> None:
     client = await make_client()
     job = (await (await upload(client, numbers_csv(tmp_path / "l.csv", 25))).json())["id"]
-    seen: list[dict[str, Any]] = []
+    seen: list[dict[str, Any]] = []  # the job as the page sees it after each event
+    deltas: list[dict[str, Any]] = []
     async with client.get(f"/api/jobs/{job}/events", headers=AUTH) as stream:
         assert stream.headers["Content-Type"] == "text/event-stream"
         await client.post(f"/api/jobs/{job}/start", headers=AUTH)
         while not seen or seen[-1]["state"] != "finished":
             line = (await asyncio.wait_for(stream.content.readline(), 30)).decode()
             if line.startswith("data: "):
-                seen.append(json.loads(line[6:]))
-    assert seen[0]["state"] == "planned"
+                delta = json.loads(line[6:])
+                deltas.append(delta)
+                seen.append({**(seen[-1] if seen else {}), **delta})  # merged, as the page does
+    assert seen[0]["state"] == "planned" and "plan" in deltas[0]
     assert any(e["state"] == "running" and 0 < e["done"] < 25 for e in seen)  # live progress
     dones = [e["done"] for e in seen]
     assert dones == sorted(dones) and seen[-1]["done"] == 25
+    # After the first, an event carries what changed: never the unchanged plan again.
+    assert all("plan" not in d and set(d) - {"id"} for d in deltas[1:])
+
+
+async def test_event_streams_are_bounded(make_client: Any, tmp_path: Path) -> None:
+    from batchverify.web.routes import MAX_LISTENERS_PER_JOB
+
+    client = await make_client()
+    job = (await (await upload(client, numbers_csv(tmp_path / "l.csv", 3))).json())["id"]
+    streams = [
+        await client.get(f"/api/jobs/{job}/events", headers=AUTH) for _ in range(MAX_LISTENERS_PER_JOB)
+    ]
+    await asyncio.sleep(0.2)
+    one_more = await client.get(f"/api/jobs/{job}/events", headers=AUTH)
+    assert one_more.status == 429 and (await one_more.json())["code"] == "too_many_streams"
+    for stream in streams:
+        stream.close()
+    await asyncio.sleep(0.5)
+    again = await client.get(f"/api/jobs/{job}/events", headers=AUTH)
+    assert again.status == 200
+    again.close()
 
 
 async def test_delete_removes_every_file_and_unknown_ids_are_404(make_client: Any, tmp_path: Path) -> None:

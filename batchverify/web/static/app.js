@@ -106,7 +106,9 @@
       }
     };
     stream.addEventListener("job", (e) => {
-      const job = JSON.parse(e.data);
+      // The first event is the whole job, the next ones what changed: merged into what is shown.
+      const changes = JSON.parse(e.data);
+      const job = current && current.id === changes.id ? Object.assign({}, current, changes) : changes;
       if (job.deleted) {
         // Deleted in another tab (or removed after --keep): the job is gone from this one too.
         stream.close();
