@@ -51,6 +51,7 @@ __all__ = ["OUTPUT_COLUMNS", "PARENT_ENV", "WriteResult", "WriteSpec", "kill_wri
 
 # The writer child's parent process id, so the child can tell that it was orphaned.
 PARENT_ENV = "BATCHVERIFY_WRITER_PARENT"
+WRITER_SECONDS = 3600.0  # a workbook at Excel's row limit is written in minutes; never hours
 _CHILDREN: set[subprocess.Popen[str]] = set()
 _CHILDREN_LOCK = threading.Lock()
 
@@ -182,7 +183,14 @@ def run_writer_child(spec: WriteSpec) -> WriteResult:
     with _CHILDREN_LOCK:
         _CHILDREN.add(child)
     try:
-        stdout, _ = child.communicate(json.dumps(doc))
+        stdout, _ = child.communicate(json.dumps(doc), timeout=WRITER_SECONDS)
+    except subprocess.TimeoutExpired:
+        raise OutputError(
+            "writing {path} took longer than {minutes:g} minutes; the answers are kept",
+            code="writer_too_slow",
+            path=str(spec.output),
+            minutes=WRITER_SECONDS / 60,
+        ) from None
     finally:
         if child.poll() is None:  # the caller gave up (an exception, a cancelled thread): no orphan
             _kill(child)

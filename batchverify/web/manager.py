@@ -263,12 +263,18 @@ class JobManager:
         job.stop()
 
     async def delete(self, job: WebJob) -> None:
-        """Stop the job if it runs (its calls in flight land first), then remove every file."""
-        job.stop()
-        if job.task is not None and not job.task.done():
-            await asyncio.wait([job.task], timeout=60)
+        """Stop the job if it runs (its calls in flight land first), then remove every file.
+
+        It leaves the list first: from then on a Start, a download or a second Delete of it is a
+        404, so it cannot be started again while its folder is being removed."""
         self.jobs.pop(job.record.id, None)
         job.notify()
+        job.stop()
+        if job.task is not None and not job.task.done():
+            _done, late = await asyncio.wait([job.task], timeout=60)
+            for task in late:  # a stop that hangs: its folder goes all the same
+                task.cancel()
+                await asyncio.wait([task], timeout=10)
         await asyncio.to_thread(job.files.remove)
 
     # -- --keep -------------------------------------------------------------------------------------

@@ -156,3 +156,17 @@ async def test_an_interrupted_job_whose_record_is_damaged_resumes_without_paying
     await wait_state(again, job_id, ("finished",))
     billed = web_sim.ledger()["billed_by_number"]
     assert len(billed) == 60 and set(billed.values()) == {1}
+
+
+async def test_a_job_being_deleted_cannot_be_started_again(make_client: Any, tmp_path: Path) -> None:
+    client = await make_client(rate=5.0)
+    job_id = (await (await upload(client, numbers_csv(tmp_path / "l.csv", 40))).json())["id"]
+    await client.post(f"/api/jobs/{job_id}/start", headers=AUTH)
+    await wait_done(client, job_id, 2)
+    deleting = asyncio.ensure_future(client.delete(f"/api/jobs/{job_id}", headers=AUTH))
+    await asyncio.sleep(0.05)
+    restart = await client.post(f"/api/jobs/{job_id}/start", headers=AUTH)
+    assert restart.status == 404
+    assert (await deleting).status == 204
+    await asyncio.sleep(1.0)
+    assert _jobs_left(tmp_path) == []
