@@ -20,6 +20,7 @@ from batchverify.engine.options import Options
 from batchverify.errors import UsageError
 from batchverify.web.app import AccessLog, create_app
 from batchverify.web.auth import MIN_TOKEN
+from batchverify.web.guard import guard_connections
 from batchverify.web.manager import ServeSettings
 from batchverify.web.pages import AUTH
 from batchverify.web.routes import MANAGER
@@ -85,6 +86,8 @@ async def _serve(opts: ServeOptions, settings: ServeSettings, *, generated: bool
         app, access_log_class=AccessLog, access_log=log, handle_signals=False, shutdown_timeout=5
     )
     await runner.setup()  # opens the data dir: a second server on it stops here
+    assert runner.server is not None
+    guard_connections(runner.server)
     try:
         site = web.TCPSite(runner, opts.host, opts.port)
         try:

@@ -170,3 +170,59 @@ async def test_a_job_being_deleted_cannot_be_started_again(make_client: Any, tmp
     assert (await deleting).status == 204
     await asyncio.sleep(1.0)
     assert _jobs_left(tmp_path) == []
+
+
+async def test_slow_headers_and_too_many_connections_cost_nothing(tmp_path: Path, web_sim: Any) -> None:
+    """A client that sends a header byte every half second is cut at the header deadline; one
+    address holding more connections than allowed gets the next one closed at once."""
+    from aiohttp import web
+
+    from batchverify.web.app import create_app
+    from batchverify.web.guard import guard_connections
+    from tests.support.web import settings_for
+
+    runner = web.AppRunner(create_app(settings_for(web_sim, tmp_path / "data")))
+    await runner.setup()
+    assert runner.server is not None
+    guard_connections(runner.server, header_seconds=1.5, per_client=3)
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    try:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        started = asyncio.get_running_loop().time()
+        closed_at = None
+        for byte in b"GET /api/jobs HTTP/1.1\r\nHost: x\r\nX-Slow: " + b"a" * 40:
+            try:
+                writer.write(bytes([byte]))
+                await writer.drain()
+            except ConnectionError:
+                closed_at = asyncio.get_running_loop().time()
+                break
+            if reader.at_eof() or (await _closed(reader)):
+                closed_at = asyncio.get_running_loop().time()
+                break
+            await asyncio.sleep(0.5)
+        assert closed_at is not None and closed_at - started < 4.0
+        writer.close()
+        held = [await asyncio.open_connection("127.0.0.1", port) for _ in range(3)]
+        extra_reader, extra_writer = await asyncio.open_connection("127.0.0.1", port)
+        assert await asyncio.wait_for(extra_reader.read(), timeout=5) == b""  # closed at once
+        extra_writer.close()
+        for _, w in held:
+            w.close()
+        await asyncio.sleep(0.3)
+        ok_reader, ok_writer = await asyncio.open_connection("127.0.0.1", port)  # places given back
+        ok_writer.write(b"GET /api/jobs HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        assert (await asyncio.wait_for(ok_reader.read(), timeout=5)).startswith(b"HTTP/1.1 401")
+        ok_writer.close()
+    finally:
+        await runner.cleanup()
+
+
+async def _closed(reader: asyncio.StreamReader) -> bool:
+    try:
+        data = await asyncio.wait_for(reader.read(1), timeout=0.01)
+    except TimeoutError:
+        return False
+    return data == b""

@@ -1,0 +1,62 @@
+"""Connections held open on purpose cost the server nothing: a client must send a request's headers
+within ``HEADER_SECONDS`` of connecting, and one address may hold at most ``PER_CLIENT``
+connections at once. aiohttp has neither (a client sending a header byte every few seconds holds
+its connection for ever); the reverse proxy in front should bound them too (``deploy/``)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from aiohttp import web
+
+__all__ = ["HEADER_SECONDS", "PER_CLIENT", "guard_connections"]
+
+log = logging.getLogger("batchverify")
+
+HEADER_SECONDS = 20.0
+PER_CLIENT = 32
+
+
+def guard_connections(
+    server: web.Server, *, header_seconds: float = HEADER_SECONDS, per_client: int = PER_CLIENT
+) -> None:
+    """Wrap ``server``'s connection bookkeeping with both bounds (call after ``runner.setup()``)."""
+    made, lost = server.connection_made, server.connection_lost
+    open_by: dict[str, int] = {}
+    peers: dict[Any, str] = {}  # handler -> its address (aiohttp's handlers have __slots__)
+
+    def peer_of(transport: Any) -> str:
+        peer = transport.get_extra_info("peername") if transport is not None else None
+        return str(peer[0]) if isinstance(peer, tuple) and peer else ""
+
+    def connection_made(handler: Any, transport: asyncio.Transport) -> None:
+        made(handler, transport)
+        peer = peer_of(transport)
+        peers[handler] = peer
+        open_by[peer] = open_by.get(peer, 0) + 1
+        if open_by[peer] > per_client:
+            log.warning("refused a connection from %s: %d open already", peer, per_client)
+            handler.force_close()
+            transport.close()
+            return
+
+        def too_slow() -> None:
+            # No request's headers in time: a slow client (or one holding a connection on purpose).
+            if getattr(handler, "_request_count", 1) == 0 and not transport.is_closing():
+                handler.force_close()
+                transport.close()
+
+        asyncio.get_running_loop().call_later(header_seconds, too_slow)
+
+    def connection_lost(handler: Any, exc: BaseException | None = None) -> None:
+        lost(handler, exc)
+        peer = peers.pop(handler, None)
+        if peer is not None and peer in open_by:
+            open_by[peer] -= 1
+            if open_by[peer] <= 0:
+                del open_by[peer]
+
+    server.connection_made = connection_made  # type: ignore[method-assign]
+    server.connection_lost = connection_lost  # type: ignore[method-assign]
