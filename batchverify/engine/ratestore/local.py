@@ -10,6 +10,7 @@ hold-until, and the pids that sent lately (so a run can tell that it shares the 
 from __future__ import annotations
 
 import array
+import asyncio
 import bisect
 import logging
 import math
@@ -124,6 +125,13 @@ _MAX_PIDS = 256
 _READ_SIZE = _HEADER.size + _MAX_TIMES * _TIME.size + _MAX_PIDS * _PID.size
 
 
+class _Busy(Exception):
+    """Another process holds the host window's lock right now."""
+
+
+_TRIES = 50  # non-blocking attempts on the loop before waiting for the lock at last
+
+
 class _State:
     """The decoded file."""
 
@@ -217,11 +225,12 @@ class HostWindow:
             self._open()
         return self._fd
 
-    def _update(self, change: Callable[[_State, float], float]) -> float:
-        """Run ``change(state, now)`` on the file's state under the lock and write it back."""
+    def _update(self, change: Callable[[_State, float], float], *, block: bool = True) -> float:
+        """Run ``change(state, now)`` on the file's state under the lock and write it back
+        (``block=False``: ``BlockingIOError`` when another process holds the lock)."""
         with self._lock:
             fd = self._descriptor()
-            fcntl.flock(fd, fcntl.LOCK_EX)
+            fcntl.flock(fd, fcntl.LOCK_EX if block else fcntl.LOCK_EX | fcntl.LOCK_NB)
             try:
                 now = time.monotonic()  # read under the lock: the file's times stay in order
                 state = _decode(os.pread(fd, _READ_SIZE + 1, 0), self._boot, now)
@@ -247,7 +256,7 @@ class HostWindow:
         """:meth:`take` without the coroutine."""
         return self.take_at(cap, span)[0]
 
-    def take_at(self, cap: int, span: float) -> tuple[float, float]:
+    def take_at(self, cap: int, span: float, *, block: bool = True) -> tuple[float, float]:
         """:meth:`take_now` and the ``time.monotonic()`` of the decision (the time logged when it
         admits): what a test needs to check the log exactly."""
         if self._fallback is not None:
@@ -265,11 +274,22 @@ class HostWindow:
             return wait
 
         try:
-            return self._update(change), decided
+            return self._update(change, block=block), decided
+        except BlockingIOError:
+            if block:
+                raise
+            raise _Busy from None
         except OSError as exc:
             return self._fail(exc).take_now(cap, span), time.monotonic()
 
     async def take(self, cap: int, span: float) -> float:
+        # Never waits for the file's lock on the event loop: another process holding it (for
+        # microseconds, unless the machine deschedules it) is waited for a millisecond at a time.
+        for _ in range(_TRIES):
+            try:
+                return self.take_at(cap, span, block=False)[0]
+            except _Busy:
+                await asyncio.sleep(0.001)
         return self.take_now(cap, span)
 
     def record(self) -> None:
