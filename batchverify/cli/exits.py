@@ -58,31 +58,25 @@ def write_summary(path: Path | None, summary: Summary) -> None:
 
 def write_failed_summary(exc: errors.BatchVerifyError, message: str) -> None:
     """A monitor reading --summary-json sees this failure, not last night's success."""
-    path = SUMMARY_JSON[0]
-    if path is None:
-        return
-    doc = {
-        "outcome": "error",
-        "exit_code": exc.exit_code,
-        "error": message,
-        "error_code": exc.code,
-        "version": __version__,
-        "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-    }
-    with contextlib.suppress(OSError):
-        _replace(path, doc)
+    _write_ending("error", exc.exit_code, message, exc.code)
 
 
 def write_interrupted_summary() -> None:
-    """A run stopped by a signal before its summary (while planning) says so in --summary-json."""
+    """A run stopped by a signal before its summary (or left at once) says so in --summary-json."""
+    _write_ending(
+        "interrupted", errors.EXIT_INTERRUPTED, "interrupted before the run had a summary", "interrupted"
+    )
+
+
+def _write_ending(outcome: str, exit_code: int, message: str, code: str) -> None:
     path = SUMMARY_JSON[0]
     if path is None:
         return
     doc = {
-        "outcome": "interrupted",
-        "exit_code": errors.EXIT_INTERRUPTED,
-        "error": "interrupted before the run had a summary",
-        "error_code": "interrupted",
+        "outcome": outcome,
+        "exit_code": exit_code,
+        "error": message,
+        "error_code": code,
         "version": __version__,
         "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 
 from lxml import etree
@@ -24,32 +25,34 @@ _IS = f"{{{MAIN_NS}}}is"
 _ROW = f"{{{MAIN_NS}}}row"
 
 
-def _sheet_part(package: Package, sheet_name: str) -> str | None:
-    for name, part, _ in package.sheets():
-        if name == sheet_name and part in package.names:
-            return part
-    return None
+_UNREADABLE = (zipfile.BadZipFile, OSError, KeyError, ValueError, StreamUnsupported, etree.Error)
+
+
+@contextlib.contextmanager
+def _sheet(path: Path, sheet_name: str) -> Iterator[tuple[zipfile.ZipFile, Package, str] | None]:
+    """The workbook's archive, package and the part of ``sheet_name``, or None when there is none."""
+    with zipfile.ZipFile(path) as archive:
+        package = Package(archive)
+        for name, part, _ in package.sheets():
+            if name == sheet_name and part in package.names:
+                yield archive, package, part
+                return
+        yield None
 
 
 def totals_rows(path: Path, sheet_name: str) -> dict[int, list[range]]:
     """The 1-based rows of ``sheet_name`` that are the totals row of one of its tables, each with
     the columns (0-based) of the tables whose totals row it is."""
     rows: dict[int, list[range]] = {}
-    with (
-        contextlib.suppress(
-            zipfile.BadZipFile, OSError, KeyError, ValueError, StreamUnsupported, etree.Error
-        ),
-        zipfile.ZipFile(path) as archive,
-    ):
-        package = Package(archive)
-        part = _sheet_part(package, sheet_name)
-        if part is None:
+    with contextlib.suppress(*_UNREADABLE), _sheet(path, sheet_name) as found:
+        if found is None:
             return {}
+        _, package, part = found
         for rel in package.rels(part):
             if rel.external or not rel.type.endswith("/table") or rel.target not in package.names:
                 continue
-            found, columns = totals_of(parse_xml(package.read(rel.target)))
-            for row in found:
+            spans, columns = totals_of(parse_xml(package.read(rel.target)))
+            for row in spans:
                 rows.setdefault(row, []).append(columns)
     return rows
 
@@ -59,18 +62,12 @@ def formulas_without_values(
 ) -> tuple[int, list[str]]:
     """How many cells of ``column`` (0-based) hold a formula with no saved value, and the first
     ``limit`` of their references (``B5``)."""
-    found = 0
+    count = 0
     first: list[str] = []
-    with (
-        contextlib.suppress(
-            zipfile.BadZipFile, OSError, KeyError, ValueError, StreamUnsupported, etree.Error
-        ),
-        zipfile.ZipFile(path) as archive,
-    ):
-        package = Package(archive)
-        part = _sheet_part(package, sheet_name)
-        if part is None:
+    with contextlib.suppress(*_UNREADABLE), _sheet(path, sheet_name) as found:
+        if found is None:
             return 0, []
+        archive, _, part = found
         with archive.open(part) as stream:
             for _, el in etree.iterparse(stream, events=("end",), tag=(_C, _ROW), huge_tree=True):
                 if el.tag == _ROW:
@@ -78,10 +75,10 @@ def formulas_without_values(
                     continue
                 ref = el.get("r", "")
                 if el.find(_F) is not None and _empty(el) and ref and split_ref(ref)[0] == column:
-                    found += 1
+                    count += 1
                     if len(first) < limit:
                         first.append(ref)
-    return found, first
+    return count, first
 
 
 def _empty(cell: etree._Element) -> bool:
