@@ -252,7 +252,7 @@ def _max_age(name: str, value: object) -> object:
             value = parse_duration(value)
         except UsageError as exc:
             raise UsageError(
-                "bad {o[" + name + "]} {value!r}: {why}",
+                "{o[" + name + "]} {value!r} is not a duration it takes: {why}",
                 code=exc.code,
                 option=name,
                 value=given,

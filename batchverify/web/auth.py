@@ -15,7 +15,7 @@ from aiohttp import web
 
 from batchverify.web.sessions import MAX_SECONDS, Brake, LoginCodes, Sessions
 
-__all__ = ["COOKIE", "MIN_TOKEN", "Auth"]
+__all__ = ["AUTH", "COOKIE", "MIN_TOKEN", "Auth"]
 
 COOKIE = "batchverify_session"
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -36,12 +36,13 @@ class Auth:
 
     def __init__(self, token: str, sessions_file: Path | None = None) -> None:
         self._token = token.encode()
-        self.sessions = Sessions(sessions_file)
+        self.sessions = Sessions(sessions_file, token)
         self.codes = LoginCodes()
         self.brake = Brake()
 
     def token_ok(self, given: str) -> bool:
-        return hmac.compare_digest(given.encode(), self._token)
+        # A header's odd bytes arrive as surrogates: a wrong token, never an error.
+        return hmac.compare_digest(given.encode("utf-8", "surrogatepass"), self._token)
 
     def authenticated(self, request: web.Request) -> str | None:
         """``"bearer"`` or ``"cookie"`` for a request that holds the token or a live session."""
@@ -54,7 +55,9 @@ class Auth:
         return None
 
     def start_session(self, response: web.StreamResponse, request: web.Request) -> None:
-        """A new server-side session for this browser (Set-Cookie only here, at login)."""
+        """A new server-side session for this browser (Set-Cookie only here, at login); the one it
+        had before, if any, ends."""
+        self.end_session(request)
         response.set_cookie(
             COOKIE,
             self.sessions.new(),
@@ -94,6 +97,9 @@ class Auth:
         if how == "cookie" and request.method not in _SAFE_METHODS and not has_origin(request):
             raise _json_error(web.HTTPForbidden, "a change with the session cookie needs an Origin header")
         return await handler(request)
+
+
+AUTH = web.AppKey("auth", Auth)
 
 
 def _busy(wait: int) -> web.HTTPException:

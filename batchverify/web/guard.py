@@ -1,7 +1,8 @@
-"""Connections held open on purpose cost the server nothing: a client must send a request's headers
-within ``HEADER_SECONDS`` of connecting, and one address may hold at most ``PER_CLIENT``
+"""Connections held open on purpose cost the server nothing. A connection must bring a new
+request's headers every ``HEADER_SECONDS`` unless a request is being handled on it (the first one,
+or the next on a keep-alive connection), and one address may hold at most ``PER_CLIENT``
 connections at once. aiohttp has neither (a client sending a header byte every few seconds holds
-its connection for ever); the reverse proxy in front should bound them too (``deploy/``)."""
+its connection for ever); a reverse proxy in front should bound them too."""
 
 from __future__ import annotations
 
@@ -36,19 +37,28 @@ def guard_connections(
         peer = peer_of(transport)
         peers[handler] = peer
         open_by[peer] = open_by.get(peer, 0) + 1
+        loop = asyncio.get_running_loop()
         if open_by[peer] > per_client:
             log.warning("refused a connection from %s: %d open already", peer, per_client)
-            handler.force_close()
-            transport.close()
+            loop.call_soon(_close, handler, transport)  # once aiohttp has set the connection up
             return
+        watch(handler, transport, -1)
 
-        def too_slow() -> None:
-            # No request's headers in time: a slow client (or one holding a connection on purpose).
-            if getattr(handler, "_request_count", 1) == 0 and not transport.is_closing():
-                handler.force_close()
-                transport.close()
+    def watch(handler: Any, transport: asyncio.Transport, seen: int) -> None:
+        # Every ``header_seconds``: a connection that has neither received a new request's headers
+        # nor is working on one (an idle keep-alive, a trickled header, a second request never
+        # finished) is closed. A request being handled (an upload, an event stream) is not.
+        def check() -> None:
+            if transport.is_closing() or handler not in peers:
+                return
+            count = getattr(handler, "_request_count", 0)
+            busy = getattr(handler, "_request_in_progress", False)
+            if count == seen and not busy:
+                _close(handler, transport)
+                return
+            watch(handler, transport, count)
 
-        asyncio.get_running_loop().call_later(header_seconds, too_slow)
+        asyncio.get_running_loop().call_later(header_seconds, check)
 
     def connection_lost(handler: Any, exc: BaseException | None = None) -> None:
         lost(handler, exc)
@@ -60,3 +70,9 @@ def guard_connections(
 
     server.connection_made = connection_made  # type: ignore[method-assign]
     server.connection_lost = connection_lost  # type: ignore[method-assign]
+
+
+def _close(handler: Any, transport: asyncio.Transport) -> None:
+    if not transport.is_closing():
+        handler.force_close()
+        transport.close()

@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
 import aiohttp_jinja2
 from aiohttp import web
 
-from batchverify.web.auth import COOKIE, Auth
+from batchverify.web.auth import AUTH, COOKIE
 from batchverify.web.routes import MANAGER
 from batchverify.web.words import browser_language, page_words, words
 
 __all__ = ["AUTH", "add_page_routes"]
 
-AUTH = web.AppKey("auth", Auth)
 _NO_STORE = {"Cache-Control": "no-store"}
 
 
@@ -36,6 +36,9 @@ async def index(request: web.Request) -> web.Response:
     response = aiohttp_jinja2.render_template("index.html", request, context)
     response.headers.update(_NO_STORE)
     return response
+
+
+BODY_SECONDS = 20.0  # a login form's body arrives within this, or the attempt is dropped
 
 
 async def login_form(request: web.Request) -> web.StreamResponse:
@@ -66,14 +69,19 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
     wait = auth.too_many(request)
     if wait:
         return _login_page(request, failed=True, status=429, wait=wait)
-    form = await request.post()
+    client = request.remote or ""
+    auth.brake.attempt(client)  # before the body is read: concurrent guesses are braked too
+    try:
+        form = await asyncio.wait_for(request.post(), BODY_SECONDS)
+    except (TimeoutError, ValueError):
+        return _login_page(request, failed=True, status=400)
     token = form.get("token")
     if isinstance(token, str) and auth.token_ok(token.strip()):
-        auth.brake.succeeded(request.remote or "")
+        auth.brake.succeeded(client)
         response = web.HTTPSeeOther("/")
         auth.start_session(response, request)
         raise response
-    auth.brake.failed(request.remote or "", "a wrong token in the login form")
+    auth.brake.failed(client, "a wrong token in the login form", counted=True)
     return _login_page(request, failed=True, status=401)
 
 

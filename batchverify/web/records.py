@@ -152,8 +152,20 @@ def _read(entry: Path) -> JobRecord | None:
     with contextlib.suppress(OSError, ValueError, TypeError, KeyError):
         doc = json.loads((entry / "job.json").read_text(encoding="utf-8"))
         if isinstance(doc, dict) and doc.get("id") == entry.name and doc.get("state") in STATES:
-            return JobRecord.from_json(doc)
+            record = JobRecord.from_json(doc)
+            if _well_typed(record):
+                return record
     return None
+
+
+def _well_typed(record: JobRecord) -> bool:
+    """A record whose fields have the types they must (a hand-edited or forged one may not)."""
+    for item in fields(record):
+        value = getattr(record, item.name)
+        kind = {"str": str, "int": int, "bool": bool}.get(str(item.type))
+        if kind is not None and (not isinstance(value, kind) or (kind is int and isinstance(value, bool))):
+            return False
+    return True
 
 
 def _rebuild(entry: Path) -> JobRecord | None:

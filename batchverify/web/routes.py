@@ -11,6 +11,7 @@ from urllib.parse import quote
 from aiohttp import web
 
 from batchverify.errors import BatchVerifyError
+from batchverify.web.auth import AUTH as AUTH_KEY
 from batchverify.web.jobs import ACTIVE, WebJob
 from batchverify.web.manager import RETRY_AFTER, JobManager
 from batchverify.web.messages import JobConflict, PlanError, ServerBusy, TooLarge, UploadError, in_words
@@ -180,12 +181,14 @@ async def job_events(request: web.Request) -> web.StreamResponse:
     changed = job.subscribe()
     sent: dict[str, object] = {}
     plan_seen: object = None
+    auth = request.app[AUTH_KEY]
+    by_cookie = auth.authenticated(request) == "cookie"
     try:
         while True:
             changed.clear()
             gone = job.record.id not in manager.jobs
-            if manager.closing:
-                break
+            if manager.closing or (by_cookie and auth.authenticated(request) is None):
+                break  # the server stops, or the browser logged out (its session ended)
             if gone:
                 doc: dict[str, object] = {"id": job.record.id, "deleted": True}
             else:

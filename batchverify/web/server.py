@@ -83,7 +83,12 @@ def serve(opts: ServeOptions) -> int:
 async def _serve(opts: ServeOptions, settings: ServeSettings, *, generated: bool) -> None:
     app = create_app(settings)
     runner = web.AppRunner(
-        app, access_log_class=AccessLog, access_log=log, handle_signals=False, shutdown_timeout=5
+        app,
+        access_log_class=AccessLog,
+        access_log=log,
+        handle_signals=False,
+        shutdown_timeout=5,
+        keepalive_timeout=15,  # an idle keep-alive connection is not kept for aiohttp's hour
     )
     await runner.setup()  # opens the data dir: a second server on it stops here
     assert runner.server is not None

@@ -26,22 +26,32 @@ MAX_SESSIONS = 1000
 
 
 def _digest(secret: str) -> str:
-    return hashlib.sha256(secret.encode()).hexdigest()
+    # A header may carry any bytes (aiohttp hands them on as surrogates): never an error here.
+    return hashlib.sha256(secret.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+SAVE_SEEN_EVERY = 600.0  # a session's last use reaches the file at most this late
 
 
 class Sessions:
     """Sessions by the SHA-256 of their id (the file never holds one a thief could use)."""
 
-    def __init__(self, path: Path | None) -> None:
+    def __init__(self, path: Path | None, token: str = "") -> None:
         self._path = path
         self._lock = threading.Lock()
         self._known: dict[str, dict[str, float]] = {}
+        self._saved = time.time()
+        # Sessions belong to the token that started them: a new token (rotated after a leak) ends
+        # every one of them, on the next start.
+        self._token = _digest("batchverify sessions of " + token)
         if path is not None:
-            with contextlib.suppress(OSError, ValueError, TypeError, AttributeError):
+            with contextlib.suppress(OSError, ValueError, TypeError, AttributeError, KeyError):
                 doc = json.loads(path.read_text(encoding="utf-8"))
-                self._known = {
-                    str(k): {"created": float(v["created"]), "seen": float(v["seen"])} for k, v in doc.items()
-                }
+                if doc.get("token") == self._token:
+                    self._known = {
+                        str(k): {"created": float(v["created"]), "seen": float(v["seen"])}
+                        for k, v in doc["sessions"].items()
+                    }
 
     def new(self) -> str:
         session = secrets.token_urlsafe(32)
@@ -63,7 +73,9 @@ class Sessions:
             entry = self._known.get(key)
             if entry is None or self._expired(entry, now):
                 return False
-            entry["seen"] = now  # kept in memory; written with the next login or logout
+            entry["seen"] = now
+            if now - self._saved > SAVE_SEEN_EVERY:  # a session in use all day outlives a restart
+                self._save()
             return True
 
     def end(self, session: str) -> None:
@@ -86,8 +98,9 @@ class Sessions:
         try:
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
             with os.fdopen(fd, "w", encoding="utf-8") as f:
-                json.dump(self._known, f)
+                json.dump({"token": self._token, "sessions": self._known}, f)
             tmp.replace(self._path)
+            self._saved = time.time()
         except OSError as exc:
             log.warning("cannot save the sessions (%s): they end with this server", exc.strerror or exc)
             with contextlib.suppress(OSError):
@@ -138,14 +151,20 @@ class Brake:
             pause = min(900.0, 30.0 * 2**over)
             return max(0, int(times[-1] + pause - now + 0.999))
 
-    def failed(self, client: str, how: str) -> None:
+    def attempt(self, client: str) -> None:
+        """An attempt is counted as failed from its start (so concurrent guesses are braked too);
+        ``succeeded`` clears the address's record."""
         now = time.monotonic()
         with self._lock:
             if len(self._failures) > 10_000:  # bounded: the oldest addresses are forgotten
                 self._failures.pop(next(iter(self._failures)))
-            times = self._failures.setdefault(client, collections.deque(maxlen=64))
-            times.append(now)
-            count = len(times)
+            self._failures.setdefault(client, collections.deque(maxlen=64)).append(now)
+
+    def failed(self, client: str, how: str, *, counted: bool = False) -> None:
+        if not counted:
+            self.attempt(client)
+        with self._lock:
+            count = len(self._failures.get(client, ()))
         log.warning("failed login from %s (%s; %d in the last %d min)", client, how, count, self._span // 60)
 
     def succeeded(self, client: str) -> None:

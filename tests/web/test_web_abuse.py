@@ -12,7 +12,8 @@ from typing import Any
 import pytest
 
 from batchverify.web import upload as upload_module
-from tests.support.web import AUTH, make_client, numbers_csv, upload, wait_done, wait_state, web_sim
+from batchverify.web.routes import MANAGER as MANAGER_KEY
+from tests.support.web import AUTH, TOKEN, make_client, numbers_csv, upload, wait_done, wait_state, web_sim
 
 __all__ = ["make_client", "web_sim"]  # fixtures used below
 
@@ -205,6 +206,13 @@ async def test_slow_headers_and_too_many_connections_cost_nothing(tmp_path: Path
             await asyncio.sleep(0.5)
         assert closed_at is not None and closed_at - started < 4.0
         writer.close()
+        # One quick request, then a second one never finished on the same connection: cut too.
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(b"GET /login HTTP/1.1\r\nHost: x\r\n\r\nGET /login HTTP/1.1\r\nHost: x\r\nX-Slow: a")
+        await writer.drain()
+        rest = await asyncio.wait_for(reader.read(), timeout=6)  # the first answer, then the close
+        assert rest.startswith(b"HTTP/1.1 200") and rest.count(b"HTTP/1.1") == 1
+        writer.close()
         held = [await asyncio.open_connection("127.0.0.1", port) for _ in range(3)]
         extra_reader, extra_writer = await asyncio.open_connection("127.0.0.1", port)
         assert await asyncio.wait_for(extra_reader.read(), timeout=5) == b""  # closed at once
@@ -226,3 +234,57 @@ async def _closed(reader: asyncio.StreamReader) -> bool:
     except TimeoutError:
         return False
     return data == b""
+
+
+async def test_a_record_with_a_field_of_the_wrong_type_is_rebuilt_not_fatal(
+    make_client: Any, tmp_path: Path
+) -> None:
+    client = await make_client()
+    job_id = (await (await upload(client, numbers_csv(tmp_path / "l.csv", 3))).json())["id"]
+    await client.close()
+    record = tmp_path / "data" / "jobs" / job_id / "job.json"
+    doc = json.loads(record.read_text())
+    doc["created_at"] = 5  # valid JSON, wrong type
+    record.write_text(json.dumps(doc))
+    again = await make_client()
+    listed = (await (await again.get("/api/jobs", headers=AUTH)).json())["jobs"]
+    assert [j["id"] for j in listed] == [job_id] and "damaged" in listed[0]["error"]
+
+
+async def test_odd_bytes_in_credentials_are_a_wrong_token_never_a_500(make_client: Any) -> None:
+    client = await make_client()
+    server = client.server
+    for header in (b"Authorization: Bearer \xff\xfe", b"Cookie: batchverify_session=\xff\xfe"):
+        for path in (b"/", b"/login", b"/api/jobs"):
+            reader, writer = await asyncio.open_connection(server.host, server.port)
+            writer.write(
+                b"GET "
+                + path
+                + b" HTTP/1.1\r\nHost: x\r\n"
+                + header
+                + b"\r\nConnection: close\r\n\r\n"
+            )
+            raw = await asyncio.wait_for(reader.read(), timeout=10)
+            writer.close()
+            status = int(raw.split(b" ", 2)[1])
+            assert status in (200, 303, 401), (header, path, raw[:200])
+
+
+async def test_a_new_token_ends_every_session_and_logout_ends_open_streams(
+    make_client: Any, tmp_path: Path
+) -> None:
+    client = await make_client()
+    await client.post("/login", data={"token": TOKEN})
+    cookie = {c.key: c.value for c in client.session.cookie_jar}["batchverify_session"]
+    job_id = (await (await upload(client, numbers_csv(tmp_path / "l.csv", 3))).json())["id"]
+    own = f"http://{client.server.host}:{client.server.port}"
+    async with client.get(f"/api/jobs/{job_id}/events") as stream:
+        assert (await asyncio.wait_for(stream.content.readline(), 10)).startswith(b"event: job")
+        await client.post("/logout", headers={"Origin": own})
+        for job in client.server.app[MANAGER_KEY].jobs.values():
+            job.notify()
+        rest = await asyncio.wait_for(stream.content.read(), 10)  # the stream ends
+        assert b"event: job" not in rest
+    await client.close()
+    rotated = await make_client(token="another-token-0123456789abcdef0123456789")
+    assert (await rotated.get("/api/jobs", headers={"Cookie": f"batchverify_session={cookie}"})).status == 401

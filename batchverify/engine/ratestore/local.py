@@ -210,9 +210,9 @@ class HostWindow:
             mine = info.st_uid == os.getuid()
             if not stat.S_ISREG(info.st_mode) or not (mine or self._group):
                 raise UsageError(f"{self.path} is not this user's regular file; refusing to use it")
-            loose = info.st_mode & (0o007 if self._group else 0o077)
-            if loose and mine:
-                os.fchmod(fd, info.st_mode & (0o770 if self._group else 0o700) & 0o666)
+            wanted = 0o660 if self._group else 0o600  # the umask may have taken the group's write
+            if mine and stat.S_IMODE(info.st_mode) != wanted:
+                os.fchmod(fd, wanted)
         except BaseException:
             os.close(fd)
             raise

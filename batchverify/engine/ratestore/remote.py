@@ -139,7 +139,8 @@ class RedisWindow:
         self._round_trips: collections.deque[float] = collections.deque(maxlen=32)
         self._problem: str | None = None  # what went wrong (kept for the summary once it happened)
         self._down = False  # the store does not answer now: local window, this process's share
-        self._share = 1
+        self._share = 2
+        self._most_others = 0  # the most other processes ever seen sharing the account at once
         self._retry_at = 0.0
         self._check()
 
@@ -202,6 +203,7 @@ class RedisWindow:
         self._round_trips.append(time.monotonic() - started)
         wait, others = (int(x) for x in reply)
         self._others = max(0, others)
+        self._most_others = max(self._most_others, self._others)
         return wait
 
     def _fail(self, exc: BaseException) -> None:
@@ -212,7 +214,10 @@ class RedisWindow:
         # The others who shared the account a moment ago go on at their own rate on their hosts:
         # this process keeps to its share of the cap until the store answers again.
         self._down = True
-        self._share = 1 + self._others
+        # Who happened to send in the last seconds is not who shares the account: a host idle when
+        # the store died (a server between jobs) starts again at full rate beside this one. So at
+        # least two, and as many as were ever seen at once.
+        self._share = max(2, 1 + self._most_others)
         reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         self._problem = (
             f"the rate store {self.url} stopped answering ({reason}); this run keeps to its share "
