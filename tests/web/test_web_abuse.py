@@ -258,11 +258,7 @@ async def test_odd_bytes_in_credentials_are_a_wrong_token_never_a_500(make_clien
         for path in (b"/", b"/login", b"/api/jobs"):
             reader, writer = await asyncio.open_connection(server.host, server.port)
             writer.write(
-                b"GET "
-                + path
-                + b" HTTP/1.1\r\nHost: x\r\n"
-                + header
-                + b"\r\nConnection: close\r\n\r\n"
+                b"GET " + path + b" HTTP/1.1\r\nHost: x\r\n" + header + b"\r\nConnection: close\r\n\r\n"
             )
             raw = await asyncio.wait_for(reader.read(), timeout=10)
             writer.close()
