@@ -220,7 +220,10 @@ def test_values_too_large_to_print_or_store_are_refused_in_one_line(sim: Simulat
 
 def test_a_duration_is_shown_as_it_was_typed(sim: Simulator, tmp_path: Path) -> None:
     env = _env_for(sim, tmp_path)
-    for typed, words in (("7: d", "--max-age '7: d' is not a duration it takes: use a number"), ("0s", "not '0s'")):
+    for typed, words in (
+        ("7: d", "--max-age '7: d' is not a duration it takes: use a number"),
+        ("0s", "not '0s'"),
+    ):
         done = run_cli("run", _list(tmp_path), "--yes", "--max-age", typed, env=env, timeout=60)
         assert done.returncode == 2 and words in done.stderr, done.stderr
 
