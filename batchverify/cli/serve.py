@@ -33,6 +33,14 @@ log = logging.getLogger("batchverify")
     help="Largest upload accepted (MB).",
 )
 @click.option(
+    "--trusted-proxy",
+    "trusted_proxy",
+    multiple=True,
+    metavar="ADDR",
+    help="The reverse proxy's address (repeat for more): requests from it are counted by the client "
+    "its X-Forwarded-For names (login brake, limits per address).",
+)
+@click.option(
     "--keep",
     default="30d",
     show_default=True,
@@ -46,6 +54,7 @@ def serve(
     simulator: bool,
     rate: float,
     max_upload_mb: float,
+    trusted_proxy: tuple[str, ...],
     keep: str,
     profile: str | None,
     rate_store: str | None,
@@ -79,5 +88,6 @@ def serve(
         job=job.replace(language=language_of(job)),
         max_upload_mb=max_upload_mb,
         keep=kept or None,  # 0 (or 0d): never delete
+        trusted_proxies=trusted_proxy,
     )
     sys.exit(run_server(options))

@@ -13,6 +13,7 @@ from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
 
 from batchverify.web.auth import Auth
+from batchverify.web.clients import TRUSTED, client_of
 from batchverify.web.manager import JobManager, ServeSettings
 from batchverify.web.pages import AUTH, add_page_routes
 from batchverify.web.routes import MANAGER, add_api_routes
@@ -64,7 +65,12 @@ class AccessLog(AbstractAccessLogger):
 
     def log(self, request: web.BaseRequest, response: web.StreamResponse, time: float) -> None:
         self.logger.info(
-            "%s %s %s %d %.0f ms", request.remote, request.method, request.path, response.status, time * 1000
+            "%s %s %s %d %.0f ms",
+            client_of(request),
+            request.method,
+            request.path,
+            response.status,
+            time * 1000,
         )
 
 
@@ -76,6 +82,7 @@ def create_app(settings: ServeSettings) -> web.Application:
     manager = JobManager(settings)
     app[MANAGER] = manager
     app[AUTH] = auth
+    app[TRUSTED] = settings.trusted_proxies
     aiohttp_jinja2.setup(
         app,
         loader=jinja2.FileSystemLoader(_HERE / "templates"),

@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 
+from batchverify.web.clients import client_of
 from batchverify.web.sessions import MAX_SECONDS, Brake, LoginCodes, Sessions
 
 __all__ = ["AUTH", "COOKIE", "MIN_TOKEN", "Auth"]
@@ -73,7 +74,7 @@ class Auth:
 
     def too_many(self, request: web.Request) -> int:
         """Seconds this client must wait after repeated failed logins (0: none)."""
-        return self.brake.wait(request.remote or "")
+        return self.brake.wait(client_of(request))
 
     @web.middleware
     async def middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -90,7 +91,7 @@ class Auth:
                     wait = self.too_many(request)
                     if wait:
                         raise _busy(wait)
-                    self.brake.failed(request.remote or "", "a wrong token on the API")
+                    self.brake.failed(client_of(request), "a wrong token on the API")
                 message = "the server's token is needed (Authorization: Bearer)"
                 raise _json_error(web.HTTPUnauthorized, message)
             raise web.HTTPSeeOther("/login")

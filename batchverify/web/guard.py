@@ -21,7 +21,11 @@ PER_CLIENT = 32
 
 
 def guard_connections(
-    server: web.Server, *, header_seconds: float = HEADER_SECONDS, per_client: int = PER_CLIENT
+    server: web.Server,
+    *,
+    header_seconds: float = HEADER_SECONDS,
+    per_client: int = PER_CLIENT,
+    trusted: frozenset[str] = frozenset(),
 ) -> None:
     """Wrap ``server``'s connection bookkeeping with both bounds (call after ``runner.setup()``)."""
     made, lost = server.connection_made, server.connection_lost
@@ -38,7 +42,7 @@ def guard_connections(
         peers[handler] = peer
         open_by[peer] = open_by.get(peer, 0) + 1
         loop = asyncio.get_running_loop()
-        if open_by[peer] > per_client:
+        if open_by[peer] > per_client and peer not in trusted:  # a proxy speaks for many clients
             log.warning("refused a connection from %s: %d open already", peer, per_client)
             loop.call_soon(_close, handler, transport)  # once aiohttp has set the connection up
             return

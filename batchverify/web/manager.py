@@ -22,6 +22,7 @@ from batchverify.engine.job import Target
 from batchverify.engine.options import Options
 from batchverify.errors import BatchVerifyError, UsageError
 from batchverify.tencent.client import make_session
+from batchverify.web.clients import client_of
 from batchverify.web.jobs import ACTIVE, Choice, WebJob
 from batchverify.web.messages import JobConflict, PlanError, ServerBusy
 from batchverify.web.records import ID_RE, JobRecord, clean_name, load_records, new_id
@@ -53,6 +54,7 @@ class ServeSettings:
         default_factory=Options
     )  # what every job is run with; each upload adds its own choices
     language: str = "en"  # for uploads whose browser names no language batchverify speaks
+    trusted_proxies: frozenset[str] = frozenset()  # --trusted-proxy: whose X-Forwarded-For counts
 
 
 class JobManager:
@@ -171,7 +173,7 @@ class JobManager:
     async def create(self, request: web.Request, language: str) -> WebJob:
         """Receive an upload and plan it. Raises ``TooLarge``, ``UploadError``, ``ServerBusy`` or
         ``PlanError``."""
-        client = request.remote or ""
+        client = client_of(request)
         if (
             sum(self._uploading.values()) >= MAX_UPLOADS
             or self._uploading.get(client, 0) >= MAX_UPLOADS_PER_CLIENT

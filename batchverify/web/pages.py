@@ -10,6 +10,7 @@ import aiohttp_jinja2
 from aiohttp import web
 
 from batchverify.web.auth import AUTH, COOKIE
+from batchverify.web.clients import client_of
 from batchverify.web.routes import MANAGER
 from batchverify.web.words import browser_language, page_words, words
 
@@ -53,11 +54,11 @@ async def login_form(request: web.Request) -> web.StreamResponse:
         if wait:
             return _login_page(request, failed=True, status=429, wait=wait)
         if auth.codes.use(code):
-            auth.brake.succeeded(request.remote or "")
+            auth.brake.succeeded(client_of(request))
             response = web.HTTPSeeOther("/")
             auth.start_session(response, request)
             raise response
-        auth.brake.failed(request.remote or "", "a used, expired or wrong login link")
+        auth.brake.failed(client_of(request), "a used, expired or wrong login link")
         return _login_page(request, failed=True, status=401)
     if auth.authenticated(request):
         raise web.HTTPSeeOther("/")
@@ -69,7 +70,7 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
     wait = auth.too_many(request)
     if wait:
         return _login_page(request, failed=True, status=429, wait=wait)
-    client = request.remote or ""
+    client = client_of(request)
     auth.brake.attempt(client)  # before the body is read: concurrent guesses are braked too
     try:
         form = await asyncio.wait_for(request.post(), BODY_SECONDS)

@@ -20,6 +20,7 @@ from batchverify.engine.options import Options
 from batchverify.errors import UsageError
 from batchverify.web.app import AccessLog, create_app
 from batchverify.web.auth import MIN_TOKEN
+from batchverify.web.clients import parse_proxies
 from batchverify.web.guard import guard_connections
 from batchverify.web.manager import ServeSettings
 from batchverify.web.pages import AUTH
@@ -39,6 +40,7 @@ class ServeOptions:
     job: Options  # every job's options; a job's upload sets its column, sheet and header row
     max_upload_mb: float
     keep: datetime.timedelta | None
+    trusted_proxies: tuple[str, ...] = ()  # as given; checked here
 
 
 def default_data_dir() -> Path:
@@ -66,6 +68,10 @@ def serve(opts: ServeOptions) -> int:
     # job's sends; a thread holding the GIL for the default 5 ms would push a paced send late,
     # bunching it with the next ones at the API. 0.5 ms keeps that jitter inside the gate's margin.
     sys.setswitchinterval(0.0005)
+    try:
+        proxies = parse_proxies(opts.trusted_proxies)
+    except ValueError as exc:
+        raise UsageError(f"--trusted-proxy takes IP addresses: {exc}") from None
     with connect(opts.job) as target:
         settings = ServeSettings(
             data_dir=opts.data_dir.resolve(),
@@ -75,6 +81,7 @@ def serve(opts: ServeOptions) -> int:
             keep=opts.keep,
             options=opts.job,
             language=language_of(opts.job),
+            trusted_proxies=proxies,
         )
         asyncio.run(_serve(opts, settings, generated=not given))
     return 0
@@ -92,7 +99,7 @@ async def _serve(opts: ServeOptions, settings: ServeSettings, *, generated: bool
     )
     await runner.setup()  # opens the data dir: a second server on it stops here
     assert runner.server is not None
-    guard_connections(runner.server)
+    guard_connections(runner.server, trusted=settings.trusted_proxies)
     try:
         site = web.TCPSite(runner, opts.host, opts.port)
         try:

@@ -284,3 +284,34 @@ async def test_a_new_token_ends_every_session_and_logout_ends_open_streams(
     await client.close()
     rotated = await make_client(token="another-token-0123456789abcdef0123456789")
     assert (await rotated.get("/api/jobs", headers={"Cookie": f"batchverify_session={cookie}"})).status == 401
+
+
+async def test_behind_a_trusted_proxy_the_brake_holds_each_client_not_everyone(make_client: Any) -> None:
+    """Behind the proxy every request comes from 127.0.0.1: with --trusted-proxy the brake counts the
+    client X-Forwarded-For names, so one stranger's guesses do not lock the others out. From anyone
+    else the header is ignored (a forged one never escapes the brake)."""
+    client = await make_client(trusted_proxies=frozenset({"127.0.0.1"}))
+    stranger = {"X-Forwarded-For": "198.51.100.66, 203.0.113.5"}  # what the proxy appends comes last
+    guesses = [
+        (await client.post("/login", data={"token": f"g{i}"}, headers=stranger, allow_redirects=False)).status
+        for i in range(7)
+    ]
+    assert guesses[-1] == 429
+    colleague = {"X-Forwarded-For": "203.0.113.9"}
+    ok = await client.post("/login", data={"token": TOKEN}, headers=colleague, allow_redirects=False)
+    assert ok.status == 303
+    await client.close()
+
+    direct = await make_client()  # no trusted proxy: the header is anybody's word, and ignored
+    forged = [
+        (
+            await direct.post(
+                "/login",
+                data={"token": f"g{i}"},
+                headers={"X-Forwarded-For": f"192.0.2.{i}"},
+                allow_redirects=False,
+            )
+        ).status
+        for i in range(7)
+    ]
+    assert forged[-1] == 429
