@@ -68,6 +68,15 @@ class Measured:
         return self.user + self.sys
 
 
+def running(proc: subprocess.Popen[bytes]) -> bool:
+    """Whether ``proc`` still runs, without reaping it (``Popen.poll`` would, and ``os.wait4`` then
+    finds no child to measure)."""
+    try:
+        return os.waitid(os.P_PID, proc.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is None
+    except ChildProcessError:
+        return False
+
+
 def run_measured(
     argv: list[str],
     *,

@@ -34,7 +34,7 @@ def main() -> int:
         width=len(XLSX_HEADER),
         store=store,
         job_id=peeked[0],
-        reuse_since=None,
+        freshness=None,
         language="zh-CN",
         summary_sheet=True,
         problems=None,

@@ -40,7 +40,7 @@ def section_headroom(ctx: Context) -> None:
         sim.reset()
         sim_cpu0 = sim.cpu_seconds()
         m, summary = run_batchverify(
-            sim, inp, f"headroom-{i + 1}", "--rate", "100000", "--rate-store", "memory"
+            sim, inp, f"headroom-{i + 1}", "--rate", "1000", "--rate-store", "memory"
         )
         sim_cpu = sim.cpu_seconds() - sim_cpu0
         led = ledger_numbers(sim.ledger())
@@ -66,7 +66,7 @@ def section_headroom(ctx: Context) -> None:
     rep.raw["headroom"] = runs
     rep.add(
         f"{n:,} distinct numbers; simulator {sim.describe()} (its own process; its CPU is shown "
-        "but not counted); `batchverify run --rate 100000 --rate-store memory` (default "
+        "but not counted); `batchverify run --rate 1000 --rate-store memory` (default "
         "`--concurrency 50`; the host-wide rate log would hold every send of the last second, a "
         "thousand here, where at the API's 20/s it holds 20 and costs about 10 µs per send). "
         "Rows/s = rows / process wall time (start-up, scan, sending, writing); CPU = user + sys "
@@ -161,7 +161,7 @@ def section_headroom(ctx: Context) -> None:
         "--progress",
         "off",
         "--rate",
-        "100000",
+        "1000",
         "--rate-store",
         "memory",
     ]

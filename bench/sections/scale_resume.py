@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 from bench import datagen, store
-from bench.proc import LOGS, PYTHON, Simulator, child_env, run_measured
+from bench.proc import LOGS, PYTHON, Simulator, child_env, run_measured, running
 from bench.report import Context, _f, _median, profile_tables, profiled, progress, run_batchverify
 
 
@@ -42,7 +42,7 @@ def resume(
         ) -> None:
             deadline = time.monotonic() + 600
             log = LOGS / f"resume-{run}.out"
-            while time.monotonic() < deadline and proc.poll() is None:
+            while time.monotonic() < deadline and running(proc):
                 if "plan" not in first and log.exists() and "plan:" in log.read_text(errors="replace"):
                     first["plan"] = time.time() - started
                 at = sim.ledger()["first_request_at"]
@@ -52,9 +52,7 @@ def resume(
                     return
                 time.sleep(0.05)
 
-        m, _ = run_batchverify(
-            sim, resume_csv, f"resume-{i + 1}", "--rate", "100000", while_running=wait_first
-        )
+        m, _ = run_batchverify(sim, resume_csv, f"resume-{i + 1}", "--rate", "1000", while_running=wait_first)
         resumes.append(
             {
                 "to_first": first.get("at"),
