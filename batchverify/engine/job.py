@@ -11,21 +11,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import datetime
 import logging
-import socket
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
-from urllib.parse import urlsplit
 
 import aiohttp
 
 from batchverify.core.labels import api_language
 from batchverify.core.timeutil import utc_now_iso
 from batchverify.engine.annotate import WriteResult
-from batchverify.engine.answers import AnswerStore
 from batchverify.engine.asyncstore import AsyncStore
 from batchverify.engine.events import (
     Event,
@@ -41,15 +37,15 @@ from batchverify.engine.events import (
 )
 from batchverify.engine.gate import FairShare, RateGate, shared_gate
 from batchverify.engine.joblist import JOB_LIST_KEY, list_of
+from batchverify.engine.jobsteps import adopt_answers, resolve_host, share_answers
 from batchverify.engine.outcome import finish_summary
 from batchverify.engine.output import write_output
 from batchverify.engine.plan import Plan, RunRequest, build_plan
 from batchverify.engine.sender import SendConfig, Sender, Verifier
 from batchverify.engine.store import Checkpoint, JobInfo, Store
 from batchverify.engine.summary import Summary, apply_write, summary_from_plan
-from batchverify.errors import PLAIN_NAMES, BatchVerifyError, CheckpointError, CredentialError, EndpointError
+from batchverify.errors import PLAIN_NAMES, BatchVerifyError, CheckpointError, CredentialError
 from batchverify.files.tables import Table
-from batchverify.models import RowResult
 from batchverify.tencent.client import Encrypts, Endpoint, MobileStatusClient, make_session
 from batchverify.tencent.credentials import Credentials
 
@@ -168,7 +164,7 @@ class Job:
             raise CredentialError("no credentials were given for this job; it can only be planned")
         if made.to_send and self._verifier is None and self._stop_reason is None:
             # Before the job is opened: opening it takes over the in-flight marks of a dead run.
-            await _resolve(target.endpoint)
+            await resolve_host(target.endpoint)
         gate: RateGate | None = self.gate
         if made.to_send and gate is None:
             # Before the job is opened: an unreachable rate store is a usage error, nothing sent.
@@ -186,7 +182,7 @@ class Job:
             info = await self._open_job(store)
             await store.run(store.store.set_meta, JOB_LIST_KEY, list_of(made, info.job_id))
             if made.shared:
-                await store.run(_adopt, store.store, made.shared)
+                await store.run(adopt_answers, store.store, made.shared)
             to_send = await store.run(self._remaining, store.store, info)
             summary = summary_from_plan(made, written=True)
             summary.uncertain_from_previous_run = info.orphaned_inflight
@@ -223,7 +219,7 @@ class Job:
                         share.close()
             # Every final answer of the job, not only this run's: a run killed before its end
             # shared nothing, and what it paid for must still reach other lists.
-            await store.run(_share, made, list(made.distinct), store.store, info.job_id)
+            await store.run(share_answers, made, list(made.distinct), store.store, info.job_id)
             written: WriteResult | None = None
             try:
                 written = await store.run(self._writer, made, store.store, info.job_id)
@@ -369,48 +365,3 @@ class Job:
 async def execute(made: Plan, target: Target, **options: object) -> Summary:
     """``Job(made, target, **options).run()``: for callers that never need to stop the job."""
     return await Job(made, target, **options).run()  # type: ignore[arg-type]
-
-
-async def _resolve(endpoint: Endpoint) -> None:
-    """A host name that does not resolve is a mistake, not an outage: say so before sending."""
-    parts = urlsplit(endpoint.url)
-    host = parts.hostname or ""
-    try:
-        await asyncio.wait_for(asyncio.get_running_loop().getaddrinfo(host, parts.port or 443), 15)
-    except (OSError, TimeoutError) as exc:
-        detail = getattr(exc, "strerror", None) or type(exc).__name__
-        if isinstance(exc, TimeoutError) or getattr(exc, "errno", None) == socket.EAI_AGAIN:
-            hint = "the name service did not answer: run again when the network is back"
-        else:
-            hint = "check {o[endpoint]}"
-        raise EndpointError(
-            "the endpoint's host {host!r} cannot be resolved ({detail}); " + hint,
-            code="unresolved_host",
-            option="endpoint",
-            host=host,
-            detail=detail,
-        ) from None
-
-
-def _adopt(store: Store, shared: dict[int, RowResult]) -> None:
-    for number, result in shared.items():
-        store.adopt(number, result)
-
-
-def _share(made: Plan, numbers: list[int], store: Store, job_id: int) -> None:
-    """Keep the job's final answers in the answer store, for every later job and front end.
-
-    The store is shared and may be slow or unusable: that costs reuse later, never this run."""
-    path = made.request.answers
-    if path is None or not numbers:
-        return
-    try:
-        answered = store.lookup(numbers)
-        finals = [(n, a.result) for n, a in answered.items() if a.job_id == job_id and a.final]
-        with AnswerStore.open(path) as shared:
-            shared.put(made.endpoint_identity, finals)
-            keep = made.request.answers_keep
-            if keep is not None:
-                shared.forget(before=utc_now_iso(datetime.datetime.now(datetime.UTC) - keep))
-    except BatchVerifyError as exc:
-        log.warning("%s; this run's answers are kept in its checkpoint only", exc.render(PLAIN_NAMES))

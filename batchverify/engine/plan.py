@@ -7,7 +7,6 @@ thread for callers on an event loop.
 
 from __future__ import annotations
 
-import codecs
 import datetime
 import itertools
 import logging
@@ -17,10 +16,11 @@ from pathlib import Path
 from batchverify.core.columns import column_letter, detect_phone_column
 from batchverify.core.freshness import Freshness
 from batchverify.core.header import SAMPLE_ROWS, SCAN_ROWS, locate_header
-from batchverify.core.labels import action_of, column_header, label_of, phone_header
+from batchverify.core.labels import phone_header
 from batchverify.core.normalize import normalize_mobile
 from batchverify.core.timeutil import utc_now_iso
 from batchverify.engine.answers import AnswerStore
+from batchverify.engine.encodings import check_codec, encodable, output_encoding_for
 from batchverify.engine.joblist import JOB_LIST_KEY, check_same_list
 from batchverify.engine.limits import ExcelLimits
 from batchverify.engine.paths import (
@@ -32,11 +32,10 @@ from batchverify.engine.paths import (
 )
 from batchverify.engine.sqlitebase import holds_store
 from batchverify.engine.store import Checkpoint, check_endpoint, checkpoint_path
-from batchverify.errors import PLAIN_NAMES, BatchVerifyError, InputError, UsageError
+from batchverify.errors import PLAIN_NAMES, BatchVerifyError, InputError
 from batchverify.files.exceltable import ExcelTable
-from batchverify.files.formats import output_kind
 from batchverify.files.readers import Record, Table, open_table
-from batchverify.models import OUTPUT_COLUMNS, RowResult, Status
+from batchverify.models import RowResult, Status
 
 log = logging.getLogger("batchverify")
 
@@ -143,59 +142,6 @@ def default_output(path: Path) -> Path:
     return path.with_name(f"{path.stem}.verified{suffix}")
 
 
-def _check_codec(name: str, language: str = "en") -> str:
-    try:
-        codec = codecs.lookup(name).name
-    except LookupError:
-        raise UsageError(
-            "unknown {o[output_encoding]} {value!r}",
-            code="unknown_encoding",
-            option="output_encoding",
-            value=name,
-        ) from None
-    words = [column_header(c, language) for c in OUTPUT_COLUMNS]
-    words += [label_of(s, language) + action_of(s, language) for s in Status]
-    try:
-        " ".join(words).encode(codec)
-    except UnicodeEncodeError:
-        raise UsageError(
-            "{o[output_encoding]} {value} cannot hold the result columns in {language}; "
-            "use utf-8-sig, or {o[language]} en",
-            code="encoding_cannot_hold",
-            option="output_encoding",
-            value=name,
-            language=language,
-        ) from None
-    return codec
-
-
-def _output_encoding(request: RunRequest, table: Table) -> str | None:
-    """The CSV output's codec, when it is not simply the input's: asked for, or UTF-8 with a BOM.
-
-    Excel on Chinese Windows reads a CSV without a BOM as GBK, so a UTF-8 output holding Chinese
-    (the input's, or the zh-CN labels) would show mojibake; a BOM makes Excel read it as UTF-8. An
-    input with a BOM, in GB18030 or UTF-16 already opens correctly and keeps its encoding.
-    """
-    out = request.output
-    if out is None or output_kind(out) != "csv":
-        return None
-    if request.output_encoding is not None:
-        return request.output_encoding
-    if table.format.kind != "csv":
-        return "utf-8-sig"
-    if table.format.encoding == "utf-8" and (request.language == "zh-CN" or not _ascii_file(table.path)):
-        return "utf-8-sig"
-    return None
-
-
-def _ascii_file(path: Path) -> bool:
-    with path.open("rb") as f:
-        while block := f.read(1 << 20):
-            if not block.isascii():
-                return False
-    return True
-
-
 def build_plan(
     request: RunRequest,
     *,
@@ -210,7 +156,7 @@ def build_plan(
     """
     check_paths(request)
     if request.output_encoding is not None:
-        _check_codec(request.output_encoding)
+        check_codec(request.output_encoding)
     stamp = None
     if table is None:
         stamp = output_stamp(request.input)
@@ -334,11 +280,11 @@ def _scan(request: RunRequest, table: Table, endpoint_identity: str) -> Plan:
     )
     distinct = plan.distinct
     codec = None
-    plan.output_encoding = _output_encoding(request, table)
+    plan.output_encoding = output_encoding_for(request, table)
     if plan.output_encoding is not None:
-        codec = _check_codec(plan.output_encoding, request.language)
+        codec = check_codec(plan.output_encoding, request.language)
         for record in itertools.chain(table.preamble(), [Record(table.header_line, table.header)]):
-            _encodable(record.cells, codec, record.line)
+            encodable(record.cells, codec, record.line)
     limits = ExcelLimits(table, [request.output, request.problems, request.changes])
     for record in itertools.islice(table.records(), 1, None):
         limits.see(record)
@@ -346,7 +292,7 @@ def _scan(request: RunRequest, table: Table, endpoint_identity: str) -> Plan:
             continue  # a blank row or a table's totals row: written back as it is, never counted
         plan.rows += 1
         if codec is not None:
-            _encodable(record.cells, codec, record.line)
+            encodable(record.cells, codec, record.line)
         cell = record.cells[phone_col] if phone_col < len(record.cells) else ""
         norm = normalize_mobile(cell)
         if norm.number is None:
@@ -380,21 +326,6 @@ def _refuse_unsaved_formulas(table: ExcelTable, phone_col: int) -> None:
             count=count,
             first=", ".join(first) + (", ..." if count > len(first) else ""),
         )
-
-
-def _encodable(cells: list[str], codec: str, line: int) -> None:
-    try:
-        "".join(cells).encode(codec)
-    except UnicodeEncodeError as exc:
-        bad = exc.object[exc.start : exc.end]
-        raise UsageError(
-            "{o[output_encoding]} {value} cannot hold {text!r} (record {line}); use utf-8 or utf-8-sig",
-            code="encoding_cannot_hold",
-            option="output_encoding",
-            value=codec,
-            text=bad,
-            line=line,
-        ) from None
 
 
 def _column_label(header: list[str], index: int) -> str:
