@@ -16,7 +16,7 @@ import sys
 import threading
 import time
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -123,6 +123,19 @@ def run_measured(
         stderr=err_path.read_text(errors="replace"),
         steal=steal_share(ticks0, cpu_ticks()),
     )
+
+
+@contextlib.contextmanager
+def cores_loaded(count: int) -> Iterator[None]:
+    """``count`` busy processes for the duration: a machine whose cores are all in use (more
+    processes than cores: oversubscribed)."""
+    burners = [subprocess.Popen([PYTHON, "-c", "while True: pass"]) for _ in range(count)]
+    try:
+        yield
+    finally:
+        for proc in burners:
+            proc.kill()
+            proc.wait()
 
 
 def _kill(pid: int) -> None:

@@ -68,6 +68,10 @@ class Sizes:
     sharing_numbers: int = 1000  # §7: numbers per process, two processes on one key
     serve_numbers: int = 2000  # §8: numbers per upload
     serve_jobs: int = 5  # §8: uploads at once
+    crowd_numbers: int = 600  # §7: numbers per process, three processes beside busy ones
+    crowd_burners: int = 6  # §7: busy processes beside them (3 per core: oversubscribed)
+    big_upload_rows: int = 300_000  # §8: rows per list, many large uploads at once
+    big_uploads: int = 8  # §8: how many, from four client addresses at once
 
 
 # --------------------------------------------------------------------------------------------------

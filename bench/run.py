@@ -75,6 +75,10 @@ QUICK = Sizes(
     xlsx_limit_rows=100_000,
     sharing_numbers=200,
     serve_numbers=150,
+    crowd_numbers=100,
+    crowd_burners=4,
+    big_upload_rows=30_000,
+    big_uploads=4,
 )
 
 

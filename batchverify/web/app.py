@@ -12,13 +12,15 @@ import jinja2
 from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
 
+from batchverify import __version__
 from batchverify.web.auth import Auth
 from batchverify.web.clients import TRUSTED, client_of
+from batchverify.web.looplag import LoopLag
 from batchverify.web.manager import JobManager, ServeSettings
 from batchverify.web.pages import AUTH, add_page_routes
 from batchverify.web.routes import MANAGER, add_api_routes
 
-__all__ = ["AccessLog", "create_app"]
+__all__ = ["LOOP_LAG", "AccessLog", "create_app"]
 
 log = logging.getLogger("batchverify")
 _HERE = Path(__file__).parent
@@ -32,6 +34,7 @@ _SECURITY_HEADERS = {
     ),
 }
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+LOOP_LAG = web.AppKey("loop_lag", LoopLag)
 
 
 @web.middleware
@@ -91,13 +94,29 @@ def create_app(settings: ServeSettings) -> web.Application:
     add_page_routes(app)
     add_api_routes(app)
     app.router.add_static("/static", _HERE / "static", append_version=False)
+    lag = app[LOOP_LAG] = LoopLag()
+    app.router.add_get("/api/health", _health)
 
     async def opened(_app: web.Application) -> None:
         await manager.open()
+        lag.start()
 
     async def closed(_app: web.Application) -> None:
+        await lag.stop()
         await manager.close()
 
     app.on_startup.append(opened)
     app.on_shutdown.append(closed)
     return app
+
+
+async def _health(request: web.Request) -> web.Response:
+    """The server's own state for a monitor: its version, how late its loop runs, what it holds."""
+    manager = request.app[MANAGER]
+    doc = {
+        "status": "closing" if manager.closing else "ok",
+        "version": __version__,
+        "loop_lag": request.app[LOOP_LAG].view(),
+        **manager.load(),
+    }
+    return web.json_response(doc)

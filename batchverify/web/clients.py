@@ -29,9 +29,10 @@ def client_of(request: web.BaseRequest) -> str:
     """The client's address: the peer, or, when the peer is a trusted proxy, the nearest address
     ``X-Forwarded-For`` names that is not itself a trusted proxy."""
     peer = request.remote or ""
-    trusted: frozenset[str] = (
-        request.app.get(TRUSTED, frozenset()) if hasattr(request, "app") else frozenset()
-    )
+    try:
+        trusted: frozenset[str] = request.app.get(TRUSTED, frozenset())  # type: ignore[attr-defined]
+    except (AttributeError, AssertionError):  # never routed (aiohttp could not parse it): no app
+        trusted = frozenset()
     if not trusted or _normal(peer) not in trusted:
         return peer
     hops = [h.strip() for h in request.headers.get("X-Forwarded-For", "").split(",") if h.strip()]

@@ -20,6 +20,7 @@ from batchverify.engine.options import Options
 from batchverify.errors import UsageError
 from batchverify.web.app import AccessLog, create_app
 from batchverify.web.auth import MIN_TOKEN
+from batchverify.web.badhttp import json_parse_errors
 from batchverify.web.clients import parse_proxies
 from batchverify.web.guard import guard_connections
 from batchverify.web.manager import ServeSettings
@@ -100,6 +101,7 @@ async def _serve(opts: ServeOptions, settings: ServeSettings, *, generated: bool
     await runner.setup()  # opens the data dir: a second server on it stops here
     assert runner.server is not None
     guard_connections(runner.server, trusted=settings.trusted_proxies)
+    json_parse_errors(runner.server)
     try:
         site = web.TCPSite(runner, opts.host, opts.port)
         try:

@@ -11,7 +11,6 @@ import statistics
 import subprocess
 import tarfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +22,7 @@ from bench.proc import (
     WORK,
     Simulator,
     child_env,
+    cores_loaded,
     ledger_rate,
     machine_state,
     run_measured,
@@ -31,18 +31,6 @@ from bench.report import CAP, Context, _f, clean_output, progress
 
 # The first release, for the start-up comparison (the last commit before the engine became a library).
 BASELINE_COMMIT = "31d731a"
-
-
-@contextlib.contextmanager
-def _cores_loaded(count: int = 2) -> Iterator[None]:
-    """``count`` busy processes for the duration: a machine whose cores are both in use."""
-    burners = [subprocess.Popen([PYTHON, "-c", "while True: pass"]) for _ in range(count)]
-    try:
-        yield
-    finally:
-        for proc in burners:
-            proc.kill()
-            proc.wait()
 
 
 def _probe(sim: Simulator, log: str, *args: str) -> tuple[dict[str, Any], Any]:
@@ -67,7 +55,7 @@ def _gates(ctx: Context, sim: Simulator, d: Path) -> None:
             clean_output(out)
             sim.reset()
             label = f"gate-{kind}-{'loaded' if load != 'idle' else 'idle'}"
-            with _cores_loaded() if load != "idle" else contextlib.nullcontext():
+            with cores_loaded(2) if load != "idle" else contextlib.nullcontext():
                 result, measured = _probe(
                     sim,
                     label,

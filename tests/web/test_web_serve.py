@@ -200,3 +200,50 @@ def test_a_command_line_run_shares_the_servers_rate(
         served.stop()
     ledger = sim20.ledger()
     assert ledger["requests"] == 160 and ledger["rate_limited"] == 0 and ledger["max_in_any_second"] <= 20
+
+
+def _raw_exchange(base: str, request: bytes) -> tuple[int, str, dict[str, Any]]:
+    """Send ``request`` as it is over a socket of our own; the status, Content-Type and JSON body."""
+    import json
+    import socket
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(base)
+    with socket.create_connection((parts.hostname, parts.port), timeout=10) as sock:
+        sock.sendall(request)
+        received = b""
+        while chunk := sock.recv(65536):
+            received += chunk
+    head, _, body = received.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    headers = dict(line.split(": ", 1) for line in lines[1:] if ": " in line)
+    return int(lines[0].split()[1]), headers.get("Content-Type", ""), json.loads(body or b"null")
+
+
+def test_what_aiohttp_cannot_parse_is_a_json_4xx_and_one_log_line(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    served = start_server(env, tmp_path / "data").wait_ready()
+    try:
+        host = served.base.split("//", 1)[1]
+        cases = [
+            b"GET /api/jobs HTTP/1.1\r\nHost: "
+            + host.encode()
+            + b"\r\nX-Long: "
+            + b"a" * 20000
+            + b"\r\n\r\n",
+            b"NOT HTTP AT ALL\r\n\r\n",
+            b"POST /api/jobs HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nContent-Length: 7\r\n\r\nabcde",
+            b"GET /api/jobs HTTP/1.1\r\nHost: x\r\nBad Header Name: 1\r\n\r\n",
+        ]
+        for request in cases:
+            status, kind, doc = _raw_exchange(served.base, request)
+            assert 400 <= status < 500 and kind.startswith("application/json"), (request[:40], status, kind)
+            assert doc["code"] == "bad_request" and doc["error"].startswith("malformed request")
+            assert "\n" not in doc["error"] and len(doc["error"]) < 300
+        assert http("GET", f"{served.base}/api/jobs", served.token)[0] == 200  # still serving
+    finally:
+        served.stop()
+    log = served.text()
+    assert log.count("malformed request from") == 1  # garbage in a loop is one line per 10 s
+    assert "Traceback" not in log and "a" * 300 not in log
