@@ -101,9 +101,10 @@ def connect(options: Options, *, credentials: bool = True) -> Iterator[Target]:
     if options.simulator:
         from batchverify.simulator import SimConfig, SimulatorServer
 
-        config = SimConfig(latency_ms=(20, 80))
+        config = SimConfig(latency_ms=(20, 80), night=options.simulator_night)
         with SimulatorServer(config) as server:
-            log.info("using the built-in simulator at %s (demo keys, nothing is billed)", server.url)
+            night = f", night {options.simulator_night}" if options.simulator_night else ""
+            log.info("using the built-in simulator at %s (demo keys, nothing is billed%s)", server.url, night)
             demo = Credentials(config.secret_id, config.secret_key)
             yield _target(
                 options, Endpoint.parse(server.url), options.credentials or demo, SIMULATOR_IDENTITY

@@ -32,8 +32,39 @@ EXIT_INCOMPLETE = 1
 EXIT_USAGE = 2
 EXIT_FATAL_API = 3
 EXIT_STORAGE = 4  # calls were made, then the checkpoint or output could not be written; answers kept
+EXIT_BUDGET = 5  # the run's budget (max billable) is reached: the rest waits for the next budget
+EXIT_QUOTA = 6  # the account's daily quota is used up: the rest waits for tomorrow
+EXIT_UNREACHABLE = 7  # the API could not be reached, kept giving no answer, or is not the API
+EXIT_THROTTLED = 8  # the API refused for rate for too long: something else uses the account's 20/s
 EXIT_INTERNAL = 70  # a bug: an exception batchverify did not expect (BATCHVERIFY_DEBUG=1 shows it)
 EXIT_INTERRUPTED = 130
+
+# A run that ended with rows not final, by why its sending stopped (a stop reason's code).
+_STOPPED = {
+    "budget": EXIT_BUDGET,
+    "daily_limit": EXIT_QUOTA,
+    "network": EXIT_UNREACHABLE,
+    "no_answer": EXIT_UNREACHABLE,
+    "bad_replies": EXIT_UNREACHABLE,
+    "throttled": EXIT_THROTTLED,
+}
+_ENDED = {
+    "complete": EXIT_OK,
+    "dry_run": EXIT_OK,
+    "declined": EXIT_USAGE,  # the confirmation was answered no: nothing sent
+    "error": EXIT_USAGE,
+    "interrupted": EXIT_INTERRUPTED,
+    "fatal": EXIT_FATAL_API,
+    "storage_error": EXIT_STORAGE,
+}
+
+
+def exit_code_for(outcome: str, stop_reason: str | None) -> int:
+    """The exit code of a run that ended with ``outcome`` (and, when its sending stopped early,
+    ``stop_reason``): one table for the command line, the summary JSON and the Python API."""
+    if outcome == "incomplete":
+        return _STOPPED.get(stop_reason or "", EXIT_INCOMPLETE)
+    return _ENDED.get(outcome, EXIT_INCOMPLETE)
 
 
 class OptionNames(Mapping[str, str]):

@@ -18,6 +18,7 @@ OUTPUT_COLUMNS = [
     "mobile_status_label",
     "mobile_action",
     "mobile_previous_status",
+    "mobile_previous_status_label",
     "mobile_status_code",
     "mobile_result_code",
     "mobile_billable",

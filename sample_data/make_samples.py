@@ -1,5 +1,9 @@
-"""Generate sample_data/customers.xlsx and sample_data/customers.csv (deterministic: run it again and
-the bytes are the same).
+"""Generate sample_data/customers.xlsx, sample_data/customers.csv and sample_data/nightly.csv
+(deterministic: run it again and the bytes are the same).
+
+nightly.csv: 200 ordinary customers (no scripted test number), every one answered on the first
+call, for rehearsing the nightly job with ``--simulator-night N``: each night's job finishes, and
+the next night says what changed.
 
 A made-up customer list of 60 rows that exercises what real lists contain: phone numbers stored as
 numbers in the workbook, formatting noise (dashes, spaces, +86 / 0086 prefixes, full-width digits),
@@ -179,11 +183,28 @@ def write_csv(rows: list[list[object]], path: Path) -> None:
         writer.writerows([csv_cell(v) for v in row] for row in rows)
 
 
+def nightly_rows(count: int = 200) -> list[list[object]]:
+    """Ordinary customers only: numbers outside the scripted set, each a valid mobile number."""
+    rng = random.Random(20261207)
+    rows: list[list[object]] = []
+    seen: set[str] = set()
+    while len(rows) < count:
+        text = f"1{rng.choice('3578')}{rng.randrange(10**9):09d}"
+        if text in seen or text in EXCLUDED or text.startswith(("137", "138", "139")):
+            continue  # the scripted test numbers live in 137/138/139
+        seen.add(text)
+        name = rng.choice(SURNAMES) + "".join(rng.choice(GIVEN) for _ in range(rng.choice((1, 2))))
+        opened = dt.date(2015, 1, 1) + dt.timedelta(days=rng.randrange(4000))
+        rows.append([f"N{len(rows) + 1:04d}", name, text, rng.choice(CITIES), opened, "", 0.0])
+    return rows
+
+
 def main() -> None:
     rows = build_rows()
     write_xlsx(rows, HERE / "customers.xlsx")
     write_csv(rows, HERE / "customers.csv")
-    print(f"wrote {len(rows)} rows to customers.xlsx and customers.csv in {HERE}")
+    write_csv(nightly_rows(), HERE / "nightly.csv")
+    print(f"wrote {len(rows)} rows to customers.xlsx and customers.csv, 200 to nightly.csv in {HERE}")
 
 
 if __name__ == "__main__":

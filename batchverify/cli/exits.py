@@ -1,53 +1,62 @@
-"""The command line's outcomes: the exit code of each way a run ends, and ``--summary-json``
-(written in one place, for a finished run and for one that failed before its summary)."""
+"""The command line's reports of how a run ended: the exit code, ``--summary-json``,
+``--metrics-file`` and ``--notify``, written in one place for a finished run and for one that failed
+or was interrupted before its summary (a monitor never reads last night's success)."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
+import logging
 import os
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from batchverify import errors
 from batchverify._version import __version__
 from batchverify.engine.summary import Summary
 
+if TYPE_CHECKING:
+    from batchverify.report.notify import Notifier
+
 __all__ = [
-    "EXIT_CODES",
-    "SUMMARY_JSON",
+    "REPORTS",
+    "Reports",
     "exit_code_of",
     "write_failed_summary",
     "write_interrupted_summary",
+    "write_metrics",
     "write_summary",
 ]
 
-# How each outcome of the engine ends the process (the README's exit-code table).
-EXIT_CODES: dict[str, int] = {
-    "complete": errors.EXIT_OK,
-    "dry_run": errors.EXIT_OK,
-    "declined": errors.EXIT_USAGE,  # the confirmation was answered no: nothing sent
-    "incomplete": errors.EXIT_INCOMPLETE,
-    "interrupted": errors.EXIT_INTERRUPTED,
-    "fatal": errors.EXIT_FATAL_API,
-    "storage_error": errors.EXIT_STORAGE,
-}
+log = logging.getLogger("batchverify")
 
-# --summary-json of the run in progress, so a run that fails before its summary still leaves one.
-SUMMARY_JSON: list[Path | None] = [None]
+
+@dataclass
+class Reports:
+    """Where the run in progress reports its end, each set as soon as it is known and checked: a
+    run that fails before its summary still leaves them."""
+
+    summary_json: Path | None = None
+    metrics_file: Path | None = None
+    notifier: Notifier | None = None
+    list_name: str = ""
+
+
+REPORTS = Reports()
 
 
 def exit_code_of(summary: Summary) -> int:
-    return EXIT_CODES.get(summary.outcome, errors.EXIT_INCOMPLETE)
+    return summary.exit_code
 
 
 def write_summary(path: Path | None, summary: Summary) -> None:
     if path is None:
         return
     doc = summary.to_dict()
-    doc["exit_code"] = exit_code_of(summary)
     try:
         _replace(path, doc)
     except OSError as exc:
@@ -56,9 +65,27 @@ def write_summary(path: Path | None, summary: Summary) -> None:
         ) from None
 
 
+def write_metrics(doc: dict[str, Any]) -> None:
+    """``--metrics-file``: a failure to write it is logged; it never changes how the run ended."""
+    path = REPORTS.metrics_file
+    if path is None:
+        return
+    from batchverify.report.metrics import write_metrics_file  # only when asked: start-up stays quick
+
+    try:
+        write_metrics_file(path, doc, REPORTS.list_name)
+    except OSError as exc:
+        log.error("cannot write the metrics file %s: %s", path, exc.strerror or exc)
+
+
 def write_failed_summary(exc: errors.BatchVerifyError, message: str) -> None:
-    """A monitor reading --summary-json sees this failure, not last night's success."""
-    _write_ending("error", exc.exit_code, message, exc.code)
+    """A monitor reading --summary-json or the metrics sees this failure, not last night's success;
+    --notify tells it."""
+    doc = _write_ending("error", exc.exit_code, message, exc.code)
+    notifier = REPORTS.notifier
+    if notifier is not None:
+        with contextlib.suppress(KeyboardInterrupt):
+            asyncio.run(notifier.send("run.failed", doc))
 
 
 def write_interrupted_summary() -> None:
@@ -68,11 +95,8 @@ def write_interrupted_summary() -> None:
     )
 
 
-def _write_ending(outcome: str, exit_code: int, message: str, code: str) -> None:
-    path = SUMMARY_JSON[0]
-    if path is None:
-        return
-    doc = {
+def _write_ending(outcome: str, exit_code: int, message: str, code: str) -> dict[str, Any]:
+    doc: dict[str, Any] = {
         "outcome": outcome,
         "exit_code": exit_code,
         "error": message,
@@ -80,8 +104,12 @@ def _write_ending(outcome: str, exit_code: int, message: str, code: str) -> None
         "version": __version__,
         "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
-    with contextlib.suppress(OSError):
-        _replace(path, doc)
+    path = REPORTS.summary_json
+    if path is not None:
+        with contextlib.suppress(OSError):
+            _replace(path, doc)
+    write_metrics(doc)
+    return doc
 
 
 def _replace(path: Path, doc: dict[str, Any]) -> None:

@@ -48,6 +48,14 @@ def where_options(rate_help: str) -> Callable[[F], F]:
         click.option(
             "--simulator", is_flag=True, help="Send to the built-in simulator (demo keys, nothing billed)."
         ),
+        click.option(
+            "--simulator-night",
+            type=int,
+            default=0,
+            show_default=True,
+            help="With --simulator: rehearse night N of the nightly job (about 5 % of normal numbers "
+            "change each night).",
+        ),
         click.option("--rate", type=float, default=20.0, show_default=True, help=rate_help),
         click.option("--profile", help="Section of ~/.tencentcloud/credentials to use."),
         click.option(

@@ -62,6 +62,14 @@ def cli() -> None:
     type=click.IntRange(min=0),
     help="Billed answers after which every billable answer becomes Result -4.",
 )
+@click.option(
+    "--night",
+    type=click.IntRange(min=0, max=100_000),
+    default=0,
+    show_default=True,
+    help="Rehearse the nightly job: night N (>= 1) moves about 5 % of the normal numbers to cancelled "
+    "or out of service for that night; the next night, others.",
+)
 def simulate(
     host: str,
     port: int,
@@ -70,6 +78,7 @@ def simulate(
     faults: float,
     seed: int | None,
     daily_quota: int | None,
+    night: int,
 ) -> None:
     """Run the local MobileStatus simulator in the foreground (Ctrl-C stops it)."""
     from batchverify.simulator import SimConfig, parse_latency, serve_forever
@@ -80,24 +89,24 @@ def simulate(
         faults=faults,
         seed=seed,
         daily_quota=daily_quota,
+        night=night,
     )
     serve_forever(config, host, port)
 
 
-def _error(text: str) -> None:
-    """An error line on stderr; off a terminal it carries the UTC timestamp every cron line has."""
+def _error(text: str, level: str = "ERROR") -> None:
+    """An error line on stderr; off a terminal it has the prefix every cron line has (UTC
+    timestamp, level)."""
     if not sys.stderr.isatty():
-        text = time.strftime("%Y-%m-%dT%H:%M:%SZ ", time.gmtime()) + text
+        text = time.strftime("%Y-%m-%dT%H:%M:%SZ ", time.gmtime()) + f"{level} {text}"
     click.echo(text, err=True)
 
 
 def _setup_logging() -> None:
     handler = logging.StreamHandler(sys.stderr)
-    fmt = (
-        "batchverify: %(message)s"
-        if sys.stderr.isatty()
-        else "%(asctime)sZ batchverify %(levelname)s %(message)s"
-    )
+    # Off a terminal (cron, systemd, a log file) every line, printed or logged, starts the same
+    # way: the UTC timestamp, the level, the message.
+    fmt = "batchverify: %(message)s" if sys.stderr.isatty() else "%(asctime)sZ %(levelname)s %(message)s"
     formatter = logging.Formatter(fmt, "%Y-%m-%dT%H:%M:%S")
     formatter.converter = time.gmtime  # the same UTC stamps as every other line of a cron log
     handler.setFormatter(formatter)
@@ -132,7 +141,7 @@ def main(argv: list[str] | None = None) -> None:
     try:
         cli.main(args=argv, prog_name="batchverify", standalone_mode=False)
     except click.exceptions.Abort:
-        click.echo("batchverify: interrupted", err=True)
+        _error("batchverify: interrupted", "WARNING")
         write_interrupted_summary()
         sys.exit(errors.EXIT_INTERRUPTED)
     except click.ClickException as exc:
@@ -146,14 +155,13 @@ def main(argv: list[str] | None = None) -> None:
         write_failed_summary(exc, message)
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
-        click.echo("batchverify: interrupted", err=True)
+        _error("batchverify: interrupted", "WARNING")
         write_interrupted_summary()
         sys.exit(errors.EXIT_INTERRUPTED)
     except Exception as exc:
         if os.environ.get("BATCHVERIFY_DEBUG"):
             raise
-        click.echo(
-            f"batchverify: internal error: {type(exc).__name__}: {exc} (set BATCHVERIFY_DEBUG=1 for details)",
-            err=True,
+        _error(
+            f"batchverify: internal error: {type(exc).__name__}: {exc} (set BATCHVERIFY_DEBUG=1 for details)"
         )
         sys.exit(errors.EXIT_INTERNAL)

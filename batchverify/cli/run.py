@@ -11,7 +11,7 @@ import click
 
 from batchverify import errors
 from batchverify.cli import flags
-from batchverify.cli.exits import SUMMARY_JSON
+from batchverify.cli.exits import REPORTS
 from batchverify.engine.options import ENCRYPTIONS, LIMITS, Options
 
 
@@ -48,6 +48,18 @@ def _range(name: str) -> str:
     "--progress", type=click.Choice(["auto", "bar", "log", "off"]), default="auto", show_default=True
 )
 @click.option("--summary-json", type=click.Path(path_type=Path), help="Also write the summary as JSON here.")
+@click.option(
+    "--metrics-file",
+    type=click.Path(path_type=Path),
+    help="Also write the run's figures here in the Prometheus text format (node_exporter's textfile "
+    "collector: NAME.prom).",
+)
+@click.option(
+    "--notify",
+    metavar="URL",
+    help="POST the summary JSON here when the run ends, signed with BATCHVERIFY_NOTIFY_SECRET "
+    "[default: BATCHVERIFY_NOTIFY].",
+)
 @click.option("--encoding", help="Input text encoding [default: detected].")
 @click.option("--output-encoding", help="Output text encoding [default: the input's].")
 @click.option(
@@ -99,43 +111,56 @@ def run(
     yes: bool,
     progress: str,
     summary_json: Path | None,
+    metrics_file: Path | None,
+    notify: str | None,
     no_summary_sheet: bool,
     **values: object,
 ) -> None:
     """Verify the phone numbers in INPUT (CSV, TSV, XLSX, XLSM or XLS) and write them back annotated."""
     from batchverify.build import connect, run_request
     from batchverify.cli.runner import RunSettings, run_job
-    from batchverify.engine.paths import check_summary_path
+    from batchverify.engine.paths import check_report_path
     from batchverify.engine.plan import RunRequest, default_output
+    from batchverify.report.notify import notifier_from
     from batchverify.report.progress import resolve_mode
 
-    if summary_json is not None:
-        # First, so that a refused option is written there too: a monitor never reads last night's.
-        out = output or default_output(input_path)
-        named = [values.get(k) for k in ("problems", "changes", "checkpoint")]
-        files = RunRequest(
-            input=input_path,
-            output=out,
-            problems=named[0] if isinstance(named[0], Path) else None,
-            changes=named[1] if isinstance(named[1], Path) else None,
-            checkpoint=named[2] if isinstance(named[2], Path) else None,
-            answers=_answers_named(values.get("answers")),
+    REPORTS.list_name = input_path.name
+    reports = {"summary_json": summary_json, "metrics_file": metrics_file}
+    if summary_json is not None and metrics_file is not None and _same(summary_json, metrics_file):
+        raise errors.UsageError(
+            "--summary-json and --metrics-file name one file; name two", option="metrics_file"
         )
-        check_summary_path(summary_json, files)
-        SUMMARY_JSON[0] = summary_json
+    # First, so that a refused option is reported there too: a monitor never reads last night's.
+    out = output or default_output(input_path)
+    named = [values.get(k) for k in ("problems", "changes", "checkpoint")]
+    files = RunRequest(
+        input=input_path,
+        output=out,
+        problems=named[0] if isinstance(named[0], Path) else None,
+        changes=named[1] if isinstance(named[1], Path) else None,
+        checkpoint=named[2] if isinstance(named[2], Path) else None,
+        answers=_answers_named(values.get("answers")),
+    )
+    for option, path in reports.items():
+        if path is not None:
+            check_report_path(path, files, option)
+            setattr(REPORTS, option, path)
+    REPORTS.notifier = notifier_from(notify)
     values["max_age"], values["max_age_by_status"] = flags.ages(values.pop("max_age"))  # type: ignore[arg-type]
     simulator = bool(values["simulator"])
     values["endpoint"] = flags.endpoint_given(simulator, values["endpoint"])  # type: ignore[arg-type]
     options = Options(summary_sheet=not no_summary_sheet, **values)  # type: ignore[arg-type]
     flags.warn_rate(simulator, options.rate)
-    if summary_json is not None:
-        # Now against every file of the job: its side files, its checkpoint, the answer store.
-        # A path refused now is never written, not even with the refusal.
-        try:
-            check_summary_path(summary_json, run_request(options, input_path, output or ...))
-        except errors.UsageError:
-            SUMMARY_JSON[0] = None
-            raise
+    # Now against every file of the job: its side files, its checkpoint, the answer store. A path
+    # refused now is never written, not even with the refusal.
+    request = run_request(options, input_path, output or ...)
+    for option, path in reports.items():
+        if path is not None:
+            try:
+                check_report_path(path, request, option)
+            except errors.UsageError:
+                REPORTS.summary_json = REPORTS.metrics_file = None
+                raise
     interactive = sys.stdin.isatty() and sys.stderr.isatty()
     settings = RunSettings(
         input=input_path,
@@ -159,6 +184,13 @@ def _answers_named(value: object) -> Path | None:
     if isinstance(chosen, str) and chosen.lower() == "none":
         return None
     return Path(chosen) if chosen else default_answers_path()
+
+
+def _same(a: Path, b: Path) -> bool:
+    try:
+        return a.resolve() == b.resolve() or (a.exists() and b.exists() and a.samefile(b))
+    except OSError:
+        return False
 
 
 def _confirm(question: str) -> bool:

@@ -12,13 +12,20 @@ import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from batchverify import errors
 from batchverify._version import __version__
 from batchverify.build import prepare
-from batchverify.cli.exits import exit_code_of, write_interrupted_summary, write_summary
+from batchverify.cli.exits import (
+    REPORTS,
+    exit_code_of,
+    write_interrupted_summary,
+    write_metrics,
+    write_summary,
+)
 from batchverify.core.text import from_outside
 from batchverify.core.timeutil import utc_now_iso
 from batchverify.engine.events import Event, JobStarted, Sharing, StopReason
@@ -28,6 +35,9 @@ from batchverify.engine.output import kill_writers
 from batchverify.engine.summary import summary_from_plan
 from batchverify.report.console import counted, describe_plan, describe_summary
 from batchverify.report.progress import Progress
+
+if TYPE_CHECKING:
+    from batchverify.report.notify import Notifier
 
 __all__ = ["RunSettings", "run_job"]
 
@@ -93,12 +103,45 @@ async def run_job(options: Options, target: Target, run: RunSettings) -> int:
         progress.close()
     say(describe_summary(summary))
     write_summary(run.summary_json, summary)
+    doc = summary.to_dict()
+    write_metrics(doc)
     code = exit_code_of(summary)
     say(
         f"batchverify {__version__}: job {summary.job_id} run {summary.run_id} ended: {summary.outcome}, "
         f"exit {code}"
     )
+    if REPORTS.notifier is not None:
+        await _notify(REPORTS.notifier, doc)
     return code
+
+
+async def _notify(notifier: Notifier, doc: dict[str, Any]) -> None:
+    """Send the notification; a signal now abandons it (the run has ended: its exit code stands)."""
+    loop = asyncio.get_running_loop()
+    task = loop.create_task(notifier.send("run.finished", doc))
+    signals = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+    previous = {sig: signal.getsignal(sig) for sig in signals}
+    installed = []
+    for sig in signals:
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            loop.add_signal_handler(sig, task.cancel)
+            installed.append(sig)
+    try:
+        await task
+    except asyncio.CancelledError:
+        if task.cancelled() and not _current_cancelled():
+            log.warning("notification abandoned: a stop was asked for while it was being sent")
+        else:
+            raise
+    finally:
+        for sig in installed:
+            loop.remove_signal_handler(sig)
+            signal.signal(sig, previous[sig])
+
+
+def _current_cancelled() -> bool:
+    current = asyncio.current_task()
+    return current is not None and current.cancelling() > 0
 
 
 def say(text: str) -> None:
@@ -107,7 +150,7 @@ def say(text: str) -> None:
         click.echo(text)
         return
     stamp = utc_now_iso()
-    click.echo("\n".join(f"{stamp} {line}" for line in text.splitlines()))
+    click.echo("\n".join(f"{stamp} INFO {line}" for line in text.splitlines()))
 
 
 @contextlib.contextmanager

@@ -41,6 +41,17 @@ log = logging.getLogger("batchverify")
     "its X-Forwarded-For names (login brake, limits per address).",
 )
 @click.option(
+    "--notify",
+    metavar="URL",
+    help="POST each job's summary JSON here when its run ends, signed with BATCHVERIFY_NOTIFY_SECRET "
+    "[default: BATCHVERIFY_NOTIFY].",
+)
+@click.option(
+    "--metrics-public",
+    is_flag=True,
+    help="Serve GET /metrics without the token (a scraper inside the network).",
+)
+@click.option(
     "--keep",
     default="30d",
     show_default=True,
@@ -52,9 +63,12 @@ def serve(
     data_dir: Path | None,
     endpoint: str | None,
     simulator: bool,
+    simulator_night: int,
     rate: float,
     max_upload_mb: float,
     trusted_proxy: tuple[str, ...],
+    notify: str | None,
+    metrics_public: bool,
     keep: str,
     profile: str | None,
     rate_store: str | None,
@@ -67,6 +81,7 @@ def serve(
     job = Options(
         endpoint=endpoint,
         simulator=simulator,
+        simulator_night=simulator_night,
         rate=rate,
         profile=profile,
         rate_store=rate_store,
@@ -89,5 +104,7 @@ def serve(
         max_upload_mb=max_upload_mb,
         keep=kept or None,  # 0 (or 0d): never delete
         trusted_proxies=trusted_proxy,
+        notify=notify,
+        metrics_public=metrics_public,
     )
     sys.exit(run_server(options))

@@ -121,7 +121,11 @@ _ACTIONS: dict[str, dict[StatusClass, str]] = {
 
 # Result columns whose header follows the language (the others are a stable machine vocabulary).
 _LOCAL_HEADERS: dict[str, dict[str, str]] = {
-    "zh-CN": {"mobile_status_label": "号码状态", "mobile_action": "处理建议"},
+    "zh-CN": {
+        "mobile_status_label": "号码状态",
+        "mobile_action": "处理建议",
+        "mobile_previous_status_label": "上次状态",
+    },
     "en": {},
 }
 

@@ -197,6 +197,7 @@ class Annotator:
             label_of(status, self.language),
             action_of(status, self.language),
             previous,
+            _label(previous, self.language),
             result.status_code if result is not None else None,
             result.result_code if result is not None else None,
             result.billable if result is not None else False,
@@ -206,3 +207,11 @@ class Annotator:
             error,
             source if answered or source == "local" else "",
         ]
+
+
+def _label(status: str, language: str) -> str:
+    """The label of a status read back from the checkpoint ("" for none, or one not known here)."""
+    try:
+        return label_of(Status(status), language) if status else ""
+    except ValueError:
+        return ""

@@ -48,6 +48,7 @@ __all__ = [
     "StrictGate",
     "make_window",
     "shared_gate",
+    "shared_gates",
 ]
 
 RATE_STORE_ENV = "BATCHVERIFY_RATE_STORE"
@@ -317,6 +318,12 @@ def make_window(account: str, endpoint: str, store: str) -> Window:
         assert isinstance(local, MemoryWindow | HostWindow)
         return RedisWindow(store, window_key(account, endpoint), local)
     raise UsageError(f"the rate store must be host, memory, a folder or a redis:// URL, not {store[:40]!r}")
+
+
+def shared_gates() -> list[tuple[str, StrictGate]]:
+    """The process's shared gates, each with the endpoint it paces (for a server's metrics)."""
+    with _SHARED_LOCK:
+        return [(endpoint, gate) for (_account, endpoint, _store), gate in _SHARED.items()]
 
 
 def shared_gate(account: str, endpoint: str, rate: float, store: str | None = None) -> StrictGate:

@@ -36,6 +36,7 @@ LIMITS: dict[str, tuple[float, float]] = {
     "header_row": (0, 1_048_576),
     "max_billable": (0, 10**12),
     "price": (0.0, 1e6),
+    "simulator_night": (0, 100_000),
 }
 
 
@@ -58,7 +59,8 @@ class Options:
     """Every option of a verification job, checked when the value is made.
 
     Where requests go: ``endpoint`` (a URL, a running ``Simulator``, or None for Tencent's),
-    ``simulator`` (start the built-in one), ``credentials`` / ``profile``, ``rate``,
+    ``simulator`` (start the built-in one; ``simulator_night`` >= 1 rehearses a night of the nightly
+    job, see ``batchverify.simulator.numbers.NIGHT_CANCELLED``), ``credentials`` / ``profile``, ``rate``,
     ``concurrency``, ``timeout`` (seconds one call may take), ``rate_store``, ``encrypt`` and
     ``encryption_public_key``. What is read: ``column``, ``sheet``, ``header_row``, ``encoding``.
     What is written: ``output_encoding``, ``language``, ``summary_sheet``, ``overwrite``,
@@ -71,6 +73,7 @@ class Options:
 
     endpoint: str | RunningSimulator | None = None
     simulator: bool = False
+    simulator_night: int = 0
     credentials: Credentials | None = None
     profile: str | None = None
     rate: float = 20.0
@@ -331,6 +334,7 @@ def _rate_store(name: str, value: object) -> object:
 _CHECKS: dict[str, Any] = {
     "endpoint": _endpoint,
     "simulator": _flag,
+    "simulator_night": _number(int),
     "credentials": _credentials,
     "profile": _text,
     "rate": _number(float),
@@ -364,6 +368,13 @@ def _check_together(options: Options) -> None:
     if options.simulator and options.endpoint is not None:
         raise UsageError(
             "{o[simulator]} and {o[endpoint]} exclude each other", code="conflict", option="endpoint"
+        )
+    if options.simulator_night and not options.simulator:
+        raise UsageError(
+            "{o[simulator_night]} applies to the built-in simulator ({o[simulator]}); a simulator of "
+            "its own takes --night",
+            code="conflict",
+            option="simulator_night",
         )
     if options.encryption_public_key is not None and options.encrypt is None:
         raise UsageError(

@@ -65,19 +65,23 @@ def finish_summary(summary: Summary, sender: Sender | None, counts: Counter[str]
                 f"{sender.storage_error}; every answer stored before is kept: free the space "
                 "(or fix the disk) and run again"
             )
+            summary.stop_message = summary.error
             return
         if reason is StopReason.INTERRUPTED:
             summary.outcome = "interrupted"
+            summary.stop_message = "a stop was asked for (Ctrl-C, a signal, a stop from the page or the API)"
             return
         if reason is StopReason.FATAL and sender.fatal is not None:
             summary.outcome = "fatal"
-            summary.error = str(sender.fatal)
+            summary.error = summary.stop_message = str(sender.fatal)
             summary.fatal = sender.fatal
             return
         if reason is not None:
             message = _STOP_MESSAGES.get(reason)
             bound = f"{sender.throttle_bound:g}"
-            summary.error = None if message is None else message.replace("{bound}", bound)
+            summary.stop_message = None if message is None else message.replace("{bound}", bound)
+            # A budget is a stop the user asked for, not a failure: its reason has no error beside it.
+            summary.error = None if reason is StopReason.BUDGET else summary.stop_message
     if summary.output_error is not None:
         _output_failed(summary)
         return

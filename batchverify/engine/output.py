@@ -149,11 +149,15 @@ def write_output(plan: Plan, store: Store, job_id: int) -> WriteResult:
     if stamp is not None:
         store.set_meta(OUTPUT_STAMP_KEY, stamp)
         store.set_meta(_ANSWERED_KEY, str(result.answered))
-        # Remembered, so the next run may replace them (and no other file) without --overwrite.
-        written = {str(p.resolve()): output_stamp(p) for p in (spec.problems, spec.changes) if p is not None}
-        if written:
-            known = side_files_of(spec.store) if spec.store is not None else {}
-            store.set_meta(SIDE_FILES_KEY, json.dumps({**known, **written}, sort_keys=True))
+    # Remembered, so the next run may replace them (and no other file) without --overwrite.
+    written = {
+        str(p.resolve()): output_stamp(p)
+        for p in (spec.problems, spec.changes)
+        if p is not None and p.exists()
+    }
+    if written:
+        known = side_files_of(spec.store) if spec.store is not None else {}
+        store.set_meta(SIDE_FILES_KEY, json.dumps({**known, **written}, sort_keys=True))
     return result
 
 
@@ -281,9 +285,9 @@ def write_files(spec: WriteSpec, table: Table, store: Store) -> WriteResult:
         )
         result = annotate.result()
         _check_input(spec)  # and not changed while it was read for the output
-        if _shows_less(spec, result):
-            result.kept_output = True
-            return result
+        # An output in place that shows more is kept; the side files (what needs action, what
+        # changed) are written all the same: a night that stops early still says what it knows.
+        result.kept_output = _shows_less(spec, result)
         # Every file is staged first and moved into place only once all are written and the input
         # is still what the plan read; the side files go first, the output last.
         known = side_files_of(spec.store) if spec.store is not None else {}
@@ -305,7 +309,8 @@ def write_files(spec: WriteSpec, table: Table, store: Store) -> WriteResult:
                 keep=keep,
             )
         _check_input(spec)  # not changed while it was read for any of them
-        moves.append((staged, spec.output, spec.recorded_stamp))
+        if not result.kept_output:
+            moves.append((staged, spec.output, spec.recorded_stamp))
         refuse_kept(place_all(moves, spec.overwrite))
     finally:
         for leftover in [staged, *(side for side, _, _ in moves)]:

@@ -248,15 +248,21 @@ def _resolved(path: Path) -> Path:
 
 def check_summary_path(path: Path, request: RunRequest) -> None:
     """``--summary-json`` must be a new or replaceable file, never one the job reads or keeps."""
-    where = {"option": "summary_json", "path": str(path)}
-    check_write_target(path, request, "summary_json")
+    check_report_path(path, request, "summary_json")
+
+
+def check_report_path(path: Path, request: RunRequest, option: str) -> None:
+    """A report beside the run (``--summary-json``, ``--metrics-file``): a new or replaceable file
+    in a writable folder, never one the job reads or keeps."""
+    where = {"option": option, "path": str(path)}
+    check_write_target(path, request, option)
     if path.is_dir():
-        raise UsageError("{o[summary_json]} {path} is a directory", code="not_a_file", **where)
+        raise UsageError(f"{{o[{option}]}} {{path}} is a directory", code="not_a_file", **where)
     if not path.parent.is_dir():
-        raise UsageError("the folder of {o[summary_json]} {path} does not exist", code="no_folder", **where)
+        raise UsageError(f"the folder of {{o[{option}]}} {{path}} does not exist", code="no_folder", **where)
     if not os.access(path.parent, os.W_OK):
         raise UsageError(
-            "the folder of {o[summary_json]} {path} is not writable", code="output_not_writable", **where
+            f"the folder of {{o[{option}]}} {{path}} is not writable", code="output_not_writable", **where
         )
 
 

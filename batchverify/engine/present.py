@@ -28,6 +28,7 @@ _CONTENT_WIDTH: dict[str, tuple[float, ColumnKind]] = {
     "mobile_status_label": (8, "text"),  # widened to the longest label of the language
     "mobile_action": (8, "text"),
     "mobile_previous_status": (16, "text"),
+    "mobile_previous_status_label": (8, "text"),
     "mobile_status_code": (6, "number"),
     "mobile_result_code": (6, "text"),
     "mobile_billable": (7, "bool"),
@@ -90,6 +91,7 @@ class OutputLook:
         columns = []
         words = {
             "mobile_status_label": max(_text_width(label_of(s, self.language)) for s in Status),
+            "mobile_previous_status_label": max(_text_width(label_of(s, self.language)) for s in Status),
             "mobile_action": max(_text_width(action_of(s, self.language)) for s in Status),
         }
         for column, name in zip(OUTPUT_COLUMNS, names, strict=True):

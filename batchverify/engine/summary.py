@@ -55,7 +55,8 @@ class Summary:
     elapsed_seconds: float = 0.0
     achieved_rate: float = 0.0
     stop_reason: str | None = None
-    error: str | None = None
+    stop_message: str | None = None  # why the sending stopped, in words (also when nothing failed)
+    error: str | None = None  # what went wrong (None when nothing did: a budget reached is no error)
     output_error: str | None = None
     output_error_code: str | None = None  # its stable code (output_edited: the new files are beside)
     # The job and this run (a job is one pass over the list; each run resumes it until it is done).
@@ -93,15 +94,33 @@ class Summary:
         return shown + self.recheck_failed_rows
 
     @property
+    def exit_code(self) -> int:
+        """The command line's exit code for this ending (the README's table; ``--summary-json``)."""
+        return errors.exit_code_for(self.outcome, self.stop_reason)
+
+    @property
     def cost(self) -> float | None:
         """What this run's billable answers cost at ``price``."""
         return None if self.price is None else round(self.billable_calls * self.price, 6)
+
+    @property
+    def job_cost(self) -> float | None:
+        """What the job's billable answers (every run of it so far) cost at ``price``."""
+        return None if self.price is None else round(self.job_billable * self.price, 6)
+
+    @property
+    def max_cost(self) -> float | None:
+        """The plan's bound in money: the most this run could have cost at ``price``."""
+        return None if self.price is None else round(self.max_billable * self.price, 6)
 
     def to_dict(self) -> dict[str, Any]:
         """The summary as JSON-ready values (``--summary-json``, with the command line's exit code)."""
         doc = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "fatal"}
         doc["not_final"] = self.not_final
         doc["cost"] = self.cost
+        doc["job_cost"] = self.job_cost
+        doc["max_cost"] = self.max_cost
+        doc["exit_code"] = self.exit_code
         return doc
 
 

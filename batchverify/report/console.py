@@ -34,7 +34,8 @@ def describe_plan(plan: Plan, rate: float) -> str:
         else:
             lost = plan.repeat_allowance
             bound += (
-                f" ({counted(to_send, 'number')}, and up to {lost} repeats of calls whose answer is lost)"
+                f" ({counted(to_send, 'number')}, and up to {counted(lost, 'repeat')} of calls whose answer "
+                "is lost)"
             )
         if request.price is not None:
             bound += f", costing at most {money(plan.max_billable * request.price)}"
@@ -98,12 +99,20 @@ def describe_summary(summary: Summary) -> str:
             f"  changed since job {summary.previous_job}: {counted(summary.changed, 'row')}"
             + (f" ({moves})" if moves else "")
         )
+        if not summary.job_closed and summary.not_final:
+            lines.append(
+                f"  the job is not finished: {counted(summary.not_final, 'row')} still without a final "
+                "answer; what changed among them shows when they have one (a later run)"
+            )
     elif summary.job_id is not None:
         lines.append("  baseline: no finished job before this one; the next job says what changed")
     lines.append(f"  elapsed {duration(summary.elapsed_seconds)}, achieved rate {summary.achieved_rate:g}/s")
     if summary.cost is not None:
+        job_cost = summary.job_cost if summary.job_cost is not None else summary.cost
         lines.append(
-            f"  cost {money(summary.cost)} ({summary.billable_calls} billable at {money(summary.price or 0)})"
+            f"  cost {money(summary.cost)} this run ({summary.billable_calls} billable at "
+            f"{money(summary.price or 0)}; the plan's bound {money(summary.max_cost or 0)}), "
+            f"{money(job_cost)} for the job so far"
         )
     if summary.shared_with:
         lines.append(
@@ -114,13 +123,13 @@ def describe_summary(summary: Summary) -> str:
         lines.append(f"  {summary.rate_store_problem}")
     if summary.maybe_billed:
         lines.append(
-            f"  {summary.maybe_billed} calls got no usable answer and may have been billed (at most "
-            f"{summary.billable_calls + summary.maybe_billed} billed in all, "
+            f"  {counted(summary.maybe_billed, 'call')} got no usable answer and may have been billed "
+            f"(at most {summary.billable_calls + summary.maybe_billed} billed in all, "
             f"within the plan's {summary.max_billable})"
         )
     if summary.answers_not_stored:
         lines.append(
-            f"  {summary.answers_not_stored} answers arrived but could not be stored; "
+            f"  {counted(summary.answers_not_stored, 'answer')} arrived but could not be stored; "
             "they will be asked (and billed) again"
         )
     if summary.uncertain_from_previous_run:
@@ -137,6 +146,8 @@ def describe_summary(summary: Summary) -> str:
         )
     if summary.error:
         lines.append(f"  {summary.error}")
+    elif summary.stop_message and summary.outcome != "interrupted":
+        lines.append(f"  stopped: {summary.stop_message}")
     if summary.recheck_failed:
         n = summary.recheck_failed
         lines.append(
@@ -157,7 +168,7 @@ def describe_summary(summary: Summary) -> str:
             )
     if summary.outcome == "interrupted":
         lines.append(f"  interrupted: run the same command again to resume {job}")
-    elif summary.outcome == "incomplete" and not summary.job_closed:
+    elif summary.outcome == "incomplete" and not summary.job_closed and summary.stop_reason != "budget":
         lines.append(f"  some rows are not final: run the same command again later to fill them ({job})")
     return "\n".join(lines)
 

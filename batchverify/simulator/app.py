@@ -199,7 +199,9 @@ class SimulatorServer:
 def banner(cfg: SimConfig, url: str) -> str:
     """The one line printed when the simulator listens (the secret id masked, the key never)."""
     limit = f"{cfg.rate_limit}/s" if cfg.rate_limit else "off"
-    return f"batchverify simulator listening on {url} (secret id {mask(cfg.secret_id)}, rate limit {limit})"
+    night = f", night {cfg.night}" if cfg.night else ""
+    who = f"secret id {mask(cfg.secret_id)}"
+    return f"batchverify simulator listening on {url} ({who}, rate limit {limit}{night})"
 
 
 async def _serve(cfg: SimConfig, host: str, port: int) -> None:
@@ -266,6 +268,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--faults", type=float, default=0.0, help="probability of an injected fault")
     ap.add_argument("--seed", type=int, default=None)
     ap.add_argument("--daily-quota", type=int, default=None)
+    ap.add_argument("--night", type=int, default=0, help="the nightly rehearsal's night (0: none)")
     args = ap.parse_args(argv)
     try:
         cfg = SimConfig.from_env(
@@ -274,6 +277,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             faults=args.faults,
             seed=args.seed,
             daily_quota=args.daily_quota,
+            night=args.night,
         )
     except UsageError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -43,7 +43,9 @@ KNOWN_PARAMS = frozenset({"Mobile", "Encryption"})
 class SimConfig:
     """How the simulator behaves. ``rate_limit`` 0 = no limit; ``latency_ms`` = (min, max) per reply;
     ``faults`` = probability of an injected fault per accepted request; ``daily_quota`` = billed
-    answers after which billable numbers get Result -4; ``clock`` = the server's epoch clock."""
+    answers after which billable numbers get Result -4; ``night`` >= 1 moves a share of the normal
+    numbers to cancelled or out of service for that night (the nightly rehearsal); ``clock`` = the
+    server's epoch clock."""
 
     secret_id: str = DEMO_SECRET_ID
     secret_key: str = field(default=DEMO_SECRET_KEY, repr=False)
@@ -52,6 +54,7 @@ class SimConfig:
     faults: float = 0.0
     seed: int | None = None
     daily_quota: int | None = None
+    night: int = 0  # >= 1: a night of the nightly rehearsal (numbers.NIGHT_CANCELLED)
     clock: Callable[[], float] = time.time
     decryptor: Decryptor | None = field(default=None, repr=False)
 
@@ -65,6 +68,8 @@ class SimConfig:
             raise UsageError("--faults is a probability between 0 and 1")
         if self.daily_quota is not None and self.daily_quota < 0:
             raise UsageError("--daily-quota must be >= 0")
+        if not 0 <= self.night <= 100_000:
+            raise UsageError("the simulator's night must be 0 (none) to 100000")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **options: Any) -> SimConfig:
@@ -317,7 +322,7 @@ class Engine:
         elif fault == "busy":
             return self._business(request, None, simnumbers.Business("-3", 99)), 0.0
         number = self._mobile(self._params(request, body))
-        outcome = simnumbers.scripted_outcome(number, self.ledger.next_attempt(number))
+        outcome = simnumbers.scripted_outcome(number, self.ledger.next_attempt(number), self.cfg.night)
         billable = isinstance(outcome, simnumbers.Drop) or (
             isinstance(outcome, simnumbers.Business) and outcome.result == "0"
         )

@@ -97,15 +97,35 @@ DESCRIPTIONS: dict[str, tuple[str, str]] = {
 }
 
 
-def scripted_outcome(number: str, attempt: int) -> Outcome:
-    """What the simulator answers for the ``attempt``-th call (0-based) for ``number``."""
+# A night (``night`` >= 1, a rehearsal of the nightly routine): of the numbers whose answer is
+# normal, NIGHT_CANCELLED are cancelled and NIGHT_OUT_OF_SERVICE out of service on that night alone
+# (chosen anew each night from the number and the night), so from one night to the next about 5 %
+# of them move away from normal and about 5 % come back. Night 0 is the simulator without nights.
+NIGHT_CANCELLED = 0.02
+NIGHT_OUT_OF_SERVICE = 0.03
+
+
+def scripted_outcome(number: str, attempt: int, night: int = 0) -> Outcome:
+    """What the simulator answers for the ``attempt``-th call (0-based) for ``number`` (on
+    ``night``: see ``NIGHT_CANCELLED``)."""
     script = TEST_NUMBERS.get(number)
     if script is not None:
         return script[min(attempt, len(script) - 1)]
     if not (len(number) == 11 and number.isdigit() and number[0] == "1" and number[1] in "3456789"):
         return Business("-2", 99)
-    share = int.from_bytes(hashlib.sha256(number.encode()).digest()[:4], "big") / 2**32
-    return next(outcome for bound, outcome in _SPREAD if share < bound)
+    outcome = next(outcome for bound, outcome in _SPREAD if _share(number) < bound)
+    if night > 0 and outcome == OK_NORMAL:
+        tonight = _share(f"{number}/night/{night}")
+        if tonight < NIGHT_CANCELLED:
+            return Business("0", 2)
+        if tonight < NIGHT_CANCELLED + NIGHT_OUT_OF_SERVICE:
+            return Business("0", 1)
+    return outcome
+
+
+def _share(text: str) -> float:
+    """A stable number in [0, 1) for ``text``."""
+    return int.from_bytes(hashlib.sha256(text.encode()).digest()[:4], "big") / 2**32
 
 
 def description(result: str, language: str) -> str:

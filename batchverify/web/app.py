@@ -3,9 +3,11 @@ script, and the job manager's start and stop with the server."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 import aiohttp_jinja2
 import jinja2
@@ -17,6 +19,7 @@ from batchverify.web.auth import Auth
 from batchverify.web.clients import TRUSTED, client_of
 from batchverify.web.looplag import LoopLag
 from batchverify.web.manager import JobManager, ServeSettings
+from batchverify.web.metrics import CONTENT_TYPE, ServeMetrics, metrics_text
 from batchverify.web.pages import AUTH, add_page_routes
 from batchverify.web.routes import MANAGER, add_api_routes
 
@@ -35,6 +38,7 @@ _SECURITY_HEADERS = {
 }
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 LOOP_LAG = web.AppKey("loop_lag", LoopLag)
+METRICS = web.AppKey("metrics", ServeMetrics)
 
 
 @web.middleware
@@ -78,7 +82,8 @@ class AccessLog(AbstractAccessLogger):
 
 
 def create_app(settings: ServeSettings) -> web.Application:
-    auth = Auth(settings.token, settings.data_dir / "sessions.json")
+    public = frozenset({"/metrics"}) if settings.metrics_public else frozenset()
+    auth = Auth(settings.token, settings.data_dir / "sessions.json", public=public)
     # The upload streams past aiohttp's body limit (the cap is ours, enforced while reading);
     # other bodies (a form, a JSON object) stay small.
     app = web.Application(middlewares=[_security_headers, auth.middleware], client_max_size=1 << 20)
@@ -96,6 +101,19 @@ def create_app(settings: ServeSettings) -> web.Application:
     app.router.add_static("/static", _HERE / "static", append_version=False)
     lag = app[LOOP_LAG] = LoopLag()
     app.router.add_get("/api/health", _health)
+    metrics = app[METRICS] = ServeMetrics()
+    app.router.add_get("/metrics", _metrics)
+    manager.on_run_end.append(lambda _job, doc: metrics.run_ended(doc))
+    notifier = settings.notifier
+    if notifier is not None:
+        sending: set[asyncio.Task[bool]] = set()
+
+        def notify(_job: object, doc: dict[str, Any]) -> None:
+            task = asyncio.get_running_loop().create_task(notifier.send("job.finished", doc))
+            sending.add(task)  # held until it is done, then let go
+            task.add_done_callback(sending.discard)
+
+        manager.on_run_end.append(notify)
 
     async def opened(_app: web.Application) -> None:
         await manager.open()
@@ -104,6 +122,9 @@ def create_app(settings: ServeSettings) -> web.Application:
     async def closed(_app: web.Application) -> None:
         await lag.stop()
         await manager.close()
+        if notifier is not None and sending:
+            # The last jobs' notifications: a few seconds to go out, then the server leaves.
+            await asyncio.wait(sending, timeout=10)
 
     app.on_startup.append(opened)
     app.on_shutdown.append(closed)
@@ -120,3 +141,9 @@ async def _health(request: web.Request) -> web.Response:
         **manager.load(),
     }
     return web.json_response(doc)
+
+
+async def _metrics(request: web.Request) -> web.Response:
+    app = request.app
+    body = metrics_text(app[MANAGER], app[LOOP_LAG], app[METRICS])
+    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE})

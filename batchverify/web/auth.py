@@ -35,8 +35,11 @@ MIN_TOKEN = 32  # characters of a token given in BATCHVERIFY_TOKEN
 class Auth:
     """The token check, the sessions and the cross-site check, as one middleware."""
 
-    def __init__(self, token: str, sessions_file: Path | None = None) -> None:
+    def __init__(
+        self, token: str, sessions_file: Path | None = None, *, public: frozenset[str] = frozenset()
+    ) -> None:
         self._token = token.encode()
+        self._open = _OPEN_PATHS | public  # public: paths the operator opened (--metrics-public)
         self.sessions = Sessions(sessions_file, token)
         self.codes = LoginCodes()
         self.brake = Brake()
@@ -82,11 +85,11 @@ class Auth:
             # Checked for every change, the login form's too; a Bearer client (a script) sends no
             # Origin at all, which passes: a browser always sends one on a cross-site POST.
             raise _json_error(web.HTTPForbidden, "cross-site request refused (its Origin is not this server)")
-        if request.path in _OPEN_PATHS:
+        if request.path in self._open:
             return await handler(request)
         how = self.authenticated(request)
         if how is None:
-            if request.path.startswith("/api/"):
+            if request.path.startswith("/api/") or request.path == "/metrics":  # a program: no redirect
                 if request.headers.get("Authorization"):  # a wrong token: a guess, braked like a login
                     wait = self.too_many(request)
                     if wait:

@@ -10,6 +10,7 @@ import logging
 import os
 import shutil
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,8 @@ from aiohttp import web
 from batchverify.core.timeutil import utc_now_iso
 from batchverify.engine.job import Target
 from batchverify.engine.options import Options
-from batchverify.errors import BatchVerifyError, UsageError
+from batchverify.errors import EXIT_USAGE, BatchVerifyError, UsageError
+from batchverify.report.notify import Notifier
 from batchverify.tencent.client import make_session
 from batchverify.web.clients import client_of
 from batchverify.web.jobs import ACTIVE, Choice, WebJob
@@ -55,6 +57,8 @@ class ServeSettings:
     )  # what every job is run with; each upload adds its own choices
     language: str = "en"  # for uploads whose browser names no language batchverify speaks
     trusted_proxies: frozenset[str] = frozenset()  # --trusted-proxy: whose X-Forwarded-For counts
+    notifier: Notifier | None = None  # --notify: told when each job's run ends
+    metrics_public: bool = False  # --metrics-public: /metrics without the token
 
 
 class JobManager:
@@ -71,6 +75,8 @@ class JobManager:
         self._sweeper: asyncio.Task[None] | None = None
         self._lock_fd: int | None = None
         self._session: aiohttp.ClientSession | None = None
+        # Called when a job's run has ended, with the job and its summary document (metrics, notify).
+        self.on_run_end: list[Callable[[WebJob, dict[str, Any]], None]] = []
 
     # -- life of the server ----------------------------------------------------------------------
 
@@ -267,10 +273,24 @@ class JobManager:
 
     def _launch(self, job: WebJob) -> None:
         job.stop_requested = False
-        job.task = asyncio.get_running_loop().create_task(
-            job.run(self.settings.target, self._slots, self._closing, self._session),
-            name=f"job-{job.record.id}",
-        )
+        job.task = asyncio.get_running_loop().create_task(self._run(job), name=f"job-{job.record.id}")
+
+    async def _run(self, job: WebJob) -> None:
+        runs = job.record.runs
+        await job.run(self.settings.target, self._slots, self._closing, self._session)
+        record = job.record
+        if record.runs > runs and record.summary:
+            doc = dict(record.summary)
+        elif record.state == "failed":  # refused before it had a summary (its input, its options)
+            doc = {"outcome": "error", "exit_code": EXIT_USAGE, "error": record.error}
+        else:
+            return  # stopped while it waited for its turn, or the server stops: no run ended
+        doc.update(job_id=record.id, job_name=record.name, job_state=record.state)
+        for hook in self.on_run_end:
+            try:
+                hook(job, doc)
+            except Exception:  # a report must never take the job (or the server) down
+                log.exception("reporting the end of job %s failed", record.id)
 
     def stop(self, job: WebJob) -> None:
         if job.record.state not in ACTIVE:

@@ -18,6 +18,7 @@ from aiohttp import web
 from batchverify.build import connect, language_of
 from batchverify.engine.options import Options
 from batchverify.errors import UsageError
+from batchverify.report.notify import notifier_from
 from batchverify.web.app import AccessLog, create_app
 from batchverify.web.auth import MIN_TOKEN
 from batchverify.web.badhttp import json_parse_errors
@@ -42,6 +43,8 @@ class ServeOptions:
     max_upload_mb: float
     keep: datetime.timedelta | None
     trusted_proxies: tuple[str, ...] = ()  # as given; checked here
+    notify: str | None = None  # --notify URL (or BATCHVERIFY_NOTIFY); checked here
+    metrics_public: bool = False
 
 
 def default_data_dir() -> Path:
@@ -73,6 +76,7 @@ def serve(opts: ServeOptions) -> int:
         proxies = parse_proxies(opts.trusted_proxies)
     except ValueError as exc:
         raise UsageError(f"--trusted-proxy takes IP addresses: {exc}") from None
+    notifier = notifier_from(opts.notify)
     with connect(opts.job) as target:
         settings = ServeSettings(
             data_dir=opts.data_dir.resolve(),
@@ -83,6 +87,8 @@ def serve(opts: ServeOptions) -> int:
             options=opts.job,
             language=language_of(opts.job),
             trusted_proxies=proxies,
+            notifier=notifier,
+            metrics_public=opts.metrics_public,
         )
         asyncio.run(_serve(opts, settings, generated=not given))
     return 0

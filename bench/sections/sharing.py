@@ -108,7 +108,7 @@ def section_sharing(ctx: Context) -> None:
         "sharing",
         f"--max-billable {cap}: billed answers never past it",
         f"{billed} billed, stop reason {summary.get('stop_reason')}",
-        billed <= cap and summary.get("stop_reason") == "budget" and code == 1,
+        billed <= cap and summary.get("stop_reason") == "budget" and code == 5,
     )
 
 

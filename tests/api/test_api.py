@@ -197,3 +197,26 @@ def test_a_script_without_a_main_guard_runs_its_jobs_once(tmp_path: Path) -> Non
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "7"
     assert openpyxl.load_workbook(tmp_path / "b.verified.xlsx").active["B1"].value == "mobile_normalized"
+
+
+def test_every_ending_has_the_command_lines_exit_code_on_the_summary(tmp_path: Path) -> None:
+    """The Python API returns what the command line would exit with: one table for both."""
+    src = write_list(tmp_path / "list.csv", numbers(30))
+    with Simulator(rate_limit=0) as sim:
+        budget = verify_file(src, endpoint=sim, max_billable=4)
+        assert (budget.outcome, budget.stop_reason, budget.exit_code) == ("incomplete", "budget", 5)
+        assert budget.error is None and budget.stop_message and "budget" in budget.stop_message
+        done = verify_file(src, endpoint=sim)
+        assert (done.outcome, done.exit_code) == ("complete", 0)
+    with Simulator(rate_limit=0, daily_quota=2) as quota:
+        spent = verify_file(src, endpoint=quota, restart=True, output=tmp_path / "q.csv")
+        assert (spent.stop_reason, spent.exit_code) == ("daily_limit", 6)
+    with Simulator(rate_limit=0) as refusing:
+        with pytest.raises(FatalApiError) as info:
+            verify_file(src, endpoint=refusing, credentials=Credentials("AKIDnotaknownkey0000000000", "x"),
+                        output=tmp_path / "f.csv")  # fmt: skip
+        assert info.value.exit_code == 3 and info.value.summary is not None
+        assert info.value.summary.exit_code == 3
+    with pytest.raises(UsageError) as bad:
+        verify_file(src, simulator_night=2)  # a night is the built-in simulator's
+    assert bad.value.exit_code == 2 and bad.value.option == "simulator_night"

@@ -79,6 +79,7 @@ async def test_throttling_that_never_clears_backs_off_and_stops_within_its_bound
     summary = await run_job(url, source, throttle_bound=4.0)
     took = time.monotonic() - started
     assert summary.stop_reason == "throttled" and summary.outcome == "incomplete"
+    assert summary.exit_code == 8 and summary.to_dict()["exit_code"] == 8  # the command line's too
     assert summary.error is not None and "RequestLimitExceeded for 4 s" in summary.error
     assert summary.by_status.get("pending") == 200 and summary.billable_calls == 0
     assert 4.0 <= took < 12.0

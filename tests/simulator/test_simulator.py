@@ -375,3 +375,29 @@ def test_module_entry_point(no_proxy: None) -> None:
             proc.wait()
         if proc.stdout is not None:
             proc.stdout.close()
+
+
+def test_nights_move_a_documented_share_of_normal_numbers_and_leave_the_test_numbers_alone() -> None:
+    from batchverify.simulator.numbers import (
+        NIGHT_CANCELLED,
+        NIGHT_OUT_OF_SERVICE,
+        TEST_NUMBERS,
+        scripted_outcome,
+    )
+
+    numbers = [str(13500000000 + i * 7919) for i in range(4000)]
+    normal = [n for n in numbers if scripted_outcome(n, 0) == scripted_outcome("13800000000", 0)]
+    assert all(scripted_outcome(n, 0, night=0) == scripted_outcome(n, 0) for n in numbers)
+    share = NIGHT_CANCELLED + NIGHT_OUT_OF_SERVICE
+    moved = {}
+    for night in (1, 2):
+        moved[night] = {n for n in normal if scripted_outcome(n, 0, night=night) != scripted_outcome(n, 0)}
+        assert abs(len(moved[night]) / len(normal) - share) < 0.015
+        codes = {getattr(scripted_outcome(n, 0, night=night), "status_code", None) for n in moved[night]}
+        assert codes == {1, 2}  # out of service or cancelled, nothing else
+        assert all(
+            scripted_outcome(n, 5, night=night) == scripted_outcome(n, 0, night=night) for n in moved[night]
+        )
+    assert moved[1] != moved[2] and len(moved[1] & moved[2]) < len(moved[1]) / 4  # others each night
+    for number in TEST_NUMBERS:
+        assert scripted_outcome(number, 0, night=3) == scripted_outcome(number, 0)
