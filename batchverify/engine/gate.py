@@ -33,10 +33,11 @@ import time
 import weakref
 from collections.abc import Callable
 from pathlib import Path
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from aiolimiter import AsyncLimiter
 
+from batchverify.engine.firstlimiter import SlidingWindowLimiter
 from batchverify.engine.ratestore import HostWindow, MemoryWindow, Window, host_window_path, window_key
 from batchverify.errors import UsageError
 
@@ -45,6 +46,7 @@ __all__ = [
     "FairShare",
     "RateGate",
     "SlidingWindowLimiter",
+    "Slot",
     "StrictGate",
     "make_window",
     "shared_gate",
@@ -52,6 +54,14 @@ __all__ = [
 ]
 
 RATE_STORE_ENV = "BATCHVERIFY_RATE_STORE"
+LEAVE_SLACK = 0.001  # a request that leaves within this of its slot stays where the log put it
+
+
+class Slot(NamedTuple):
+    """A send the window logged: its stamp there, and when (the gate's clock)."""
+
+    stamp: object
+    at: float
 
 
 class RateGate(Protocol):
@@ -62,8 +72,9 @@ class RateGate(Protocol):
         """Sends per second at most."""
         ...
 
-    async def acquire(self) -> None:
-        """Return when one request may be sent (every attempt, retries included, acquires once)."""
+    async def acquire(self) -> object:
+        """Return when one request may be sent (every attempt, retries included, acquires once),
+        with a slot to give to ``left`` when the request's bytes have left (gates that keep a log)."""
         ...
 
     def throttled(self) -> None:
@@ -131,6 +142,7 @@ class StrictGate:
         self._last_throttle = clock()
         self.sends = 0
         self.throttles = 0
+        self._moving: set[asyncio.Task[None]] = set()
         self._set_rate(rate)
 
     @property
@@ -182,7 +194,7 @@ class StrictGate:
             pacer = self._pacers[loop] = AsyncLimiter(burst, burst / self._rate)
         return pacer
 
-    async def acquire(self) -> None:
+    async def acquire(self) -> Slot:
         await self._pacer().acquire()
         while True:
             with self._lock:
@@ -195,18 +207,31 @@ class StrictGate:
                 cap, span = self._cap, self.window + margin
             # The window decides under its own lock (a thread lock, flock, or an atomic Redis
             # script) and never holds it across this await or the sleep below.
-            wait = await self.store.take(cap, span)
+            wait, stamp = await self.store.take_stamped(cap, span)
             if wait <= 0:
                 with self._lock:
                     self.sends += 1
                     self._last_send = self._clock()
                     self._relax(self._last_send)
-                return
+                return Slot(stamp, self._last_send)
             # Several waiters (of this process or others) may wake for one free slot; the window
             # lets one through and the others are told their new wait.
             asleep = self._clock()
             await asyncio.sleep(wait)
             self._note_lag(self._clock() - asleep - wait)
+
+    def left(self, slot: object) -> None:
+        """The request of ``slot`` has left (its bytes are written): when that was later than the
+        window logged it (a descheduled process, a new connection's handshake), the log moves it to
+        when it left, so the server's window and ours count it from the same moment."""
+        if not isinstance(slot, Slot) or slot.stamp is None:
+            return
+        delay = self._clock() - slot.at
+        if delay < LEAVE_SLACK:
+            return
+        task = asyncio.get_running_loop().create_task(self.store.moved(slot.stamp, delay))
+        self._moving.add(task)  # held until done (a task nobody holds may be collected)
+        task.add_done_callback(self._moving.discard)
 
     def _note_lag(self, lag: float) -> None:
         """How late the loop woke us: a send leaves that much after its slot, so the margin keeps
@@ -288,9 +313,14 @@ class FairShare:
     def rate(self) -> float:
         return self.gate.rate
 
-    async def acquire(self) -> None:
+    async def acquire(self) -> object:
         async with self._turn:
-            await self.gate.acquire()
+            return await self.gate.acquire()
+
+    def left(self, slot: object) -> None:
+        left = getattr(self.gate, "left", None)
+        if left is not None:
+            left(slot)
 
     def throttled(self) -> None:
         self.gate.throttled()
@@ -347,54 +377,3 @@ def shared_gate(account: str, endpoint: str, rate: float, store: str | None = No
         else:
             gate.allow(rate)
         return gate
-
-
-class SlidingWindowLimiter:
-    """The first release's limiter: ``rate`` per second on an absolute schedule, at most
-    ``rate * window`` in any ``window + margin`` seconds. Kept for the benchmark's comparison.
-
-    ``clock`` defaults to the running loop's clock; create the limiter inside the running loop.
-    """
-
-    def __init__(
-        self,
-        rate: float,
-        *,
-        window: float = 1.0,
-        margin: float = 0.015,
-        clock: Callable[[], float] | None = None,
-    ) -> None:
-        if rate <= 0:
-            raise ValueError("rate must be positive")
-        self.rate = rate
-        self.window = window
-        self.margin = margin
-        self._interval = 1.0 / rate
-        self._per_window = max(1, int(rate * window))
-        self._clock = clock or asyncio.get_running_loop().time
-        self._next_slot = self._clock()
-        self._sent: collections.deque[float] = collections.deque(maxlen=self._per_window)
-        self._lock = asyncio.Lock()
-        self.pause_seconds = 1.0
-
-    async def acquire(self) -> None:
-        """Wait for the next send slot; returns when a request may start."""
-        async with self._lock:
-            now = self._clock()
-            # A slot missed by a late wake-up is still used (the schedule stays absolute); after
-            # an idle spell longer than the window the schedule starts again from now.
-            slot = self._next_slot if self._next_slot >= now - self.window else now
-            if len(self._sent) == self._per_window:
-                slot = max(slot, self._sent[0] + self.window + self.margin)
-            self._next_slot = slot + self._interval
-            # Sleeps may wake early by the clock's resolution; loop until the slot has come.
-            while (now := self._clock()) < slot:  # noqa: ASYNC110
-                await asyncio.sleep(slot - now)
-            self._sent.append(now)
-
-    def pause(self, seconds: float) -> None:
-        """Hold every further send for ``seconds``."""
-        self._next_slot = max(self._next_slot, self._clock() + seconds)
-
-    def throttled(self) -> None:
-        self.pause(self.pause_seconds)

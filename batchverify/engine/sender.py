@@ -8,6 +8,7 @@ down, or a stop request (``stop()``); rows it did not finish stay pending for th
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import random
 import time
@@ -38,6 +39,7 @@ from batchverify.engine.gate import RateGate
 from batchverify.engine.sendconfig import JOB_WIDE_ERRORS, SendConfig, SendStats
 from batchverify.errors import CheckpointError, FatalApiError
 from batchverify.models import BadReply, BusinessReply, ErrorReply, Reply, RowResult, Status
+from batchverify.tencent.client import on_request_leaving
 
 __all__ = ["SendConfig", "SendStats", "Sender", "Verifier", "fatal_error"]
 
@@ -183,7 +185,7 @@ class Sender:
             # Marked before the gate, so nothing stands between the gate's slot and the send.
             await store.run(store.store.mark_inflight, number, utc_now_iso())
             try:
-                await self._gate.acquire()
+                slot = await self._gate.acquire()
             except asyncio.CancelledError:
                 # Stopped while waiting for a slot: never sent, so never "may have been billed".
                 await asyncio.shield(store.run(store.store.clear_inflight, number))
@@ -197,6 +199,8 @@ class Sender:
                 return
             self._count_send()
             self._in_flight += 1
+            left = getattr(self._gate, "left", None)
+            leaving = on_request_leaving.set(None if left is None else functools.partial(left, slot))
             try:
                 reply = await self._verifier.query(mobile)
             except asyncio.CancelledError:
@@ -208,6 +212,7 @@ class Sender:
                 self.stop(StopReason.FATAL)
                 return
             finally:
+                on_request_leaving.reset(leaving)
                 self._in_flight -= 1
             kind = classify(reply)
             self._watch(reply, kind)

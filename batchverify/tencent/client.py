@@ -7,6 +7,7 @@ TLS certificate failure, which no retry can cure and which stops the job.
 
 from __future__ import annotations
 
+import contextvars
 import json
 import time
 from collections.abc import Callable, Mapping
@@ -92,11 +93,32 @@ def make_session(
     a free pooled connection, which would turn a full pool into spurious connect timeouts.
     """
     connector = aiohttp.TCPConnector(limit=connections, keepalive_timeout=4.0, ttl_dns_cache=300)
+    trace = aiohttp.TraceConfig()
+    trace.on_request_chunk_sent.append(_body_leaving)
     # ``total``: a reply that trickles in never holds a worker past the timeout (connect to last byte).
     timeout = aiohttp.ClientTimeout(
         total=read_timeout, sock_connect=min(connect_timeout, read_timeout), sock_read=read_timeout
     )
-    return aiohttp.ClientSession(connector=connector, timeout=timeout, headers={"User-Agent": USER_AGENT})
+    return aiohttp.ClientSession(
+        connector=connector, timeout=timeout, headers={"User-Agent": USER_AGENT}, trace_configs=[trace]
+    )
+
+
+# Set by whoever sends a request (the engine's gate) to hear when its bytes leave: the body is
+# written, with the headers, right after aiohttp reports this chunk. A request starts counting
+# against the API's window then, not when it was allowed to start.
+on_request_leaving: contextvars.ContextVar[Callable[[], None] | None] = contextvars.ContextVar(
+    "on_request_leaving", default=None
+)
+
+
+async def _body_leaving(
+    _session: aiohttp.ClientSession, _ctx: object, _params: aiohttp.TraceRequestChunkSentParams
+) -> None:
+    hook = on_request_leaving.get()
+    if hook is not None:
+        on_request_leaving.set(None)  # once per request, however many chunks its body takes
+        hook()
 
 
 class Encrypts(Protocol):

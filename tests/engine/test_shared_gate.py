@@ -481,3 +481,20 @@ def test_two_hosts_that_lose_redis_keep_to_their_shares(redis_server: RedisServe
     assert after and busiest_window(after, 1.0) <= CAP
     for window in windows:
         assert window.problem is not None and "keeps to its share (1/2 of the cap" in window.problem
+
+
+def test_a_send_that_left_late_is_moved_in_the_redis_window(redis_server: RedisServer) -> None:
+    mine, theirs = _redis_window(redis_server.url), _redis_window(redis_server.url)
+
+    async def steps() -> tuple[float, float]:
+        wait, member = await mine.take_stamped(1, 0.5)
+        assert wait == 0.0 and isinstance(member, str)
+        await mine.moved(member, 0.4)
+        asked = time.monotonic()
+        later = await theirs.take(1, 0.5)
+        await mine.aclose()
+        await theirs.aclose()
+        return later, time.monotonic() - asked
+
+    wait, _ = asyncio.run(steps())
+    assert 0.75 < wait <= 0.95  # 0.5 s after the moved send (0.4 s later), less the time since

@@ -49,6 +49,16 @@ class Window(Protocol):
         before asking again."""
         ...
 
+    async def take_stamped(self, cap: int, span: float) -> tuple[float, object]:
+        """:meth:`take`, and the logged send's stamp (None when it waits): what :meth:`moved` is
+        given once the request's bytes have left."""
+        ...
+
+    async def moved(self, stamp: object, delay: float) -> None:
+        """The send logged as ``stamp`` left ``delay`` seconds after it was logged (a loaded
+        machine, a new connection's handshake): from now on it counts from when it left."""
+        ...
+
     def hold(self, seconds: float) -> None:
         """Hold every sharer's sends for ``seconds`` (the server said ``RequestLimitExceeded``)."""
         ...

@@ -9,21 +9,29 @@ hold-until, and the pids that sent lately (so a run can tell that it shares the 
 
 from __future__ import annotations
 
-import array
 import asyncio
 import bisect
+import contextlib
 import logging
 import math
 import os
 import stat
-import struct
 import sys
 import threading
 import time
-import uuid
 from collections.abc import Callable
 from pathlib import Path
 
+from batchverify.engine.ratestore.hostfile import (
+    READ_SIZE,
+    SHARE_SECONDS,
+    State,
+    alive,
+    boot_id,
+    decode,
+    encode,
+    trim,
+)
 from batchverify.errors import UsageError
 
 if sys.platform != "win32":
@@ -34,9 +42,6 @@ log = logging.getLogger("batchverify")
 # Sends older than this are dropped from a log whatever the caller's span: a sharer whose margin
 # was widened (up to 0.25 s) still sees every send that can matter to it.
 KEEP_SECONDS = 2.0
-# A process that sent within this many seconds counts as sharing the account.
-SHARE_SECONDS = 5.0
-BOOT_ID_PATH = "/proc/sys/kernel/random/boot_id"
 
 
 class MemoryWindow:
@@ -55,13 +60,25 @@ class MemoryWindow:
 
     def take_now(self, cap: int, span: float) -> float:
         """:meth:`take` without the coroutine (the host window falls back to it)."""
+        return self._take(cap, span)[0]
+
+    def _take(self, cap: int, span: float) -> tuple[float, float | None]:
         with self._lock:
             now = self._clock()
             del self._times[: bisect.bisect_right(self._times, now - max(span, self._keep))]
-            return _decide(self._times, now, cap, span, self._hold_until)
+            wait = _decide(self._times, now, cap, span, self._hold_until)
+            return wait, now if wait == 0.0 else None
 
     async def take(self, cap: int, span: float) -> float:
-        return self.take_now(cap, span)
+        return self._take(cap, span)[0]
+
+    async def take_stamped(self, cap: int, span: float) -> tuple[float, object]:
+        return self._take(cap, span)
+
+    async def moved(self, stamp: object, delay: float) -> None:
+        if isinstance(stamp, float):
+            with self._lock:
+                _move(self._times, stamp, delay)
 
     def record(self) -> None:
         """Log a send that another window admitted (so a later fallback starts from the truth)."""
@@ -105,24 +122,12 @@ def _decide(times: list[float], now: float, cap: int, span: float, hold_until: f
     return ready - now
 
 
-def _boot_id() -> bytes:
-    """16 bytes naming this boot (zeros where the kernel does not say: the clock is then trusted)."""
-    try:
-        return uuid.UUID(Path(BOOT_ID_PATH).read_text().strip()).bytes
-    except (OSError, ValueError):
-        return bytes(16)
-
-
-# The file: header (magic, boot id, hold-until, number of send times, number of pids), the send
-# times (ascending), then (pid, last send) pairs. Little-endian, fixed sizes: a short or garbled
-# file is recognised by its length and magic and replaced by an empty log.
-_MAGIC = b"BVW1"
-_HEADER = struct.Struct("<4s16sdHH")
-_TIME = struct.Struct("<d")
-_PID = struct.Struct("<id")
-_MAX_TIMES = 4096
-_MAX_PIDS = 256
-_READ_SIZE = _HEADER.size + _MAX_TIMES * _TIME.size + _MAX_PIDS * _PID.size
+def _move(times: list[float], stamp: float, delay: float) -> None:
+    """The send logged at ``stamp`` left ``delay`` seconds later: from now on it counts from then."""
+    at = bisect.bisect_left(times, stamp)
+    if at < len(times) and times[at] == stamp:
+        del times[at]
+    bisect.insort(times, stamp + delay)
 
 
 class _Busy(Exception):
@@ -130,52 +135,6 @@ class _Busy(Exception):
 
 
 _TRIES = 50  # non-blocking attempts on the loop before waiting for the lock at last
-
-
-class _State:
-    """The decoded file."""
-
-    def __init__(self, hold_until: float = -math.inf) -> None:
-        self.hold_until = hold_until
-        self.times: list[float] = []
-        self.pids: dict[int, float] = {}
-
-
-def _decode(data: bytes, boot: bytes, now: float) -> _State:
-    if len(data) < _HEADER.size:
-        return _State()
-    magic, file_boot, hold_until, n_times, n_pids = _HEADER.unpack_from(data)
-    size = _HEADER.size + n_times * _TIME.size + n_pids * _PID.size
-    if magic != _MAGIC or file_boot != boot or len(data) != size:
-        return _State()  # garbage, truncated, or written before this boot: start afresh
-    state = _State(hold_until if math.isfinite(hold_until) and hold_until <= now + 60 else -math.inf)
-    # array, not struct per value: at a high --rate the log holds hundreds of times, read every send.
-    packed = array.array("d")
-    packed.frombytes(data[_HEADER.size : _HEADER.size + n_times * _TIME.size])
-    if sys.byteorder != "little":  # pragma: no cover - the file is little-endian
-        packed.byteswap()
-    times = packed.tolist()
-    # Times from the future cannot come from this boot's monotonic clock: distrust the whole log.
-    # Sorted and the last one not ahead covers every time (a NaN breaks the order, an inf the last).
-    if times != sorted(times) or (times and not times[-1] <= now + 1.0):
-        return _State()
-    state.times = times
-    for pid, last in _PID.iter_unpack(data[_HEADER.size + n_times * _TIME.size : size]):
-        if math.isfinite(last) and last <= now + 1.0:
-            state.pids[pid] = last
-    return state
-
-
-def _encode(state: _State, boot: bytes) -> bytes:
-    times = state.times[-_MAX_TIMES:]
-    pids = sorted(state.pids.items(), key=lambda item: item[1])[-_MAX_PIDS:]
-    hold = state.hold_until if math.isfinite(state.hold_until) else 0.0
-    packed = array.array("d", times)
-    if sys.byteorder != "little":  # pragma: no cover
-        packed.byteswap()
-    parts = [_HEADER.pack(_MAGIC, boot, hold, len(times), len(pids)), packed.tobytes()]
-    parts += [_PID.pack(pid, last) for pid, last in pids]
-    return b"".join(parts)
 
 
 class HostWindow:
@@ -190,7 +149,7 @@ class HostWindow:
         self.path = path
         self._group = group  # in a named folder its group shares: the file may be another member's
         self._keep = keep
-        self._boot = _boot_id()
+        self._boot = boot_id()
         self._lock = threading.Lock()  # flock does not exclude threads sharing one descriptor
         self._fd = -1
         self._fd_pid = -1
@@ -225,7 +184,7 @@ class HostWindow:
             self._open()
         return self._fd
 
-    def _update(self, change: Callable[[_State, float], float], *, block: bool = True) -> float:
+    def _update(self, change: Callable[[State, float], float], *, block: bool = True) -> float:
         """Run ``change(state, now)`` on the file's state under the lock and write it back
         (``block=False``: ``BlockingIOError`` when another process holds the lock)."""
         with self._lock:
@@ -233,9 +192,9 @@ class HostWindow:
             fcntl.flock(fd, fcntl.LOCK_EX if block else fcntl.LOCK_EX | fcntl.LOCK_NB)
             try:
                 now = time.monotonic()  # read under the lock: the file's times stay in order
-                state = _decode(os.pread(fd, _READ_SIZE + 1, 0), self._boot, now)
+                state = decode(os.pread(fd, READ_SIZE + 1, 0), self._boot, now)
                 result = change(state, now)
-                data = _encode(state, self._boot)
+                data = encode(state, self._boot)
                 os.pwrite(fd, data, 0)
                 os.ftruncate(fd, len(data))
                 return result
@@ -264,10 +223,10 @@ class HostWindow:
         pid = os.getpid()
         decided = 0.0
 
-        def change(state: _State, now: float) -> float:
+        def change(state: State, now: float) -> float:
             nonlocal decided
             decided = now
-            _trim(state, now, max(span, self._keep))
+            trim(state, now, max(span, self._keep))
             wait = _decide(state.times, now, cap, span, state.hold_until)
             if wait == 0.0:
                 state.pids[pid] = now
@@ -283,14 +242,40 @@ class HostWindow:
             return self._fail(exc).take_now(cap, span), time.monotonic()
 
     async def take(self, cap: int, span: float) -> float:
+        return (await self.take_stamped(cap, span))[0]
+
+    async def take_stamped(self, cap: int, span: float) -> tuple[float, object]:
         # Never waits for the file's lock on the event loop: another process holding it (for
         # microseconds, unless the machine deschedules it) is waited for a millisecond at a time.
         for _ in range(_TRIES):
             try:
-                return self.take_at(cap, span, block=False)[0]
+                wait, at = self.take_at(cap, span, block=False)
+                return wait, at if wait == 0.0 else None
             except _Busy:
                 await asyncio.sleep(0.001)
-        return self.take_now(cap, span)
+        wait, at = self.take_at(cap, span)
+        return wait, at if wait == 0.0 else None
+
+    async def moved(self, stamp: object, delay: float) -> None:
+        if self._fallback is not None:
+            await self._fallback.moved(stamp, delay)
+            return
+        if not isinstance(stamp, float):
+            return
+
+        def change(state: State, now: float) -> float:
+            _move(state.times, stamp, delay)
+            return 0.0
+
+        try:
+            for _ in range(_TRIES):
+                with contextlib.suppress(BlockingIOError):
+                    self._update(change, block=False)
+                    return
+                await asyncio.sleep(0.001)
+            self._update(change)
+        except OSError as exc:
+            self._fail(exc)
 
     def record(self) -> None:
         """Log a send that another window (Redis) admitted."""
@@ -299,8 +284,8 @@ class HostWindow:
             return
         pid = os.getpid()
 
-        def change(state: _State, now: float) -> float:
-            _trim(state, now, self._keep)
+        def change(state: State, now: float) -> float:
+            trim(state, now, self._keep)
             state.times.append(now)
             state.pids[pid] = now
             return 0.0
@@ -315,7 +300,7 @@ class HostWindow:
             self._fallback.hold(seconds)
             return
 
-        def change(state: _State, now: float) -> float:
+        def change(state: State, now: float) -> float:
             state.hold_until = max(state.hold_until, now + seconds)
             return 0.0
 
@@ -340,13 +325,13 @@ class HostWindow:
                 fcntl.flock(fd, fcntl.LOCK_SH)
                 try:
                     now = time.monotonic()
-                    state = _decode(os.pread(fd, _READ_SIZE + 1, 0), self._boot, now)
+                    state = decode(os.pread(fd, READ_SIZE + 1, 0), self._boot, now)
                 finally:
                     fcntl.flock(fd, fcntl.LOCK_UN)
         except OSError:
             return 0
         recent = [p for p, last in state.pids.items() if p != pid and last >= now - SHARE_SECONDS]
-        return sum(1 for p in recent if _alive(p))  # a run that just ended shares nothing
+        return sum(1 for p in recent if alive(p))  # a run that just ended shares nothing
 
     @property
     def problem(self) -> str | None:
@@ -367,20 +352,3 @@ class HostWindow:
             self.close()
         except Exception:  # interpreter shutdown: nothing to report
             pass
-
-
-def _trim(state: _State, now: float, keep: float) -> None:
-    del state.times[: bisect.bisect_right(state.times, now - keep)]
-    for pid in [p for p, last in state.pids.items() if last < now - SHARE_SECONDS]:
-        del state.pids[pid]
-
-
-def _alive(pid: int) -> bool:
-    """Whether process ``pid`` still runs (the pids in the file are this host's)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # someone else's process: alive
-    return True

@@ -36,7 +36,8 @@ import redis.retry
 from redis.backoff import ExponentialBackoff, NoBackoff
 from redis.exceptions import NoScriptError, RedisError
 
-from batchverify.engine.ratestore.local import KEEP_SECONDS, SHARE_SECONDS, HostWindow, MemoryWindow
+from batchverify.engine.ratestore.hostfile import SHARE_SECONDS
+from batchverify.engine.ratestore.local import KEEP_SECONDS, HostWindow, MemoryWindow
 from batchverify.errors import UsageError
 
 log = logging.getLogger("batchverify")
@@ -177,7 +178,7 @@ class RedisWindow:
             entry = self._clients[loop] = (client, keeper)
         return entry[0]
 
-    async def _run(self, cap: int, span: float, hold: float, take: bool) -> int:
+    async def _run(self, cap: int, span: float, hold: float, take: bool, member: str = "") -> int:
         """The script's answer (wait in microseconds); raises what the connection raises."""
         client = await self._client()
         # The server decides at some instant within the round trip, and the request leaves after
@@ -189,7 +190,7 @@ class RedisWindow:
             round(span * 1e6),
             round(max(span, self._keep) * 1e6),
             round(hold * 1e6),
-            f"{self._token}:{next(self._serial)}",
+            member or f"{self._token}:{next(self._serial)}",
             self._token,
             TTL_MS,
             "1" if take else "0",
@@ -227,6 +228,9 @@ class RedisWindow:
         log.warning("%s", self._problem)
 
     async def take(self, cap: int, span: float) -> float:
+        return (await self.take_stamped(cap, span))[0]
+
+    async def take_stamped(self, cap: int, span: float) -> tuple[float, object]:
         if self._down and time.monotonic() >= self._retry_at:
             self._retry_at = time.monotonic() + RETRY_SECONDS
             with contextlib.suppress(RedisError, OSError, TimeoutError):
@@ -234,16 +238,31 @@ class RedisWindow:
                 self._down = False
                 log.warning("the rate store %s answers again: the account's window is shared again", self.url)
         if self._down:
-            return await self._local.take(max(1, cap // self._share), span)
+            return await self._local.take_stamped(max(1, cap // self._share), span)
+        member = f"{self._token}:{next(self._serial)}"
         try:
-            wait = await self._run(cap, span, 0.0, True)
+            wait = await self._run(cap, span, 0.0, True, member)
         except (RedisError, OSError, TimeoutError) as exc:
             self._fail(exc)
-            return await self._local.take(max(1, cap // self._share), span)
+            return await self._local.take_stamped(max(1, cap // self._share), span)
         if wait > 0:
-            return wait / 1e6
+            return wait / 1e6, None
         self._local.record()
-        return 0.0
+        return 0.0, member
+
+    async def moved(self, stamp: object, delay: float) -> None:
+        """The send ``stamp`` left ``delay`` seconds after the server logged it: its score moves
+        by that much (``XX``: a send trimmed already is not logged again)."""
+        if not isinstance(stamp, str):
+            await self._local.moved(stamp, delay)  # admitted while the store was down
+            return
+        if self._down:
+            return
+        try:
+            client = await self._client()
+            await client.zadd(self._keys[0], {stamp: round(delay * 1e6)}, xx=True, incr=True)
+        except (RedisError, OSError, TimeoutError) as exc:
+            self._fail(exc)
 
     def hold(self, seconds: float) -> None:
         self._local.hold(seconds)
