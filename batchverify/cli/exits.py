@@ -27,6 +27,7 @@ __all__ = [
     "Reports",
     "exit_code_of",
     "write_failed_summary",
+    "write_internal_error",
     "write_interrupted_summary",
     "write_metrics",
     "write_summary",
@@ -43,7 +44,7 @@ class Reports:
     summary_json: Path | None = None
     metrics_file: Path | None = None
     notifier: Notifier | None = None
-    list_name: str = ""
+    input: Path | None = None  # the list: the metrics' labels
 
 
 REPORTS = Reports()
@@ -68,20 +69,31 @@ def write_summary(path: Path | None, summary: Summary) -> None:
 def write_metrics(doc: dict[str, Any]) -> None:
     """``--metrics-file``: a failure to write it is logged; it never changes how the run ended."""
     path = REPORTS.metrics_file
-    if path is None:
+    if path is None or REPORTS.input is None:
         return
     from batchverify.report.metrics import write_metrics_file  # only when asked: start-up stays quick
 
     try:
-        write_metrics_file(path, doc, REPORTS.list_name)
+        write_metrics_file(path, doc, REPORTS.input)
     except OSError as exc:
         log.error("cannot write the metrics file %s: %s", path, exc.strerror or exc)
+    except Exception as exc:  # a report must never turn how the run ended into another ending
+        log.error("cannot write the metrics file %s: %s: %s", path, type(exc).__name__, exc)
 
 
 def write_failed_summary(exc: errors.BatchVerifyError, message: str) -> None:
     """A monitor reading --summary-json or the metrics sees this failure, not last night's success;
     --notify tells it."""
     doc = _write_ending("error", exc.exit_code, message, exc.code)
+    notifier = REPORTS.notifier
+    if notifier is not None:
+        with contextlib.suppress(KeyboardInterrupt):
+            asyncio.run(notifier.send("run.failed", doc))
+
+
+def write_internal_error(message: str) -> None:
+    """A bug ended the run: the reports say exit 70, not last night's success."""
+    doc = _write_ending("error", errors.EXIT_INTERNAL, message, "internal")
     notifier = REPORTS.notifier
     if notifier is not None:
         with contextlib.suppress(KeyboardInterrupt):

@@ -16,7 +16,7 @@ import click
 from batchverify import errors
 from batchverify._version import __version__
 from batchverify.cli.answers import answers
-from batchverify.cli.exits import write_failed_summary, write_interrupted_summary
+from batchverify.cli.exits import write_failed_summary, write_internal_error, write_interrupted_summary
 from batchverify.cli.flags import CLI_NAMES
 from batchverify.cli.run import run
 from batchverify.cli.serve import serve
@@ -161,7 +161,7 @@ def main(argv: list[str] | None = None) -> None:
     except Exception as exc:
         if os.environ.get("BATCHVERIFY_DEBUG"):
             raise
-        _error(
-            f"batchverify: internal error: {type(exc).__name__}: {exc} (set BATCHVERIFY_DEBUG=1 for details)"
-        )
+        message = f"internal error: {type(exc).__name__}: {exc}"
+        _error(f"batchverify: {message} (set BATCHVERIFY_DEBUG=1 for details)")
+        write_internal_error(message)
         sys.exit(errors.EXIT_INTERNAL)

@@ -124,7 +124,7 @@ def run(
     from batchverify.report.notify import notifier_from
     from batchverify.report.progress import resolve_mode
 
-    REPORTS.list_name = input_path.name
+    REPORTS.input = input_path
     reports = {"summary_json": summary_json, "metrics_file": metrics_file}
     if summary_json is not None and metrics_file is not None and _same(summary_json, metrics_file):
         raise errors.UsageError(

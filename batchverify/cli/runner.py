@@ -12,7 +12,7 @@ import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import click
 
@@ -37,7 +37,7 @@ from batchverify.report.console import counted, describe_plan, describe_summary
 from batchverify.report.progress import Progress
 
 if TYPE_CHECKING:
-    from batchverify.report.notify import Notifier
+    pass
 
 __all__ = ["RunSettings", "run_job"]
 
@@ -96,52 +96,53 @@ async def run_job(options: Options, target: Target, run: RunSettings) -> int:
         summary.outcome = "declined"
         write_summary(run.summary_json, summary)
         return exit_code_of(summary)
-    try:
-        with _signals(job), _ticker(progress):
-            summary = await job.run()
-    finally:
-        progress.close()
-    say(describe_summary(summary))
-    write_summary(run.summary_json, summary)
-    doc = summary.to_dict()
-    write_metrics(doc)
-    code = exit_code_of(summary)
-    say(
-        f"batchverify {__version__}: job {summary.job_id} run {summary.run_id} ended: {summary.outcome}, "
-        f"exit {code}"
-    )
-    if REPORTS.notifier is not None:
-        await _notify(REPORTS.notifier, doc)
+    with _signals(job) as ending:
+        try:
+            with _ticker(progress):
+                summary = await job.run()
+        finally:
+            progress.close()
+        # The run has ended: from here a signal abandons only the notification, never the reports
+        # (a summary saying "interrupted" over a run that finished would be a lie to the monitor).
+        ending.ended = True
+        say(describe_summary(summary))
+        code = exit_code_of(summary)
+        doc = summary.to_dict()
+        try:
+            write_summary(run.summary_json, summary)
+        except errors.OutputError as exc:  # the answers are in: the metrics and the notification go out
+            log.error("%s", exc)
+            code = doc["exit_code"] = errors.EXIT_STORAGE
+            doc["error"] = doc.get("error") or str(exc)
+        write_metrics(doc)
+        say(
+            f"batchverify {__version__}: job {summary.job_id} run {summary.run_id} ended: "
+            f"{summary.outcome}, exit {code}"
+        )
+        if REPORTS.notifier is not None:
+            ending.reporting = asyncio.get_running_loop().create_task(
+                REPORTS.notifier.send("run.finished", doc)
+            )
+            try:
+                await ending.reporting
+            except asyncio.CancelledError:
+                if _current_cancelled():
+                    raise
+                log.warning("notification abandoned: a stop was asked for while it was being sent")
     return code
-
-
-async def _notify(notifier: Notifier, doc: dict[str, Any]) -> None:
-    """Send the notification; a signal now abandons it (the run has ended: its exit code stands)."""
-    loop = asyncio.get_running_loop()
-    task = loop.create_task(notifier.send("run.finished", doc))
-    signals = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
-    previous = {sig: signal.getsignal(sig) for sig in signals}
-    installed = []
-    for sig in signals:
-        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
-            loop.add_signal_handler(sig, task.cancel)
-            installed.append(sig)
-    try:
-        await task
-    except asyncio.CancelledError:
-        if task.cancelled() and not _current_cancelled():
-            log.warning("notification abandoned: a stop was asked for while it was being sent")
-        else:
-            raise
-    finally:
-        for sig in installed:
-            loop.remove_signal_handler(sig)
-            signal.signal(sig, previous[sig])
 
 
 def _current_cancelled() -> bool:
     current = asyncio.current_task()
     return current is not None and current.cancelling() > 0
+
+
+class _Ending:
+    """Where a run is: sending (a signal stops it), or ended (a signal abandons the notification)."""
+
+    def __init__(self) -> None:
+        self.ended = False
+        self.reporting: asyncio.Task[bool] | None = None
 
 
 def say(text: str) -> None:
@@ -154,16 +155,21 @@ def say(text: str) -> None:
 
 
 @contextlib.contextmanager
-def _signals(job: Job) -> Iterator[None]:
+def _signals(job: Job) -> Iterator[_Ending]:
     """First Ctrl-C, SIGTERM or SIGHUP: stop sending and finish cleanly. A second: leave at once.
 
     Leaving at once is safe: every answer is already committed to the checkpoint.
     """
     loop = asyncio.get_running_loop()
     hits = 0
+    ending = _Ending()
 
     def handle(sig: signal.Signals) -> None:
         nonlocal hits
+        if ending.ended:
+            if ending.reporting is not None and not ending.reporting.done():
+                ending.reporting.cancel()
+            return
         hits += 1
         if hits > 1:
             kill_writers()  # nothing is written after the run has said it stopped
@@ -188,7 +194,7 @@ def _signals(job: Job) -> Iterator[None]:
         except (NotImplementedError, RuntimeError, ValueError):
             pass  # not the main thread
     try:
-        yield
+        yield ending
     finally:
         for sig in installed:
             loop.remove_signal_handler(sig)

@@ -211,9 +211,9 @@ class StrictGate:
             if wait <= 0:
                 with self._lock:
                     self.sends += 1
-                    self._last_send = self._clock()
-                    self._relax(self._last_send)
-                return Slot(stamp, self._last_send)
+                    self._last_send = sent = self._clock()
+                    self._relax(sent)
+                return Slot(stamp, sent)
             # Several waiters (of this process or others) may wake for one free slot; the window
             # lets one through and the others are told their new wait.
             asleep = self._clock()

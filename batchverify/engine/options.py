@@ -371,8 +371,8 @@ def _check_together(options: Options) -> None:
         )
     if options.simulator_night and not options.simulator:
         raise UsageError(
-            "{o[simulator_night]} applies to the built-in simulator ({o[simulator]}); a simulator of "
-            "its own takes --night",
+            "{o[simulator_night]} applies to the built-in simulator ({o[simulator]}); a simulator "
+            "started on its own is given its night when it starts",
             code="conflict",
             option="simulator_night",
         )

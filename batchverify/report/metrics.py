@@ -52,24 +52,31 @@ _MONEY = (
 )
 
 
-def metrics_text(doc: Mapping[str, Any], list_name: str, last_success: float | None, now: float) -> bytes:
-    """The text format of a run's summary document (``Summary.to_dict()``, or a failure's)."""
+def metrics_text(
+    doc: Mapping[str, Any], list_name: str, last_success: float | None, now: float, input_path: str = ""
+) -> bytes:
+    """The text format of a run's summary document (``Summary.to_dict()``, or a failure's).
+    Every series has the labels ``list`` (the input's file name) and ``input`` (its absolute path:
+    two lists of one name in two folders are two series)."""
     registry = CollectorRegistry()
+    mine = {"list": list_name, "input": input_path}
 
     def gauge(name: str, text: str, value: float, **labels: str) -> None:
-        g = Gauge(name, text, ["list", *labels], registry=registry)
-        g.labels(list=list_name, **labels).set(value)
+        g = Gauge(name, text, ["list", "input", *labels], registry=registry)
+        g.labels(**mine, **labels).set(value)
 
     gauge("batchverify_run_exit_code", "The exit code of the last run.", int(doc.get("exit_code", 70)))
     gauge("batchverify_run_finished_timestamp_seconds", "When the last run ended (Unix time).", now)
     if last_success is not None:
         gauge(LAST_SUCCESS, "When a run last ended with exit code 0 (Unix time).", last_success)
     info = Gauge(
-        "batchverify_run_info", "How the last run ended.", ["list", "outcome", "stop_reason", "version"],
+        "batchverify_run_info",
+        "How the last run ended.",
+        ["list", "input", "outcome", "stop_reason", "version"],
         registry=registry,
-    )  # fmt: skip
+    )
     info.labels(
-        list=list_name,
+        **mine,
         outcome=str(doc.get("outcome", "")),
         stop_reason=str(doc.get("stop_reason") or ""),
         version=str(doc.get("version", "")),
@@ -85,30 +92,30 @@ def metrics_text(doc: Mapping[str, Any], list_name: str, last_success: float | N
         rows = Gauge(
             "batchverify_rows",
             "Rows of the list by status after the run.",
-            ["list", "status"],
+            ["list", "input", "status"],
             registry=registry,
         )
         for status, count in sorted(by_status.items()):
-            rows.labels(list=list_name, status=str(status)).set(count)
+            rows.labels(**mine, status=str(status)).set(count)
     transitions = doc.get("transitions")
     if isinstance(transitions, Mapping) and transitions:
         moved = Gauge(
             "batchverify_run_changed_rows_by_transition",
             "Rows that changed since the previous finished job, by previous and new status.",
-            ["list", "previous", "status"],
+            ["list", "input", "previous", "status"],
             registry=registry,
         )
         for move, count in sorted(transitions.items()):
             previous, _, status = str(move).partition(" -> ")
-            moved.labels(list=list_name, previous=previous, status=status).set(count)
+            moved.labels(**mine, previous=previous, status=status).set(count)
     return generate_latest(registry)
 
 
-def write_metrics_file(path: Path, doc: Mapping[str, Any], list_name: str) -> None:
+def write_metrics_file(path: Path, doc: Mapping[str, Any], input_path: Path) -> None:
     """Write ``path`` whole (raises ``OSError``); the last success time survives a failed run."""
     now = time.time()
     last = now if doc.get("exit_code") == 0 else _last_success(path)
-    text = metrics_text(doc, list_name, last, now)
+    text = metrics_text(doc, _printable(input_path.name), last, now, _printable(str(input_path.absolute())))
     tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
     mode = 0o644  # counts and a file name, no numbers: the collector runs as another user
     with contextlib.suppress(OSError):
@@ -125,6 +132,11 @@ def write_metrics_file(path: Path, doc: Mapping[str, Any], list_name: str) -> No
         with contextlib.suppress(OSError):
             tmp.unlink()
         raise
+
+
+def _printable(name: str) -> str:
+    """A file name as a label value: bytes that are not UTF-8 (surrogate escapes) as \\xNN."""
+    return name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
 def _last_success(path: Path) -> float | None:

@@ -68,7 +68,9 @@ class Notifier:
 
     async def send(self, event: str, doc: Mapping[str, Any]) -> bool:
         """POST ``doc`` (``event`` added) until it is taken or the attempts are spent; never raises."""
-        body = json.dumps({**doc, "event": event}, ensure_ascii=False, sort_keys=True).encode()
+        # A file name that is not UTF-8 (surrogate escapes) becomes \udcXX escapes, valid JSON.
+        text = json.dumps({**doc, "event": event}, ensure_ascii=False, sort_keys=True, default=str)
+        body = text.encode("utf-8", "backslashreplace")
         headers = {
             "Content-Type": "application/json",
             "User-Agent": f"batchverify/{__version__}",
@@ -119,17 +121,17 @@ def notifier_from(url: str | None, environ: Mapping[str, str] = os.environ) -> N
     url = (url or environ.get(NOTIFY_URL_ENV, "")).strip() or None
     if url is None:
         return None
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - a port that is not a number raises here, not at the end of the run
+    except ValueError:
+        raise errors.UsageError(
+            "the notification URL cannot be read (its host or port is malformed)", option="notify"
+        ) from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise errors.UsageError(
             "the notification URL must be an http:// or https:// address with a host", option="notify"
         )
-    try:
-        parts.port  # noqa: B018 - a port that is not a number raises here, not at the end of the run
-    except ValueError:
-        raise errors.UsageError(
-            "the notification URL has a port that is not a number", option="notify"
-        ) from None
     secret = environ.get(NOTIFY_SECRET_ENV, "")
     if len(secret) < _MIN_SECRET:
         raise errors.UsageError(

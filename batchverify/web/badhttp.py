@@ -11,14 +11,23 @@ from typing import Any
 from aiohttp import web
 from aiohttp.web_protocol import RequestHandler
 
-from batchverify.core.text import from_outside
-
 __all__ = ["json_parse_errors"]
 
 log = logging.getLogger("batchverify")
 
 _QUIET = 10.0  # seconds: garbage sent in a loop fills no disk, one line per this at most
 _said = {"at": -_QUIET, "untold": 0}
+
+
+_REASONS = {
+    "LineTooLong": "a line of the request is too long",
+    "BadStatusLine": "the request line is not HTTP",
+    "BadHttpMethod": "the request line is not HTTP",
+    "InvalidHeader": "a header is malformed",
+    "InvalidURLError": "the address is malformed",
+    "ContentLengthError": "the body's length is wrong",
+    "TransferEncodingError": "the body's framing is wrong",
+}
 
 
 class _Handler(RequestHandler):
@@ -33,7 +42,9 @@ class _Handler(RequestHandler):
             return super().handle_error(request, status, exc, message)
         if request.writer.output_size > 0:
             raise ConnectionError("an answer was sent already")
-        reason = from_outside(str(exc or message or "malformed request"))[:200]
+        # Never the parser's own text: it quotes the offending line, which may be the token's
+        # header or a login code's request line.
+        reason = _REASONS.get(type(exc).__name__, "the request could not be read as HTTP")
         now = time.monotonic()
         if now - _said["at"] >= _QUIET:
             more = f" ({_said['untold']} more since the last line)" if _said["untold"] else ""

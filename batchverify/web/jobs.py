@@ -35,7 +35,9 @@ __all__ = ["JobConflict", "WebJob"]
 log = logging.getLogger("batchverify")
 
 ACTIVE = frozenset({"queued", "running"})
-_HIDDEN_SUMMARY = frozenset({"input", "output", "checkpoint"})  # server paths: never shown
+# Server paths: never shown, nor sent in a notification (the rate window names the state folder).
+_HIDDEN_SUMMARY = frozenset({"input", "output", "checkpoint", "rate_window"})
+_SCRUBBED_SUMMARY = ("error", "stop_message", "output_error", "rate_store_problem")
 
 
 # The upload's own choices: column, sheet, header_row, max_age (the rest are the server's options).
@@ -240,7 +242,7 @@ class WebJob:
         self._numbers = []
         self.save(
             state=state,
-            summary={k: v for k, v in summary.to_dict().items() if k not in _HIDDEN_SUMMARY},
+            summary=self._shown(summary),
             error=self.scrub(summary.error or summary.output_error or "") or None,
             total=tally.total,
             done=tally.done,
@@ -248,6 +250,14 @@ class WebJob:
             closed=summary.job_closed,
             runs=self.record.runs + 1,
         )
+
+    def _shown(self, summary: Summary) -> dict[str, Any]:
+        """The summary as the page, the API and a notification see it: no path of the server's."""
+        doc = {k: v for k, v in summary.to_dict().items() if k not in _HIDDEN_SUMMARY}
+        for key in _SCRUBBED_SUMMARY:
+            if isinstance(doc.get(key), str):
+                doc[key] = self.scrub(doc[key])
+        return doc
 
     async def _run(
         self, target: Target, session: aiohttp.ClientSession | None, closing: asyncio.Event

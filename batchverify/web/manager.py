@@ -18,10 +18,11 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
+from batchverify._version import __version__
 from batchverify.core.timeutil import utc_now_iso
 from batchverify.engine.job import Target
 from batchverify.engine.options import Options
-from batchverify.errors import EXIT_USAGE, BatchVerifyError, UsageError
+from batchverify.errors import EXIT_INTERNAL, EXIT_USAGE, BatchVerifyError, UsageError
 from batchverify.report.notify import Notifier
 from batchverify.tencent.client import make_session
 from batchverify.web.clients import client_of
@@ -282,7 +283,15 @@ class JobManager:
         if record.runs > runs and record.summary:
             doc = dict(record.summary)
         elif record.state == "failed":  # refused before it had a summary (its input, its options)
-            doc = {"outcome": "error", "exit_code": EXIT_USAGE, "error": record.error}
+            internal = (record.error or "").startswith("internal error")
+            doc = {
+                "outcome": "error",
+                "exit_code": EXIT_INTERNAL if internal else EXIT_USAGE,
+                "error": record.error,
+                "error_code": "internal" if internal else "refused",
+                "version": __version__,
+                "finished_at": utc_now_iso(),
+            }
         else:
             return  # stopped while it waited for its turn, or the server stops: no run ended
         doc.update(job_id=record.id, job_name=record.name, job_state=record.state)

@@ -10,6 +10,7 @@ import os
 import secrets
 import signal
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -129,13 +130,9 @@ async def _serve(opts: ServeOptions, settings: ServeSettings, *, generated: bool
         # A one-time link (the token never travels in an address), and a generated token shown
         # once, only here, on the terminal that started the server.
         code = app[AUTH].codes.new()
-        print(
-            f"batchverify serve: open {base}/login?code={code} (works once, within 10 minutes)",
-            file=sys.stderr,
-            flush=True,
-        )
+        _tell(f"batchverify serve: open {base}/login?code={code} (works once, within 10 minutes)")
         how = f"the token: {settings.token}" if generated else "the token: BATCHVERIFY_TOKEN"
-        print(f"batchverify serve: later logins and the API use {how}", file=sys.stderr, flush=True)
+        _tell(f"batchverify serve: later logins and the API use {how}")
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
@@ -144,6 +141,14 @@ async def _serve(opts: ServeOptions, settings: ServeSettings, *, generated: bool
         log.info("stopping: running jobs stop cleanly and resume at the next start")
     finally:
         await runner.cleanup()
+
+
+def _tell(line: str) -> None:
+    """A line for the person who started the server (never through the log: the log is kept);
+    off a terminal with the prefix every line there has."""
+    if not sys.stderr.isatty():
+        line = time.strftime("%Y-%m-%dT%H:%M:%SZ INFO ", time.gmtime()) + line
+    print(line, file=sys.stderr, flush=True)
 
 
 def _bound_port(runner: web.AppRunner, asked: int) -> int:

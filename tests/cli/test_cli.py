@@ -50,6 +50,7 @@ def test_gbk_csv_round_trip_keeps_every_cell(
         "mobile_status_label",
         "mobile_action",
         "mobile_previous_status",
+        "mobile_previous_status_label",
         "mobile_status_code",
         "mobile_result_code",
         "mobile_billable",
@@ -280,14 +281,14 @@ def test_arrears_in_the_middle_stops_the_job(
     assert fast_sim.ledger()["requests"] < 40
 
 
-def test_a_burst_of_daily_limit_answers_stops_with_exit_1(tmp_path: Path) -> None:
+def test_a_burst_of_daily_limit_answers_stops_with_exit_6(tmp_path: Path) -> None:
     with SimulatorServer(SimConfig(rate_limit=0, daily_quota=5)) as sim:
         src = tmp_path / "list.csv"
         write_csv(src, [["mobile"]] + [[n] for n in spread_numbers(300)])
         result = run_cli(
             "run", src, "--yes", "--rate", "100", "--concurrency", "4", env=cli_env(sim, tmp_path / "h")
         )
-        assert result.returncode == 1, result.stderr
+        assert result.returncode == 6, result.stderr  # the quota: tomorrow, not "some rows later"
         assert "daily quota" in result.stdout
         assert sim.ledger()["requests"] < 5 + 20 + 10  # stopped right after the streak of -4
 

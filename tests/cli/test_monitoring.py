@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import os
 import socket
 from pathlib import Path
 from typing import Any
@@ -41,7 +42,11 @@ def _samples(path: Path) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]
 
 
 def _value(samples: dict[Any, float], name: str, **labels: str) -> float:
-    return samples[(name, tuple(sorted({"list": "in.csv", **labels}.items())))]
+    """The one sample of ``name`` whose labels include ``labels`` (and ``list="in.csv"``)."""
+    wanted = {"list": "in.csv", **labels}.items()
+    found = [v for (n, have), v in samples.items() if n == name and wanted <= dict(have).items()]
+    assert len(found) == 1, (name, labels, found)
+    return found[0]
 
 
 def _closed_port() -> int:
@@ -153,9 +158,15 @@ def test_notify_without_a_secret_is_refused_before_anything_is_sent(
     env = cli_env(sim, tmp_path / "home")
     env.pop("BATCHVERIFY_NOTIFY_SECRET", None)
     src = write_list(tmp_path / "in.csv", spread_numbers(3))
-    for url, why in [("http://127.0.0.1:9/x", "BATCHVERIFY_NOTIFY_SECRET"), ("ftp://example.com", "http")]:
+    for url, why in [
+        ("http://127.0.0.1:9/x", "BATCHVERIFY_NOTIFY_SECRET"),
+        ("ftp://example.com", "http"),
+        ("http://[::1/hook", "malformed"),
+        ("http://example.com:port/", "malformed"),
+    ]:
+        secret = "short" if "SECRET" in why else SECRET
         result = run_cli(
-            "run", src, "--yes", "--notify", url, env={**env, "BATCHVERIFY_NOTIFY_SECRET": "short"}
+            "run", src, "--yes", "--notify", url, env={**env, "BATCHVERIFY_NOTIFY_SECRET": secret}
         )
         assert result.returncode == EXIT_USAGE and why in result.stderr
         assert len(result.stderr.strip().splitlines()) == 1, result.stderr
@@ -219,3 +230,24 @@ def test_a_metrics_file_that_is_one_of_the_jobs_files_is_refused(
     result = run_cli("run", src, "--yes", "--metrics-file", same, "--summary-json", same, env=env)
     assert result.returncode == EXIT_USAGE and "one file" in result.stderr
     assert sim.ledger()["requests"] == 0 and src.read_text().startswith("name,phone")
+
+
+def test_a_list_whose_name_is_not_utf8_is_reported_like_any_other(
+    sim: SimulatorServer, tmp_path: Path
+) -> None:
+    """A GBK file name (客户.csv from a Chinese Windows share): the run, its metrics and its
+    notification all go through, the name escaped where a label or JSON must be UTF-8."""
+    env = {**cli_env(sim, tmp_path / "home"), "BATCHVERIFY_NOTIFY_SECRET": SECRET}
+    src = Path(os.fsdecode(bytes(tmp_path) + b"/\xbf\xcd\xbb\xa7.csv"))
+    write_list(src, spread_numbers(4))
+    metrics = tmp_path / "m.prom"
+    with Receiver() as receiver:
+        result = run_cli("run", src, "--yes", "--metrics-file", metrics, "--notify", receiver.url, env=env)
+        got = receiver.wait_for(1)
+    assert result.returncode == EXIT_OK, result.stderr
+    samples = _samples(metrics)
+    names = {dict(labels).get("list") for name, labels in samples if name == "batchverify_run_exit_code"}
+    assert names == {
+        b"\xbf\xcd\xbb\xa7.csv".decode("utf-8", "backslashreplace")
+    }  # what is not UTF-8, escaped
+    assert got and got[0].doc["exit_code"] == 0

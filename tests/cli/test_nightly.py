@@ -123,7 +123,8 @@ def test_a_budget_stops_dispatching_and_the_rest_stays_pending(
     src = write_numbers(tmp_path / "list.csv", spread_numbers(30))
     result, doc = run(src, env, "--max-billable", "10", "--price", "0.05", "--concurrency", "8")
     assert "costing at most 0.50" in result.stdout
-    assert result.returncode == 1, result.stderr
+    assert result.returncode == 5, result.stderr  # a stop the user asked for, not "retry later"
+    assert doc["error"] is None and "budget" in doc["stop_message"]
     ledger = fast_sim.ledger()
     assert ledger["billed"] <= 10
     assert doc["stop_reason"] == "budget" and doc["billable_calls"] == ledger["billed"]

@@ -115,7 +115,7 @@ def test_a_previous_output_in_another_language_has_its_columns_replaced(
     header = read_rows(again)[0]
     assert header.count("mobile_status") == 1
     assert "号码状态" not in header and "mobile_status_label" in header
-    assert len(header) == 3 + 13
+    assert len(header) == 3 + 14
 
 
 def test_problems_file_holds_only_rows_that_need_action(

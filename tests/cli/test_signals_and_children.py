@@ -112,7 +112,7 @@ def test_a_signal_while_planning_ends_with_130_and_a_word(
         writer.writerows([f"n{i}", f"1380{i:07d}"] for i in range(1_000_000))
     summary = tmp_path / "s.json"
     proc = start_cli("run", src, "--yes", "--summary-json", summary, env=env)
-    time.sleep(2.0)  # reading and normalising a million rows takes longer than this
+    time.sleep(1.0)  # reading and normalising a million rows takes longer than this (plus start-up)
     assert proc.poll() is None
     proc.send_signal(sig)
     _, err = proc.communicate(timeout=60)

@@ -47,7 +47,7 @@ def test_a_touched_output_is_still_never_shown_less(tmp_path: Path) -> None:
         later = time.time() + 60
         os.utime(out, (later, later))
         budget = run_cli("run", source, "--yes", "--max-billable", "5", env=env)  # a new job: the last closed
-        assert budget.returncode == 1, budget.stdout
+        assert budget.returncode == 5, budget.stdout
         assert out.read_bytes() == complete, "the complete output stays in place"
         assert "pending" not in {r[2] for r in read_rows(out)[1:]}
 
@@ -60,7 +60,7 @@ def test_another_column_never_resumes_the_job_of_the_first(fast_sim: SimulatorSe
     write_csv(source, [["姓名", "手机", "备用电话"], *rows])
     # An open job on 手机: stopped by its budget after 12 answers.
     first = run_cli("run", source, "--yes", "--column", "手机", "--max-billable", "12", env=env)
-    assert first.returncode == 1, first.stdout
+    assert first.returncode == 5, first.stdout
     other = run_cli("run", source, "--yes", "--column", "备用电话", env=env)
     assert other.returncode == 2, other.stdout + other.stderr
     assert "open job 1 reads column B '手机'" in other.stderr and "column C '备用电话'" in other.stderr
@@ -86,7 +86,7 @@ def test_another_sheet_never_resumes_the_job_of_the_first(fast_sim: SimulatorSer
     book.save(tmp_path / "l.xlsx")
     env = cli_env(fast_sim, tmp_path / "home")
     started = run_cli("run", tmp_path / "l.xlsx", "--yes", "--sheet", "一月", "--max-billable", "6", env=env)
-    assert started.returncode == 1, started.stdout
+    assert started.returncode == 5, started.stdout
     other = run_cli("run", tmp_path / "l.xlsx", "--yes", "--sheet", "二月", env=env)
     assert other.returncode == 2 and "of sheet '一月'" in other.stderr and "of sheet '二月'" in other.stderr
     assert fast_sim.ledger()["requests"] == 6
@@ -106,7 +106,7 @@ def test_the_job_follows_its_column_by_name_not_by_position(
         ],
     )
     started = run_cli("run", source, "--yes", "--column", "手机号", "--max-billable", "6", env=env)
-    assert started.returncode == 1, started.stdout
+    assert started.returncode == 5, started.stdout
     # The next day's file has a column inserted before the phone column: the same list, resumed.
     moved = [
         ["编号", "name", "手机号", "备用电话"],
@@ -117,7 +117,7 @@ def test_the_job_follows_its_column_by_name_not_by_position(
     assert resumed.returncode == 0 and "6 already answered" in resumed.stdout, resumed.stdout + resumed.stderr
     # The columns swapped and the other one asked for by name: never resumes the first job's answers.
     again = run_cli("run", source, "--yes", "--column", "手机号", "--max-billable", "3", "--restart", env=env)
-    assert again.returncode == 1
+    assert again.returncode == 5
     swapped = [
         ["name", "备用电话", "手机号"],
         *([f"c{i}", b, m] for i, (m, b) in enumerate(zip(main, backup, strict=True))),

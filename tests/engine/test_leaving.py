@@ -97,3 +97,16 @@ async def test_the_client_says_once_when_a_request_leaves() -> None:
     finally:
         await server.close()
     assert len(heard) == 1 and started <= heard[0] <= replied
+
+
+def test_a_host_window_that_failed_moves_the_send_its_fallback_logged(tmp_path: Path) -> None:
+    window = HostWindow(tmp_path / "w.window")
+    fallback = window._fail(OSError(5, "Input/output error"))  # what a full disk or a lost folder does
+
+    async def steps() -> None:
+        wait, stamp = await window.take_stamped(20, 1.0)
+        assert wait == 0.0
+        await window.moved(stamp, 0.2)
+
+    asyncio.run(steps())
+    assert len(fallback._times) == 1  # moved, not logged twice

@@ -138,7 +138,7 @@ def test_a_previous_output_fed_back_keeps_one_of_everything(
     assert book.sheetnames == ["名单", "batchverify summary"]
     sheet = book["名单"]
     header = [c.value for c in sheet[2]]
-    assert header.count("mobile_status") == 1 and len(header) == 4 + 13
+    assert header.count("mobile_status") == 1 and len(header) == 4 + 14
     assert len(list(sheet.conditional_formatting)) == len(list(load(first)["名单"].conditional_formatting))
 
 

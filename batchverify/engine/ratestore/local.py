@@ -219,7 +219,7 @@ class HostWindow:
         """:meth:`take_now` and the ``time.monotonic()`` of the decision (the time logged when it
         admits): what a test needs to check the log exactly."""
         if self._fallback is not None:
-            return self._fallback.take_now(cap, span), time.monotonic()
+            return _stamped(self._fallback, cap, span)
         pid = os.getpid()
         decided = 0.0
 
@@ -239,7 +239,7 @@ class HostWindow:
                 raise
             raise _Busy from None
         except OSError as exc:
-            return self._fail(exc).take_now(cap, span), time.monotonic()
+            return _stamped(self._fail(exc), cap, span)
 
     async def take(self, cap: int, span: float) -> float:
         return (await self.take_stamped(cap, span))[0]
@@ -352,3 +352,9 @@ class HostWindow:
             self.close()
         except Exception:  # interpreter shutdown: nothing to report
             pass
+
+
+def _stamped(window: MemoryWindow, cap: int, span: float) -> tuple[float, float]:
+    """A fallback's decision and the time it logged (so that a later move finds that entry)."""
+    wait, stamp = window._take(cap, span)
+    return wait, stamp if stamp is not None else time.monotonic()
