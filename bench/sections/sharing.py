@@ -36,19 +36,7 @@ def section_sharing(ctx: Context) -> None:
     env = child_env(sim.url)
     env["XDG_RUNTIME_DIR"] = str(runtime)
     progress(f"§7 two processes, {n:,} numbers each, one key")
-    procs, logs = [], []
-    for i, src in enumerate(lists):
-        _clean(src)
-        log = (LOGS / f"sharing-{i}.log").open("wb")
-        logs.append(log)
-        argv = batchverify("run", str(src), "--column", "mobile", "--yes", "--progress", "off")
-        procs.append(subprocess.Popen(argv, env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT))
-    t0 = time.perf_counter()
-    codes = [p.wait(timeout=3600) for p in procs]
-    wall = time.perf_counter() - t0
-    for log in logs:
-        log.close()
-    said = [(LOGS / f"sharing-{i}.log").read_text(errors="replace") for i in range(2)]
+    codes, wall, said = _together("sharing", lists, [env, env])
     ledger = sim.ledger()
     rate = ledger_rate(ledger)
     requests, limited = int(ledger["requests"]), int(ledger["rate_limited"])
@@ -130,20 +118,8 @@ def _crowded(ctx: Context, sim: Simulator, d: Path) -> None:
     envs = {"login shell": shell, "cron": cron, "service": service}
     sim.reset()
     progress(f"§7 three processes in three environments, {n:,} numbers each, {burners} busy processes beside")
-    procs, logs = [], []
     with cores_loaded(burners):
-        for i, (src, env) in enumerate(zip(lists, envs.values(), strict=True)):
-            _clean(src)
-            log = (LOGS / f"crowd-{i}.log").open("wb")
-            logs.append(log)
-            argv = batchverify("run", str(src), "--column", "mobile", "--yes", "--progress", "off")
-            procs.append(subprocess.Popen(argv, env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT))
-        t0 = time.perf_counter()
-        codes = [p.wait(timeout=3600) for p in procs]
-        wall = time.perf_counter() - t0
-    for log in logs:
-        log.close()
-    said = [(LOGS / f"crowd-{i}.log").read_text(errors="replace") for i in range(3)]
+        codes, wall, said = _together("crowd", lists, list(envs.values()))
     windows = {_window(text) for text in said}
     ledger = sim.ledger()
     rate = ledger_rate(ledger)
@@ -168,6 +144,25 @@ def _crowded(ctx: Context, sim: Simulator, d: Path) -> None:
         f"{limited} RLE, max {most}, {len(windows)} window(s), {_f(rate.per_second, 2)}/s",
         limited == 0 and most <= CAP and len(windows) == 1 and codes == [0, 0, 0],
     )
+
+
+def _together(
+    label: str, lists: list[Path], envs: list[dict[str, str]]
+) -> tuple[list[int], float, list[str]]:
+    """``batchverify run`` on each list at once, each in its environment: exit codes, wall time, logs."""
+    procs, logs = [], []
+    for i, (src, env) in enumerate(zip(lists, envs, strict=True)):
+        _clean(src)
+        log = (LOGS / f"{label}-{i}.log").open("wb")
+        logs.append(log)
+        argv = batchverify("run", str(src), "--column", "mobile", "--yes", "--progress", "off")
+        procs.append(subprocess.Popen(argv, env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT))
+    t0 = time.perf_counter()
+    codes = [p.wait(timeout=3600) for p in procs]
+    wall = time.perf_counter() - t0
+    for log in logs:
+        log.close()
+    return codes, wall, [(LOGS / f"{label}-{i}.log").read_text(errors="replace") for i in range(len(lists))]
 
 
 def _window(said: str) -> str:
