@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e '.[redis]' --group dev
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -63,12 +63,12 @@ drawing: $(STAMP)
 # The bench extra (aiolimiter, the official SDK, httpx) is installed when it is missing.
 bench: $(STAMP)
 	$(BIN)/python -c 'import aiolimiter, httpx, tencentcloud.faceid' 2>/dev/null \
-		|| $(BIN)/python -m pip install --quiet -e '.[dev,bench]'
+		|| $(BIN)/python -m pip install --quiet -e '.[redis,bench]' --group dev
 	$(BIN)/python -m bench.run
 
 bench-quick: $(STAMP)
 	$(BIN)/python -c 'import aiolimiter, httpx, tencentcloud.faceid' 2>/dev/null \
-		|| $(BIN)/python -m pip install --quiet -e '.[dev,bench]'
+		|| $(BIN)/python -m pip install --quiet -e '.[redis,bench]' --group dev
 	$(BIN)/python -m bench.run --quick
 
 clean:

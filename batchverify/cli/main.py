@@ -16,6 +16,7 @@ import click
 from batchverify import errors
 from batchverify._version import __version__
 from batchverify.cli.answers import answers
+from batchverify.cli.demo import demo
 from batchverify.cli.exits import write_failed_summary, write_internal_error, write_interrupted_summary
 from batchverify.cli.flags import CLI_NAMES
 from batchverify.cli.run import run
@@ -123,6 +124,7 @@ def _terminate(signum: int, frame: object) -> None:
 cli.add_command(run)
 cli.add_command(serve)
 cli.add_command(answers)
+cli.add_command(demo)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -341,8 +341,18 @@ def make_window(account: str, endpoint: str, store: str) -> Window:
             return HostWindow(host_window_path(account, endpoint))
         return HostWindow(host_window_path(account, endpoint, Path(store)), group=True)
     if store.startswith(("redis://", "rediss://", "unix://")):
-        # Imported here: redis-py is only loaded by runs that use it.
-        from batchverify.engine.ratestore.remote import RedisWindow
+        # Imported here: redis-py is only loaded by runs that use it, and only installed with the
+        # redis extra.
+        try:
+            from batchverify.engine.ratestore.remote import RedisWindow
+        except ImportError as exc:
+            if exc.name is None or not exc.name.startswith("redis"):
+                raise
+            raise UsageError(
+                "a redis:// rate store needs the redis client: pip install 'batchverify[redis]'",
+                code="redis_not_installed",
+                option="rate_store",
+            ) from None
 
         local = make_window(account, endpoint, "host")
         assert isinstance(local, MemoryWindow | HostWindow)

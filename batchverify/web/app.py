@@ -4,7 +4,10 @@ script, and the job manager's start and stop with the server."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import os
+import tempfile
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -37,6 +40,7 @@ _SECURITY_HEADERS = {
     ),
 }
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+_PROBES = frozenset({"/healthz", "/readyz"})  # open to anyone: they say nothing but up or not
 LOOP_LAG = web.AppKey("loop_lag", LoopLag)
 METRICS = web.AppKey("metrics", ServeMetrics)
 
@@ -71,6 +75,8 @@ class AccessLog(AbstractAccessLogger):
     """One line a request: method, path without its query (a login URL carries the token), status."""
 
     def log(self, request: web.BaseRequest, response: web.StreamResponse, time: float) -> None:
+        if request.path in _PROBES:  # a load balancer asks every few seconds: not worth a line
+            return
         self.logger.info(
             "%s %s %s %d %.0f ms",
             client_of(request),
@@ -101,6 +107,8 @@ def create_app(settings: ServeSettings) -> web.Application:
     app.router.add_static("/static", _HERE / "static", append_version=False)
     lag = app[LOOP_LAG] = LoopLag()
     app.router.add_get("/api/health", _health)
+    app.router.add_get("/healthz", _alive)
+    app.router.add_get("/readyz", _ready)
     metrics = app[METRICS] = ServeMetrics()
     app.router.add_get("/metrics", _metrics)
     manager.on_run_end.append(lambda _job, doc: metrics.run_ended(doc))
@@ -147,3 +155,33 @@ async def _metrics(request: web.Request) -> web.Response:
     app = request.app
     body = metrics_text(app[MANAGER], app[LOOP_LAG], app[METRICS])
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE})
+
+
+async def _alive(_request: web.Request) -> web.Response:
+    """The process answers (a liveness probe: no token, no log line)."""
+    return web.json_response({"status": "ok"})
+
+
+async def _ready(request: web.Request) -> web.Response:
+    """Ready for uploads: not stopping, and the data folder takes a new file (a full disk, a
+    read-only mount or a removed folder answer 503)."""
+    manager = request.app[MANAGER]
+    checks = {
+        "serving": not manager.closing,
+        "data_dir_writable": await asyncio.to_thread(_writable, manager.root),
+    }
+    ready = all(checks.values())
+    return web.json_response(
+        {"status": "ready" if ready else "not ready", "checks": checks}, status=200 if ready else 503
+    )
+
+
+def _writable(folder: Path) -> bool:
+    try:
+        fd, name = tempfile.mkstemp(prefix=".ready.", dir=folder)
+    except OSError:
+        return False
+    os.close(fd)
+    with contextlib.suppress(OSError):
+        Path(name).unlink()
+    return True

@@ -20,7 +20,9 @@ __all__ = ["AUTH", "COOKIE", "MIN_TOKEN", "Auth"]
 
 COOKIE = "batchverify_session"
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-_OPEN_PATHS = frozenset({"/login", "/logout", "/static/app.js", "/static/app.css", "/favicon.ico"})
+_OPEN_PATHS = frozenset(
+    {"/login", "/logout", "/static/app.js", "/static/app.css", "/favicon.ico", "/healthz", "/readyz"}
+)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 

@@ -62,3 +62,23 @@ def test_the_lag_window_forgets_after_a_minute_and_warns_once_a_minute(
     assert sum("event loop woke" in r.getMessage() for r in caplog.records) == 1
     lag.note(-0.01, now=200.0)  # a timer never wakes early; a negative reading counts as on time
     assert lag.last_minute() == 0.001
+
+
+async def test_the_probes_need_no_token_and_readyz_says_when_the_data_folder_fails(
+    make_client: Any, tmp_path: Path
+) -> None:
+    client = await make_client()
+    alive = await client.get("/healthz")
+    ready = await client.get("/readyz")
+    assert alive.status == 200 and (await alive.json()) == {"status": "ok"}
+    assert ready.status == 200 and (await ready.json())["checks"]["data_dir_writable"] is True
+    jobs = tmp_path / "data" / "jobs"
+    away = jobs.rename(tmp_path / "data" / "moved")  # a folder removed or unmounted under the server
+    try:
+        refused = await client.get("/readyz")
+        doc = await refused.json()
+    finally:
+        away.rename(jobs)
+    assert refused.status == 503 and doc["checks"]["data_dir_writable"] is False
+    assert (await client.get("/readyz")).status == 200
+    assert not list(jobs.glob(".ready.*"))  # the probe's file is gone
