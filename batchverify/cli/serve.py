@@ -16,11 +16,28 @@ log = logging.getLogger("batchverify")
 
 
 @click.command()
-@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
-@click.option("--port", type=click.IntRange(min=0, max=65535), default=8000, show_default=True)
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    envvar="BATCHVERIFY_HOST",
+    show_envvar=True,
+    help="Address to listen on.",
+)
+@click.option(
+    "--port",
+    type=click.IntRange(min=0, max=65535),
+    default=8000,
+    show_default=True,
+    envvar="BATCHVERIFY_PORT",
+    show_envvar=True,
+    help="Port to listen on (0: a free one, printed).",
+)
 @click.option(
     "--data-dir",
     type=click.Path(path_type=Path, file_okay=False),
+    envvar="BATCHVERIFY_DATA_DIR",
+    show_envvar=True,
     help="Uploads, checkpoints, results and job records [default: ~/.local/share/batchverify/serve].",
 )
 @flags.where_options("Requests per second for all jobs together (0.1 to 1000).")
@@ -28,6 +45,8 @@ log = logging.getLogger("batchverify")
 @click.option(
     "--max-upload-mb",
     type=click.FloatRange(min=0.001, max=10_000),
+    envvar="BATCHVERIFY_MAX_UPLOAD_MB",
+    show_envvar=True,
     default=100.0,
     show_default=True,
     help="Largest upload accepted (MB).",
@@ -36,6 +55,8 @@ log = logging.getLogger("batchverify")
     "--trusted-proxy",
     "trusted_proxy",
     multiple=True,
+    envvar="BATCHVERIFY_TRUSTED_PROXY",
+    show_envvar=True,
     metavar="ADDR",
     help="The reverse proxy's address (repeat for more): requests from it are counted by the client "
     "its X-Forwarded-For names (login brake, limits per address).",
@@ -43,6 +64,8 @@ log = logging.getLogger("batchverify")
 @click.option(
     "--notify",
     metavar="URL",
+    envvar="BATCHVERIFY_NOTIFY",
+    show_envvar=True,
     help="POST each job's summary JSON here when its run ends, signed with BATCHVERIFY_NOTIFY_SECRET "
     "[default: BATCHVERIFY_NOTIFY].",
 )
@@ -54,6 +77,8 @@ log = logging.getLogger("batchverify")
 @click.option(
     "--keep",
     default="30d",
+    envvar="BATCHVERIFY_KEEP",
+    show_envvar=True,
     show_default=True,
     help="Delete a job's files this long after its last change (0: never).",
 )
@@ -76,7 +101,12 @@ def serve(
     answers: str | None,
     answers_keep: str,
 ) -> None:
-    """Serve the upload page and its JSON API: upload a list, check the plan, start, download."""
+    """Serve the upload page and its JSON API: upload a list, check the plan, start, download.
+
+    The token every API client and login needs is BATCHVERIFY_TOKEN (at least 32 characters);
+    without it a token is generated and shown once. Every option can also come from the
+    environment variable shown beside it (a systemd EnvironmentFile, a container's environment).
+    """
     endpoint = flags.endpoint_given(simulator, endpoint)
     job = Options(
         endpoint=endpoint,

@@ -229,6 +229,9 @@ class JobManager:
             await asyncio.to_thread(_remove, folder)
             raise
         self.jobs[job_id] = job
+        plan = job.record.plan or {}
+        _event(job, f"uploaded ({upload.size:,} bytes) and planned: {plan.get('rows', '?')} rows, "
+                    f"{job.record.total:,} distinct numbers, {plan.get('to_send', '?')} to send")  # fmt: skip
         return job
 
     async def replan(self, job: WebJob, fields: dict[str, str]) -> None:
@@ -270,6 +273,7 @@ class JobManager:
             raise JobConflict("the job is finished: every number has its answer", code="job_finished")
         job.stop_requested = False
         job.save(state="queued", error=None)
+        _event(job, "started (queued for a running slot)" if self._slots.locked() else "started")
         self._launch(job)
 
     def _launch(self, job: WebJob) -> None:
@@ -295,6 +299,12 @@ class JobManager:
         else:
             return  # stopped while it waited for its turn, or the server stops: no run ended
         doc.update(job_id=record.id, job_name=record.name, job_state=record.state)
+        _event(
+            job,
+            f"{record.state}: {record.done:,} of {record.total:,} numbers answered, "
+            f"{doc.get('billable_calls', 0)} billable this run, exit {doc.get('exit_code')}"
+            + (f" ({doc['stop_reason']})" if doc.get("stop_reason") else ""),
+        )
         for hook in self.on_run_end:
             try:
                 hook(job, doc)
@@ -305,6 +315,7 @@ class JobManager:
         if job.record.state not in ACTIVE:
             raise JobConflict("the job is {state}, not running", code="not_running", state=job.record.state)
         job.stop()
+        _event(job, "stop asked")
 
     async def delete(self, job: WebJob) -> None:
         """Stop the job if it runs (its calls in flight land first), then remove every file.
@@ -312,6 +323,7 @@ class JobManager:
         It leaves the list first: from then on a Start, a download or a second Delete of it is a
         404, so it cannot be started again while its folder is being removed."""
         self.jobs.pop(job.record.id, None)
+        _event(job, "deleted with every file it had")
         job.notify()
         job.stop()
         if job.task is not None and not job.task.done():
@@ -357,6 +369,11 @@ class JobManager:
                     continue  # answers that were paid for: never removed without a record saying so
                 if time.time() - entry.stat().st_mtime > _ORPHAN_AFTER:
                     _remove(entry)
+
+
+def _event(job: WebJob, what: str) -> None:
+    """One log line per thing that happens to a job (the HTTP lines say who asked)."""
+    log.info("job %s (%s): %s", job.record.id, job.record.name, what)
 
 
 def _remove(folder: Path) -> None:

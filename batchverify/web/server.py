@@ -135,8 +135,13 @@ async def _serve(opts: ServeOptions, settings: ServeSettings, *, generated: bool
         _tell(f"batchverify serve: later logins and the API use {how}")
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
-        for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, stop.set)
+        # A closed terminal, or `systemctl reload`, must not stop the jobs: the server reads its
+        # options once, and its log is stderr (the service manager's), so there is nothing to reload.
+        loop.add_signal_handler(
+            signal.SIGHUP, log.info, "SIGHUP: nothing to reload; the server goes on (SIGTERM stops it)"
+        )
         await stop.wait()
         log.info("stopping: running jobs stop cleanly and resume at the next start")
     finally:

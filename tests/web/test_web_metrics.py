@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -38,8 +39,9 @@ async def _run_one(client: Any, path: Path) -> dict[str, Any]:
 
 
 async def test_metrics_need_the_token_and_count_what_the_jobs_did(
-    make_client: Any, web_sim: SimulatorServer, tmp_path: Path
+    make_client: Any, web_sim: SimulatorServer, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.INFO, logger="batchverify")
     client = await make_client()
     refused = await client.get("/metrics", allow_redirects=False)
     assert refused.status == 401  # a scraper gets an answer it understands, not the login page
@@ -61,6 +63,13 @@ async def test_metrics_need_the_token_and_count_what_the_jobs_did(
     gate = [k for k in after if k[0] == "batchverify_gate_sends_total"]
     assert gate and after[gate[0]] >= 12
     assert ("batchverify_event_loop_lag_seconds", ()) in after
+    said = [
+        r.getMessage() for r in caplog.records if r.getMessage().startswith(f"job {done['id']} (a.csv): ")
+    ]
+    assert [line.split(": ", 1)[1].split(" ")[0] for line in said] == ["uploaded", "started", "finished:"], (
+        said
+    )
+    assert "12 rows, 12 distinct numbers, 12 to send" in said[0] and "12 of 12 numbers answered" in said[2]
 
 
 async def test_metrics_public_opens_only_the_metrics(make_client: Any) -> None:

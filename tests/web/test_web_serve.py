@@ -252,3 +252,20 @@ def test_what_aiohttp_cannot_parse_is_a_json_4xx_and_one_log_line(
     assert log.count("malformed request from") == 1  # garbage in a loop is one line per 10 s
     assert "Traceback" not in log and "a" * 300 not in log
     assert log.count(token) == 1 and "later logins and the API use the token" in log  # shown once, at start
+
+
+def test_sighup_is_harmless_and_the_probes_answer_without_the_token(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    served = start_server(env, tmp_path / "data").wait_ready()
+    try:
+        served.proc.send_signal(signal.SIGHUP)
+        time.sleep(0.5)
+        assert served.proc.poll() is None  # still serving
+        assert http("GET", f"{served.base}/healthz")[0] == 200
+        assert http("GET", f"{served.base}/readyz")[0] == 200
+    finally:
+        code = served.stop(signal.SIGTERM)
+    assert code == 0
+    log = served.text()
+    assert "SIGHUP: nothing to reload" in log and "/healthz" not in log and "/readyz" not in log
