@@ -113,3 +113,19 @@ def endpoint_given(simulator: bool, endpoint: str | None) -> str | None:
 def warn_rate(simulator: bool, rate: float) -> None:
     if rate > 20 and not simulator:
         log.warning("--rate %g is above the API's limit of 20/s: expect RequestLimitExceeded replies", rate)
+
+
+def log_format_option() -> Callable[[F], F]:
+    """``--log-format text|json``: shared by ``run`` and ``serve``."""
+    from batchverify.cli.lines import FORMATS
+
+    return click.option(
+        "--log-format",
+        type=click.Choice(FORMATS, case_sensitive=False),
+        default="text",
+        show_default=True,
+        envvar="BATCHVERIFY_LOG_FORMAT",
+        show_envvar=True,
+        help="text: a timestamp and a level before each line off a terminal; json: one JSON object a line "
+        "(time, level, message), printed and logged lines alike.",
+    )

@@ -9,7 +9,6 @@ import logging
 import os
 import signal
 import sys
-import time
 
 import click
 
@@ -19,6 +18,7 @@ from batchverify.cli.answers import answers
 from batchverify.cli.demo import demo
 from batchverify.cli.exits import write_failed_summary, write_internal_error, write_interrupted_summary
 from batchverify.cli.flags import CLI_NAMES
+from batchverify.cli.lines import FORMATS, emit, log_handler, use_format
 from batchverify.cli.run import run
 from batchverify.cli.serve import serve
 
@@ -96,22 +96,16 @@ def simulate(
 
 
 def _error(text: str, level: str = "ERROR") -> None:
-    """An error line on stderr; off a terminal it has the prefix every cron line has (UTC
-    timestamp, level)."""
-    if not sys.stderr.isatty():
-        text = time.strftime("%Y-%m-%dT%H:%M:%SZ ", time.gmtime()) + f"{level} {text}"
-    click.echo(text, err=True)
+    """An error line on stderr, in the format of every other line."""
+    emit(text, level=level, err=True)
 
 
 def _setup_logging() -> None:
-    handler = logging.StreamHandler(sys.stderr)
-    # Off a terminal (cron, systemd, a log file) every line, printed or logged, starts the same
-    # way: the UTC timestamp, the level, the message.
-    fmt = "batchverify: %(message)s" if sys.stderr.isatty() else "%(asctime)sZ %(levelname)s %(message)s"
-    formatter = logging.Formatter(fmt, "%Y-%m-%dT%H:%M:%S")
-    formatter.converter = time.gmtime  # the same UTC stamps as every other line of a cron log
-    handler.setFormatter(formatter)
-    log.addHandler(handler)
+    # Before the command's options are read: an early error is already in the chosen format (a value
+    # that is no format is left to the option's own check, which names it).
+    chosen = os.environ.get("BATCHVERIFY_LOG_FORMAT", "").strip().lower()
+    use_format(chosen if chosen in FORMATS else None)
+    log.addHandler(log_handler())
     log.setLevel(logging.INFO)
     log.propagate = False
 

@@ -12,6 +12,7 @@ import click
 from batchverify import errors
 from batchverify.cli import flags
 from batchverify.cli.exits import REPORTS
+from batchverify.cli.lines import use_format
 from batchverify.engine.options import ENCRYPTIONS, LIMITS, Options
 
 
@@ -48,6 +49,7 @@ def _range(name: str) -> str:
     "--progress", type=click.Choice(["auto", "bar", "log", "off"]), default="auto", show_default=True
 )
 @click.option("--summary-json", type=click.Path(path_type=Path), help="Also write the summary as JSON here.")
+@flags.log_format_option()
 @click.option(
     "--metrics-file",
     type=click.Path(path_type=Path),
@@ -113,6 +115,7 @@ def run(
     summary_json: Path | None,
     metrics_file: Path | None,
     notify: str | None,
+    log_format: str,
     no_summary_sheet: bool,
     **values: object,
 ) -> None:
@@ -124,6 +127,7 @@ def run(
     from batchverify.report.notify import notifier_from
     from batchverify.report.progress import resolve_mode
 
+    use_format(log_format)
     REPORTS.input = input_path
     reports = {"summary_json": summary_json, "metrics_file": metrics_file}
     if summary_json is not None and metrics_file is not None and _same(summary_json, metrics_file):

@@ -8,13 +8,10 @@ import contextlib
 import logging
 import os
 import signal
-import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
-
-import click
 
 from batchverify import errors
 from batchverify._version import __version__
@@ -26,8 +23,8 @@ from batchverify.cli.exits import (
     write_metrics,
     write_summary,
 )
+from batchverify.cli.lines import emit
 from batchverify.core.text import from_outside
-from batchverify.core.timeutil import utc_now_iso
 from batchverify.engine.events import Event, JobStarted, Sharing, StopReason
 from batchverify.engine.job import Job, Target
 from batchverify.engine.options import Options
@@ -146,12 +143,8 @@ class _Ending:
 
 
 def say(text: str) -> None:
-    """Print lines for a person; off a terminal (cron, a log file) each gets a UTC timestamp."""
-    if sys.stdout.isatty():
-        click.echo(text)
-        return
-    stamp = utc_now_iso()
-    click.echo("\n".join(f"{stamp} INFO {line}" for line in text.splitlines()))
+    """Print lines for a person, in the format of every other line (see ``cli.lines``)."""
+    emit(text)
 
 
 @contextlib.contextmanager

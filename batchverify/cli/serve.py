@@ -10,6 +10,7 @@ from pathlib import Path
 import click
 
 from batchverify.cli import flags
+from batchverify.cli.lines import use_format
 from batchverify.engine.options import Options
 
 log = logging.getLogger("batchverify")
@@ -74,6 +75,7 @@ log = logging.getLogger("batchverify")
     is_flag=True,
     help="Serve GET /metrics without the token (a scraper inside the network).",
 )
+@flags.log_format_option()
 @click.option(
     "--keep",
     default="30d",
@@ -94,6 +96,7 @@ def serve(
     trusted_proxy: tuple[str, ...],
     notify: str | None,
     metrics_public: bool,
+    log_format: str,
     keep: str,
     profile: str | None,
     rate_store: str | None,
@@ -107,6 +110,7 @@ def serve(
     without it a token is generated and shown once. Every option can also come from the
     environment variable shown beside it (a systemd EnvironmentFile, a container's environment).
     """
+    use_format(log_format)
     endpoint = flags.endpoint_given(simulator, endpoint)
     job = Options(
         endpoint=endpoint,
@@ -136,5 +140,6 @@ def serve(
         trusted_proxies=trusted_proxy,
         notify=notify,
         metrics_public=metrics_public,
+        log_format=log_format,
     )
     sys.exit(run_server(options))

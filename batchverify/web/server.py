@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime
+import json
 import logging
 import os
 import secrets
@@ -46,6 +47,7 @@ class ServeOptions:
     trusted_proxies: tuple[str, ...] = ()  # as given; checked here
     notify: str | None = None  # --notify URL (or BATCHVERIFY_NOTIFY); checked here
     metrics_public: bool = False
+    log_format: str = "text"  # the start lines' format (the log's is the command line's handler)
 
 
 def default_data_dir() -> Path:
@@ -130,9 +132,10 @@ async def _serve(opts: ServeOptions, settings: ServeSettings, *, generated: bool
         # A one-time link (the token never travels in an address), and a generated token shown
         # once, only here, on the terminal that started the server.
         code = app[AUTH].codes.new()
-        _tell(f"batchverify serve: open {base}/login?code={code} (works once, within 10 minutes)")
+        json_lines = opts.log_format == "json"
+        _tell(f"batchverify serve: open {base}/login?code={code} (works once, within 10 minutes)", json_lines)
         how = f"the token: {settings.token}" if generated else "the token: BATCHVERIFY_TOKEN"
-        _tell(f"batchverify serve: later logins and the API use {how}")
+        _tell(f"batchverify serve: later logins and the API use {how}", json_lines)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
@@ -148,11 +151,14 @@ async def _serve(opts: ServeOptions, settings: ServeSettings, *, generated: bool
         await runner.cleanup()
 
 
-def _tell(line: str) -> None:
+def _tell(line: str, as_json: bool = False) -> None:
     """A line for the person who started the server (never through the log: the log is kept);
-    off a terminal with the prefix every line there has."""
-    if not sys.stderr.isatty():
-        line = time.strftime("%Y-%m-%dT%H:%M:%SZ INFO ", time.gmtime()) + line
+    off a terminal with the prefix every line there has, or a JSON object with ``--log-format json``."""
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    if as_json:
+        line = json.dumps({"time": stamp, "level": "INFO", "message": line}, ensure_ascii=False)
+    elif not sys.stderr.isatty():
+        line = f"{stamp} INFO {line}"
     print(line, file=sys.stderr, flush=True)
 
 
