@@ -18,6 +18,7 @@ from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
 
 from batchverify import __version__
+from batchverify.engine.gate import shared_gates
 from batchverify.web.auth import Auth
 from batchverify.web.clients import TRUSTED, client_of
 from batchverify.web.looplag import LoopLag
@@ -163,17 +164,21 @@ async def _alive(_request: web.Request) -> web.Response:
 
 
 async def _ready(request: web.Request) -> web.Response:
-    """Ready for uploads: not stopping, and the data folder takes a new file (a full disk, a
-    read-only mount or a removed folder answer 503)."""
+    """Ready for uploads: not stopping, the data folder takes a new file (a full disk, a read-only
+    mount or a removed folder answer 503), and the shared rate store of every account in use answers
+    (the host's file, or Redis: without it jobs go on at their share of the cap, so not ready)."""
     manager = request.app[MANAGER]
+    writable = await asyncio.to_thread(_writable, manager.root)
+    mine = manager.settings.target.endpoint_identity  # the gates of this server's jobs
+    stores_up = not any(getattr(gate.store, "down", False) for where, gate in shared_gates() if where == mine)
     checks = {
         "serving": not manager.closing,
-        "data_dir_writable": await asyncio.to_thread(_writable, manager.root),
+        "data_dir_writable": writable,
+        "rate_store_reachable": stores_up,
     }
     ready = all(checks.values())
-    return web.json_response(
-        {"status": "ready" if ready else "not ready", "checks": checks}, status=200 if ready else 503
-    )
+    doc = {"status": "ready" if ready else "not ready", "checks": checks}
+    return web.json_response(doc, status=200 if ready else 503)
 
 
 def _writable(folder: Path) -> bool:

@@ -138,7 +138,10 @@ class _Collector(Collector):
             "RequestLimitExceeded answers the gate was told of.",
             labels=["endpoint"],
         )
+        mine = self._manager.settings.target.endpoint_identity  # this server's gates only
         for endpoint, gate in shared_gates():
+            if endpoint != mine:
+                continue
             rate.add_metric([endpoint], gate.rate)
             margin.add_metric([endpoint], max(gate.margin, gate.lag_margin))
             sends.add_metric([endpoint], gate.sends)

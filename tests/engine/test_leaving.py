@@ -101,7 +101,9 @@ async def test_the_client_says_once_when_a_request_leaves() -> None:
 
 def test_a_host_window_that_failed_moves_the_send_its_fallback_logged(tmp_path: Path) -> None:
     window = HostWindow(tmp_path / "w.window")
+    assert not window.down
     fallback = window._fail(OSError(5, "Input/output error"))  # what a full disk or a lost folder does
+    assert window.down  # what serve's /readyz reports
 
     async def steps() -> None:
         wait, stamp = await window.take_stamped(20, 1.0)

@@ -455,6 +455,7 @@ def test_redis_lost_mid_run_goes_on_locally_at_the_rate_and_says_so_once(redis_s
 
     asyncio.run(main())
     assert gate.problem is not None and "stopped answering" in gate.problem
+    assert gate.store.down  # what serve's /readyz reports (rate_store_reachable: false)
     assert busiest_window(sent, 1.0) <= CAP  # the local window knew the sends Redis had admitted
     assert gate.sharing() == 0
 

@@ -337,6 +337,11 @@ class HostWindow:
     def problem(self) -> str | None:
         return self._problem
 
+    @property
+    def down(self) -> bool:
+        """The host's file failed: this process keeps the rate on its own."""
+        return self._fallback is not None
+
     async def aclose(self) -> None:
         return None
 

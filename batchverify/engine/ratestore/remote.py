@@ -294,6 +294,11 @@ class RedisWindow:
     def problem(self) -> str | None:
         return self._problem
 
+    @property
+    def down(self) -> bool:
+        """The store does not answer now (the process keeps to its share meanwhile)."""
+        return self._down
+
     async def aclose(self) -> None:
         entry = self._clients.pop(asyncio.get_running_loop(), None)
         if entry is not None:
