@@ -24,6 +24,7 @@ from batchverify.web.clients import TRUSTED, client_of
 from batchverify.web.looplag import LoopLag
 from batchverify.web.manager import JobManager, ServeSettings
 from batchverify.web.metrics import CONTENT_TYPE, ServeMetrics, metrics_text
+from batchverify.web.openapi import describe, openapi_document
 from batchverify.web.pages import AUTH, add_page_routes
 from batchverify.web.routes import MANAGER, add_api_routes
 
@@ -112,6 +113,7 @@ def create_app(settings: ServeSettings) -> web.Application:
     app.router.add_get("/readyz", _ready)
     metrics = app[METRICS] = ServeMetrics()
     app.router.add_get("/metrics", _metrics)
+    app.router.add_get("/api/openapi.json", _openapi)
     manager.on_run_end.append(lambda _job, doc: metrics.run_ended(doc))
     notifier = settings.notifier
     if notifier is not None:
@@ -140,6 +142,12 @@ def create_app(settings: ServeSettings) -> web.Application:
     return app
 
 
+@describe(
+    "The server itself, for a monitor: its version, its loop's lag, its jobs and uploads",
+    responses={
+        200: ("The server's state", {"type": "object", "required": ["status", "version", "loop_lag"]})
+    },
+)
 async def _health(request: web.Request) -> web.Response:
     """The server's own state for a monitor: its version, how late its loop runs, what it holds."""
     manager = request.app[MANAGER]
@@ -152,17 +160,30 @@ async def _health(request: web.Request) -> web.Response:
     return web.json_response(doc)
 
 
+@describe(
+    "The server's figures in the Prometheus text format (the token, unless --metrics-public)",
+    responses={200: ("The metrics", {"type": "string"}, "text/plain")},
+)
 async def _metrics(request: web.Request) -> web.Response:
     app = request.app
     body = metrics_text(app[MANAGER], app[LOOP_LAG], app[METRICS])
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE})
 
 
+@describe("Liveness: the process answers", responses={200: ("Alive", {"type": "object"})}, token=False)
 async def _alive(_request: web.Request) -> web.Response:
     """The process answers (a liveness probe: no token, no log line)."""
     return web.json_response({"status": "ok"})
 
 
+@describe(
+    "Readiness: not stopping, the data folder writable, the shared rate store answering",
+    responses={
+        200: ("Ready", {"type": "object"}),
+        503: ("Not ready, and which check failed", {"type": "object"}),
+    },
+    token=False,
+)
 async def _ready(request: web.Request) -> web.Response:
     """Ready for uploads: not stopping, the data folder takes a new file (a full disk, a read-only
     mount or a removed folder answer 503), and the shared rate store of every account in use answers
@@ -190,3 +211,8 @@ def _writable(folder: Path) -> bool:
     with contextlib.suppress(OSError):
         Path(name).unlink()
     return True
+
+
+@describe("This description (OpenAPI 3.1)", responses={200: ("The document", {"type": "object"})})
+async def _openapi(request: web.Request) -> web.Response:
+    return web.json_response(openapi_document(request.app))

@@ -15,6 +15,7 @@ from batchverify.web.auth import AUTH as AUTH_KEY
 from batchverify.web.jobs import ACTIVE, WebJob
 from batchverify.web.manager import RETRY_AFTER, JobManager
 from batchverify.web.messages import JobConflict, PlanError, ServerBusy, TooLarge, UploadError, in_words
+from batchverify.web.openapi import JOB_REF, describe
 from batchverify.web.words import browser_language
 
 __all__ = ["MANAGER", "add_api_routes"]
@@ -63,6 +64,32 @@ def _job(request: web.Request) -> WebJob:
     return _manager(request).get(request.match_info["id"])
 
 
+@describe(
+    "Upload a customer list and plan it (nothing is sent)",
+    body={
+        "multipart/form-data": {
+            "schema": {
+                "type": "object",
+                "required": ["file"],
+                "properties": {
+                    "file": {"type": "string", "contentMediaType": "application/octet-stream"},
+                    "column": {"type": "string"},
+                    "sheet": {"type": "string"},
+                    "header_row": {"type": "string"},
+                    "max_age": {"type": "string"},
+                },
+            }
+        }
+    },
+    query={"language": "zh-CN or en: the output's language (default: Accept-Language)"},
+    responses={
+        201: ("Planned: the job, with Location", JOB_REF),
+        400: "The file or its options cannot be read",
+        413: "Larger than --max-upload-mb",
+        429: "Too many uploads at once (Retry-After)",
+        507: "The server cannot store it",
+    },
+)
 async def create_job(request: web.Request) -> web.Response:
     manager = _manager(request)
     language = request.query.get("language") or browser_language(
@@ -95,6 +122,19 @@ async def create_job(request: web.Request) -> web.Response:
     return web.json_response(body, status=201, headers={"Location": f"/api/jobs/{job.record.id}"})
 
 
+@describe(
+    "Plan again with another column, sheet, header row or reuse window (before the start)",
+    body={
+        "application/json": {"schema": {"type": "object"}},
+        "application/x-www-form-urlencoded": {"schema": {"type": "object"}},
+    },
+    responses={
+        200: ("The job, planned again", JOB_REF),
+        400: "The options do not fit the list",
+        404: "No such job",
+        409: "Not planned (started already)",
+    },
+)
 async def replan_job(request: web.Request) -> web.Response:
     job = _job(request)
     fields = await _fields(request)
@@ -120,10 +160,22 @@ async def _fields(request: web.Request) -> dict[str, str]:
     return {k: str(v) for k, v in form.items() if isinstance(v, str)}
 
 
+@describe(
+    "Start (or resume) the job",
+    responses={
+        202: ("Queued, then running: the job, with Location", JOB_REF),
+        404: "No such job",
+        409: "Already running, being planned again, or finished",
+    },
+)
 async def start_job(request: web.Request) -> web.Response:
     return _act(request, JobManager.start)
 
 
+@describe(
+    "Stop the job: calls in flight land, the partial result is written",
+    responses={202: ("Stopping: the job", JOB_REF), 404: "No such job", 409: "Not running"},
+)
 async def stop_job(request: web.Request) -> web.Response:
     return _act(request, JobManager.stop)
 
@@ -135,19 +187,31 @@ def _act(request: web.Request, action: Callable[[JobManager, WebJob], None]) -> 
         action(manager, job)
     except JobConflict as exc:
         return _error(409, exc, _language(request))
-    return web.json_response(manager.view(job), status=202)
+    return web.json_response(
+        manager.view(job), status=202, headers={"Location": f"/api/jobs/{job.record.id}"}
+    )
 
 
+@describe(
+    "Every job kept, newest first (without their plans)",
+    responses={
+        200: ("The jobs", {"type": "object", "properties": {"jobs": {"type": "array", "items": JOB_REF}}})
+    },
+)
 async def list_jobs(request: web.Request) -> web.Response:
     # Without each job's plan (its preview and columns): the page refreshes this list every few seconds.
     manager = _manager(request)
     return web.json_response({"jobs": [manager.view(j, plan=False) for j in manager.listing()]})
 
 
+@describe("One job", responses={200: ("The job", JOB_REF), 404: "No such job"})
 async def get_job(request: web.Request) -> web.Response:
     return web.json_response(_manager(request).view(_job(request)))
 
 
+@describe(
+    "Stop the job if it runs and remove every file it has", responses={204: "Deleted", 404: "No such job"}
+)
 async def delete_job(request: web.Request) -> web.Response:
     job = _job(request)
     await _manager(request).delete(job)
@@ -158,6 +222,14 @@ MAX_LISTENERS_PER_JOB = 16  # open event streams of one job (tabs, reconnects)
 MAX_LISTENERS = 256  # and of the whole server
 
 
+@describe(
+    "The job's changes as Server-Sent Events (event: job; the whole job first, then what changed)",
+    responses={
+        200: ("The stream", {"type": "string"}, "text/event-stream"),
+        404: "No such job",
+        429: "Too many streams (Retry-After)",
+    },
+)
 async def job_events(request: web.Request) -> web.StreamResponse:
     """Server-Sent Events: the job as ``GET /api/jobs/{id}`` shows it, then what changed (the keys
     whose values differ, ``id`` always; the plan only when it changed), each time it changes."""
@@ -219,6 +291,20 @@ async def job_events(request: web.Request) -> web.StreamResponse:
     return response
 
 
+@describe(
+    "The list with the result columns (CSV or workbook, as uploaded)",
+    query={"rows": "all (default) or problems: only the rows that need action"},
+    responses={
+        200: (
+            "The file",
+            {"type": "string", "contentMediaType": "application/octet-stream"},
+            "application/octet-stream",
+        ),
+        400: "rows is neither all nor problems",
+        404: "No such job, or not started yet",
+        409: "Queued or running: the result is ready when it stops",
+    },
+)
 async def job_result(request: web.Request) -> web.StreamResponse:
     job = _job(request)
     if job.record.state in ACTIVE:
