@@ -18,14 +18,15 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-from batchverify._version import __version__
 from batchverify.core.timeutil import utc_now_iso
 from batchverify.engine.job import Target
 from batchverify.engine.options import Options
-from batchverify.errors import EXIT_INTERNAL, EXIT_USAGE, BatchVerifyError, UsageError
+from batchverify.errors import BatchVerifyError, UsageError
 from batchverify.report.notify import Notifier
 from batchverify.tencent.client import make_session
 from batchverify.web.clients import client_of
+from batchverify.web.jobevents import event as _event
+from batchverify.web.jobevents import run_ended
 from batchverify.web.jobs import ACTIVE, Choice, WebJob
 from batchverify.web.messages import JobConflict, PlanError, ServerBusy
 from batchverify.web.records import ID_RE, JobRecord, clean_name, load_records, new_id
@@ -69,6 +70,7 @@ class JobManager:
         self.jobs: dict[str, WebJob] = {}
         self._slots = asyncio.Semaphore(MAX_RUNNING)
         self._uploading: dict[str, int] = {}  # client address -> uploads being received or planned
+        self._keys_in_progress: set[str] = set()  # Idempotency-Keys of uploads being received
         # A plan holds the whole list in memory and runs on the GIL: two at once are no faster
         # than one after the other, and hold twice the memory.
         self._planning = asyncio.Semaphore(1)
@@ -189,9 +191,30 @@ class JobManager:
     def listing(self) -> list[WebJob]:
         return sorted(self.jobs.values(), key=lambda j: j.record.created_at, reverse=True)
 
-    async def create(self, request: web.Request, language: str) -> WebJob:
+    def replayed_upload(self, key: str) -> WebJob | None:
+        """The job an upload with this Idempotency-Key made already (a client's retry gets it,
+        instead of a second job that would pay for the list again). ``JobConflict`` while that
+        upload is still being received or planned."""
+        if not key:
+            return None
+        if key in self._keys_in_progress:
+            raise JobConflict("an upload with this Idempotency-Key is in progress", code="key_in_progress")
+        return next((j for j in self.jobs.values() if j.record.upload_key == key), None)
+
+    async def create(self, request: web.Request, language: str, key: str = "") -> WebJob:
         """Receive an upload and plan it. Raises ``TooLarge``, ``UploadError``, ``ServerBusy`` or
         ``PlanError``."""
+        if key:
+            self._keys_in_progress.add(key)
+            try:
+                job = await self._create_counted(request, language)
+            finally:
+                self._keys_in_progress.discard(key)
+            job.save(upload_key=key)
+            return job
+        return await self._create_counted(request, language)
+
+    async def _create_counted(self, request: web.Request, language: str) -> WebJob:
         client = client_of(request)
         if (
             sum(self._uploading.values()) >= MAX_UPLOADS
@@ -283,33 +306,14 @@ class JobManager:
     async def _run(self, job: WebJob) -> None:
         runs = job.record.runs
         await job.run(self.settings.target, self._slots, self._closing, self._session)
-        record = job.record
-        if record.runs > runs and record.summary:
-            doc = dict(record.summary)
-        elif record.state == "failed":  # refused before it had a summary (its input, its options)
-            internal = (record.error or "").startswith("internal error")
-            doc = {
-                "outcome": "error",
-                "exit_code": EXIT_INTERNAL if internal else EXIT_USAGE,
-                "error": record.error,
-                "error_code": "internal" if internal else "refused",
-                "version": __version__,
-                "finished_at": utc_now_iso(),
-            }
-        else:
+        doc = run_ended(job, runs)
+        if doc is None:
             return  # stopped while it waited for its turn, or the server stops: no run ended
-        doc.update(job_id=record.id, job_name=record.name, job_state=record.state)
-        _event(
-            job,
-            f"{record.state}: {record.done:,} of {record.total:,} numbers answered, "
-            f"{doc.get('billable_calls', 0)} billable this run, exit {doc.get('exit_code')}"
-            + (f" ({doc['stop_reason']})" if doc.get("stop_reason") else ""),
-        )
         for hook in self.on_run_end:
             try:
                 hook(job, doc)
             except Exception:  # a report must never take the job (or the server) down
-                log.exception("reporting the end of job %s failed", record.id)
+                log.exception("reporting the end of job %s failed", job.record.id)
 
     def stop(self, job: WebJob) -> None:
         if job.record.state not in ACTIVE:
@@ -369,11 +373,6 @@ class JobManager:
                     continue  # answers that were paid for: never removed without a record saying so
                 if time.time() - entry.stat().st_mtime > _ORPHAN_AFTER:
                     _remove(entry)
-
-
-def _event(job: WebJob, what: str) -> None:
-    """One log line per thing that happens to a job (the HTTP lines say who asked)."""
-    log.info("job %s (%s): %s", job.record.id, job.record.name, what)
 
 
 def _remove(folder: Path) -> None:

@@ -61,6 +61,7 @@ def describe(
     responses: dict[int, str | tuple[str, Doc] | tuple[str, Doc, str]],
     body: Doc | None = None,
     query: dict[str, str] | None = None,
+    headers: dict[str, str] | None = None,
     token: bool = True,
 ) -> Callable[[F], F]:
     """Say what a handler does: ``responses`` maps a status to its description, or to (description,

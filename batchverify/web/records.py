@@ -88,6 +88,8 @@ class JobRecord:
     runs: int = 0
     closed: bool = False  # every number final (or given up): starting again would pay again
     sha256: str = ""  # of the upload: the same file uploaded again is pointed out before it is paid again
+    upload_key: str = ""  # the upload's Idempotency-Key: the same request again gets this job
+    start_key: str = ""  # the last start's Idempotency-Key: the same start again starts nothing
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

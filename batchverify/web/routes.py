@@ -82,6 +82,7 @@ def _job(request: web.Request) -> WebJob:
         }
     },
     query={"language": "zh-CN or en: the output's language (default: Accept-Language)"},
+    headers={"Idempotency-Key": "The same key again (a retry) answers the job it made, and makes none"},
     responses={
         201: ("Planned: the job, with Location", JOB_REF),
         400: "The file or its options cannot be read",
@@ -98,7 +99,14 @@ async def create_job(request: web.Request) -> web.Response:
     if language not in ("zh-CN", "en"):
         language = manager.settings.language
     try:
-        job = await manager.create(request, language)
+        key = _idempotency_key(request)
+        replayed = manager.replayed_upload(key)
+        if replayed is not None:
+            where = {"Location": f"/api/jobs/{replayed.record.id}", "Idempotent-Replayed": "true"}
+            return web.json_response(manager.view(replayed), status=201, headers=where)
+        job = await manager.create(request, language, key)
+    except JobConflict as exc:
+        return _error(409, exc, language)
     except TooLarge:
         mb = manager.settings.max_upload / (1024 * 1024)
         too_large = TooLarge(
@@ -162,6 +170,7 @@ async def _fields(request: web.Request) -> dict[str, str]:
 
 @describe(
     "Start (or resume) the job",
+    headers={"Idempotency-Key": "The last start's key again (a retry) starts nothing and answers 202"},
     responses={
         202: ("Queued, then running: the job, with Location", JOB_REF),
         404: "No such job",
@@ -181,12 +190,19 @@ async def stop_job(request: web.Request) -> web.Response:
 
 
 def _act(request: web.Request, action: Callable[[JobManager, WebJob], None]) -> web.Response:
-    """Start or stop: 202 with the job, or 409 when the job's state does not allow it."""
+    """Start or stop: 202 with the job, or 409 when the job's state does not allow it. A start
+    sent again with the Idempotency-Key of the last start (a retry) starts nothing and answers 202."""
     manager, job = _manager(request), _job(request)
     try:
-        action(manager, job)
+        key = _idempotency_key(request) if action is JobManager.start else ""
+        if not (key and job.record.start_key == key):
+            action(manager, job)
+            if key:
+                job.save(start_key=key)
     except JobConflict as exc:
         return _error(409, exc, _language(request))
+    except UploadError as exc:
+        return _error(400, exc, _language(request))
     return web.json_response(
         manager.view(job), status=202, headers={"Location": f"/api/jobs/{job.record.id}"}
     )
@@ -326,6 +342,20 @@ async def job_result(request: web.Request) -> web.StreamResponse:
     name = job.files.download_name(job.record, problems)
     headers = {"Content-Disposition": _disposition(name), "Content-Type": _TYPES.get(path.suffix, "text/csv")}
     return web.FileResponse(path, headers=headers)
+
+
+_KEY_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.:")
+
+
+def _idempotency_key(request: web.Request) -> str:
+    """The request's Idempotency-Key ("" for none); ``UploadError`` (400) for one that is not 1 to
+    200 of the characters a UUID or a token uses."""
+    key = request.headers.get("Idempotency-Key", "").strip()
+    if key and (len(key) > 200 or not set(key) <= _KEY_CHARS):
+        raise UploadError(
+            "Idempotency-Key takes 1 to 200 letters, digits and - _ . :", code="bad_idempotency_key"
+        )
+    return key
 
 
 def _disposition(name: str) -> str:

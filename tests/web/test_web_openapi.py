@@ -52,3 +52,26 @@ async def test_start_answers_202_with_the_jobs_location(make_client: Any, tmp_pa
     job = (await (await upload(client, numbers_csv(tmp_path / "l.csv", 3))).json())["id"]
     started = await client.post(f"/api/jobs/{job}/start", headers=AUTH)
     assert started.status == 202 and started.headers["Location"] == f"/api/jobs/{job}"
+
+
+async def test_a_retried_upload_or_start_with_its_idempotency_key_pays_nothing_twice(
+    make_client: Any, tmp_path: Path
+) -> None:
+    client = await make_client()
+    listed = numbers_csv(tmp_path / "l.csv", 4)
+    key = {**AUTH, "Idempotency-Key": "3f0c1e9a-upload-1"}
+    first = await upload(client, listed, headers=key)
+    again = await upload(client, listed, headers=key)  # the client never saw the first answer
+    assert first.status == again.status == 201 and again.headers.get("Idempotent-Replayed") == "true"
+    job = (await first.json())["id"]
+    assert (await again.json())["id"] == job
+    assert len((await (await client.get("/api/jobs", headers=AUTH)).json())["jobs"]) == 1
+    other = await upload(client, listed, headers={**AUTH, "Idempotency-Key": "3f0c1e9a-upload-2"})
+    assert other.status == 201 and (await other.json())["id"] != job  # another key: another job
+    start = {**AUTH, "Idempotency-Key": "start-1"}
+    assert (await client.post(f"/api/jobs/{job}/start", headers=start)).status == 202
+    retried = await client.post(f"/api/jobs/{job}/start", headers=start)
+    assert retried.status == 202  # the same start again: no 409, and nothing started twice
+    assert (await client.post(f"/api/jobs/{job}/start", headers=AUTH)).status == 409  # a new start
+    bad = await client.post(f"/api/jobs/{job}/start", headers={**AUTH, "Idempotency-Key": "a b"})
+    assert bad.status == 400 and (await bad.json())["code"] == "bad_idempotency_key"
