@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install lint fmt test demo simulate serve screenshot drawing bench bench-quick clean
+.PHONY: install lint fmt docs test demo simulate serve screenshot drawing bench bench-quick clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -31,7 +31,11 @@ $(NODE_SDK): tests/node/package.json tests/node/package-lock.json
 		npm ci --prefix tests/node --no-audit --no-fund --silent; \
 	else echo "npm not found: the Node.js SDK test will be skipped"; fi
 
-test: lint $(NODE_SDK)
+# The documentation site (docs/, mkdocs.yml) into site/: --strict, so a broken link or reference fails.
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet -d site
+
+test: lint docs $(NODE_SDK)
 	$(BIN)/python -m pytest -q
 
 # Exit 1 is the expected end of the demo: the sample list holds numbers that stay busy, hit the
@@ -72,4 +76,4 @@ bench-quick: $(STAMP)
 	$(BIN)/python -m bench.run --quick
 
 clean:
-	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache bench/work
+	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache bench/work site
