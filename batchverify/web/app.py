@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import os
 import tempfile
@@ -26,6 +27,7 @@ from batchverify.web.manager import JobManager, ServeSettings
 from batchverify.web.metrics import CONTENT_TYPE, ServeMetrics, metrics_text
 from batchverify.web.openapi import describe, openapi_document
 from batchverify.web.pages import AUTH, add_page_routes
+from batchverify.web.problems import as_problem, problem
 from batchverify.web.routes import MANAGER, add_api_routes
 
 __all__ = ["LOOP_LAG", "AccessLog", "create_app"]
@@ -49,25 +51,33 @@ METRICS = web.AppKey("metrics", ServeMetrics)
 
 @web.middleware
 async def _security_headers(request: web.Request, handler: Handler) -> web.StreamResponse:
+    api = request.path.startswith("/api/") or request.path == "/metrics"
     try:
         response = await handler(request)
     except web.HTTPException as exc:
-        if request.path.startswith("/api/") and exc.status >= 400 and exc.content_type != "application/json":
-            # aiohttp's own 404, 405 and 413 are plain text; the API answers JSON, always.
-            reason = exc.text.split(": ", 1)[-1] if exc.text else exc.reason
-            error = web.json_response({"error": reason}, status=exc.status, headers=_SECURITY_HEADERS)
-            if isinstance(exc, web.HTTPMethodNotAllowed):
-                error.headers["Allow"] = exc.headers.get("Allow", "")
-            return error
+        if api and exc.status >= 400:
+            # aiohttp's own 404, 405 and 413 are plain text, the token check's are JSON: the API
+            # answers a problem document (RFC 9457), always.
+            if exc.content_type == "application/json":
+                doc = json.loads(exc.text or "{}")
+            else:
+                doc = {"error": exc.text.split(": ", 1)[-1] if exc.text else exc.reason}
+            headers = {**_SECURITY_HEADERS}
+            for name in ("Allow", "Retry-After"):
+                if name in exc.headers:
+                    headers[name] = exc.headers[name]
+            return problem(exc.status, doc, headers)
         exc.headers.update(_SECURITY_HEADERS)
         raise
     except Exception:
-        if not request.path.startswith("/api/"):
+        if not api:
             raise
         # A bug must not answer the API's clients with a text/plain traceback page.
         log.exception("internal error answering %s %s", request.method, request.path)
         doc = {"error": "internal error (the server's log has the details)", "code": "internal"}
-        return web.json_response(doc, status=500, headers=_SECURITY_HEADERS)
+        return problem(500, doc, _SECURITY_HEADERS)
+    if api:
+        response = as_problem(response)
     if not response.prepared:
         response.headers.update(_SECURITY_HEADERS)
     return response

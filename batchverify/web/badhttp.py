@@ -11,6 +11,8 @@ from typing import Any
 from aiohttp import web
 from aiohttp.web_protocol import RequestHandler
 
+from batchverify.web.problems import problem
+
 __all__ = ["json_parse_errors"]
 
 log = logging.getLogger("batchverify")
@@ -53,7 +55,7 @@ class _Handler(RequestHandler):
         else:
             _said["untold"] += 1
         doc = {"error": f"malformed request: {reason}", "code": "bad_request"}
-        response = web.json_response(doc, status=status)
+        response = problem(status, doc)
         response.force_close()
         return response
 

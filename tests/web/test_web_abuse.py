@@ -42,7 +42,7 @@ async def _raw(
     writer.close()
     status = int(raw.split(b" ", 2)[1])
     headers, _, payload = raw.partition(b"\r\n\r\n")
-    assert b"application/json" in headers, raw[:400]
+    assert b"application/json" in headers or b"application/problem+json" in headers, raw[:400]
     return status, json.loads(payload)
 
 

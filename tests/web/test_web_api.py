@@ -46,7 +46,9 @@ async def test_every_api_call_needs_the_token(make_client: Any) -> None:
         for headers in ({}, {"Authorization": "Bearer wrong-token-0123456789"}, {"Authorization": "Basic x"}):
             response = await client.request(method, path, headers=headers)
             assert response.status == 401, (method, path, headers)
-            assert list(await response.json()) == ["error"]
+            doc = await response.json()  # a problem document (RFC 9457) that keeps "error"
+            assert response.content_type == "application/problem+json"
+            assert set(doc) == {"type", "title", "status", "detail", "error"} and doc["status"] == 401
             client.server.app[AUTH_KEY].brake.succeeded("127.0.0.1")  # guesses are braked (tested below)
     page = await client.get("/", allow_redirects=False)
     assert page.status == 303 and page.headers["Location"] == "/login"
@@ -603,7 +605,8 @@ async def test_errors_stay_one_short_json_line(make_client: Any, tmp_path: Path)
     ]:
         response = await client.request(method, path, headers=AUTH)
         assert response.status in (404, 405), (method, path)
-        assert list(await response.json()) == ["error"], (method, path)
+        doc = await response.json()
+        assert set(doc) == {"type", "title", "status", "detail", "error"}, (method, path)
     too_big = await client.post(
         f"/api/jobs/{job}/plan",
         data=io.BytesIO(b"{" + b" " * 2_000_000 + b"}"),
@@ -628,7 +631,12 @@ async def test_a_chinese_browser_gets_the_common_errors_in_chinese(make_client: 
     empty = tmp_path / "空.csv"
     empty.write_bytes(b"")
     doc = await (await upload(client, empty, headers=zh)).json()
-    assert doc == {"error": "the file is empty", "code": "empty_file", "message": "文件是空的"}
+    assert {k: doc[k] for k in ("error", "code", "message")} == {
+        "error": "the file is empty",
+        "code": "empty_file",
+        "message": "文件是空的",
+    }
+    assert doc["detail"] == "文件是空的" and doc["title"] == "Bad Request" and doc["type"] == "about:blank"
     names = tmp_path / "names.csv"
     names.write_text("姓名,城市\n张三,北京\n", encoding="utf-8")
     doc = await (await upload(client, names, headers=zh)).json()

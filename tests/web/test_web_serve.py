@@ -242,7 +242,11 @@ def test_what_aiohttp_cannot_parse_is_a_json_4xx_and_one_log_line(
         ]
         for request in cases:
             status, kind, doc = _raw_exchange(served.base, request)
-            assert 400 <= status < 500 and kind.startswith("application/json"), (request[:40], status, kind)
+            assert 400 <= status < 500 and kind.startswith("application/problem+json"), (
+                request[:40],
+                status,
+                kind,
+            )
             assert doc["code"] == "bad_request" and doc["error"].startswith("malformed request")
             assert "\n" not in doc["error"] and len(doc["error"]) < 300 and token not in doc["error"]
         assert http("GET", f"{served.base}/api/jobs", served.token)[0] == 200  # still serving
