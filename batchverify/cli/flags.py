@@ -46,25 +46,49 @@ def where_options(rate_help: str) -> Callable[[F], F]:
             help=f"API endpoint URL [default: {DEFAULT_ENDPOINT}; env BATCHVERIFY_ENDPOINT].",
         ),
         click.option(
-            "--simulator", is_flag=True, help="Send to the built-in simulator (demo keys, nothing billed)."
+            "--simulator",
+            is_flag=True,
+            envvar="BATCHVERIFY_SIMULATOR",
+            show_envvar=True,
+            help="Send to the built-in simulator (demo keys, nothing billed).",
         ),
         click.option(
             "--simulator-night",
             type=int,
             default=0,
             show_default=True,
+            envvar="BATCHVERIFY_SIMULATOR_NIGHT",
+            show_envvar=True,
             help="With --simulator: rehearse night N of the nightly job (about 5 % of normal numbers "
             "change each night).",
         ),
-        click.option("--rate", type=float, default=20.0, show_default=True, help=rate_help),
-        click.option("--profile", help="Section of ~/.tencentcloud/credentials to use."),
+        click.option(
+            "--rate",
+            type=float,
+            default=20.0,
+            show_default=True,
+            envvar="BATCHVERIFY_RATE",
+            show_envvar=True,
+            help=rate_help,
+        ),
+        click.option(
+            "--profile",
+            envvar="BATCHVERIFY_PROFILE",
+            show_envvar=True,
+            help="Section of ~/.tencentcloud/credentials to use.",
+        ),
         click.option(
             "--rate-store",
             envvar="BATCHVERIFY_RATE_STORE",
             help="Where processes sharing the account keep its send log: host (default), memory, or "
             "redis://HOST:PORT/DB [env BATCHVERIFY_RATE_STORE].",
         ),
-        click.option("--language", help="zh-CN or en [default: BATCHVERIFY_LANGUAGE, else the locale's]."),
+        click.option(
+            "--language",
+            envvar="BATCHVERIFY_LANGUAGE",
+            show_envvar=True,
+            help="zh-CN or en [default: the locale's].",
+        ),
     )
 
 
@@ -81,6 +105,8 @@ def answers_options() -> Callable[[F], F]:
             "--answers-keep",
             default="90d",
             show_default=True,
+            envvar="BATCHVERIFY_ANSWERS_KEEP",
+            show_envvar=True,
             help="How long the answer store keeps an answer.",
         ),
     )

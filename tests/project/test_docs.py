@@ -62,3 +62,13 @@ def test_the_readme_is_a_front_page() -> None:
     assert len(README.encode()) <= 10_000, "the README is a front page: the rest lives in docs/"
     for link in ("docs/getting-started.md", "docs/exit-codes.md", "docs/reference/cli.md"):
         assert f"]({link})" in README and (ROOT / link).is_file()
+
+
+def test_every_serve_option_also_comes_from_the_environment() -> None:
+    """An operator's EnvironmentFile or a container's environment sets any of them; --help names it."""
+    serve = cli.commands["serve"]
+    for param in serve.params:
+        if isinstance(param, click.Option) and param.name != "help":
+            assert isinstance(param.envvar, str) and param.envvar.startswith("BATCHVERIFY_"), param.name
+            assert param.show_envvar, param.name
+    assert "BATCHVERIFY_TOKEN" in (serve.help or "")
