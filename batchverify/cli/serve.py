@@ -73,6 +73,8 @@ log = logging.getLogger("batchverify")
 @click.option(
     "--metrics-public",
     is_flag=True,
+    envvar="BATCHVERIFY_METRICS_PUBLIC",
+    show_envvar=True,
     help="Serve GET /metrics without the token (a scraper inside the network).",
 )
 @flags.log_format_option()
