@@ -4,11 +4,13 @@ billed) and says what to do next, with the real command."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import click
 
 from batchverify import errors
+from batchverify.cli.lines import emit
 
 DEFAULT_FOLDER = Path("batchverify-demo")
 NEXT_STEPS = """
@@ -56,7 +58,7 @@ def demo(ctx: click.Context, folder: Path | None) -> None:
                 path.write_bytes(data)
             except OSError as exc:
                 raise errors.UsageError(f"cannot write {path}: {exc.strerror or exc}") from None
-    click.echo(f"batchverify demo: the sample lists are in {folder}/ ({', '.join(samples)})")
+    emit(f"batchverify demo: the sample lists are in {folder}/ ({', '.join(samples)})")
     workbook, result = folder / "customers.xlsx", folder / "customers.verified.xlsx"
     problems = folder / "customers.problems.xlsx"
     try:
@@ -69,6 +71,8 @@ def demo(ctx: click.Context, folder: Path | None) -> None:
             restart=True,  # the demo starts afresh each time it is run
             problems=problems,
             progress="auto",
+            # ctx.invoke reads no environment: the demo passes on the line format it was given
+            log_format=os.environ.get("BATCHVERIFY_LOG_FORMAT", "text").strip().lower() or "text",
         )
     except SystemExit as end:
         code = end.code if isinstance(end.code, int) else 1
@@ -78,4 +82,4 @@ def demo(ctx: click.Context, folder: Path | None) -> None:
         raise SystemExit(code)
     # Exit 1 is the sample's design: it holds numbers that stay busy, hit the daily limit or fail,
     # to show every status (a real list would have them filled in on the next night).
-    click.echo(NEXT_STEPS.format(result=result, problems=problems, nightly=folder / "nightly.csv"))
+    emit(NEXT_STEPS.format(result=result, problems=problems, nightly=folder / "nightly.csv"))

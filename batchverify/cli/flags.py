@@ -37,8 +37,10 @@ def _stack(*decorators: Callable[[F], F]) -> Callable[[F], F]:
     return apply
 
 
-def where_options(rate_help: str) -> Callable[[F], F]:
-    """Where requests go and how fast: shared by ``run`` and ``serve``."""
+def where_options(rate_help: str, *, simulator_env: bool = False) -> Callable[[F], F]:
+    """Where requests go and how fast: shared by ``run`` and ``serve``. ``simulator_env``: the
+    simulator may be chosen by BATCHVERIFY_SIMULATOR (serve's environment file), never for ``run``,
+    where a variable left in a shell would answer a real list with simulated statuses."""
     return _stack(
         click.option(
             "--endpoint",
@@ -48,8 +50,8 @@ def where_options(rate_help: str) -> Callable[[F], F]:
         click.option(
             "--simulator",
             is_flag=True,
-            envvar="BATCHVERIFY_SIMULATOR",
-            show_envvar=True,
+            envvar="BATCHVERIFY_SIMULATOR" if simulator_env else None,
+            show_envvar=simulator_env,
             help="Send to the built-in simulator (demo keys, nothing billed).",
         ),
         click.option(
@@ -57,8 +59,8 @@ def where_options(rate_help: str) -> Callable[[F], F]:
             type=int,
             default=0,
             show_default=True,
-            envvar="BATCHVERIFY_SIMULATOR_NIGHT",
-            show_envvar=True,
+            envvar="BATCHVERIFY_SIMULATOR_NIGHT" if simulator_env else None,
+            show_envvar=simulator_env,
             help="With --simulator: rehearse night N of the nightly job (about 5 % of normal numbers "
             "change each night).",
         ),

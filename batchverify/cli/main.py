@@ -104,6 +104,12 @@ def _setup_logging() -> None:
     # Before the command's options are read: an early error is already in the chosen format (a value
     # that is no format is left to the option's own check, which names it).
     chosen = os.environ.get("BATCHVERIFY_LOG_FORMAT", "").strip().lower()
+    args = sys.argv[1:]
+    for i, arg in enumerate(args):  # the flag too, so that an error in another flag is in its format
+        if arg == "--log-format" and i + 1 < len(args):
+            chosen = args[i + 1].lower()
+        elif arg.startswith("--log-format="):
+            chosen = arg.split("=", 1)[1].lower()
     use_format(chosen if chosen in FORMATS else None)
     log.addHandler(log_handler())
     log.setLevel(logging.INFO)

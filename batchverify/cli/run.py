@@ -170,7 +170,8 @@ def run(
         input=input_path,
         output=output,
         dry_run=dry_run,
-        progress=resolve_mode(progress),
+        # A bar is no JSON line: under --log-format json progress is logged, or off as asked.
+        progress=resolve_mode("log" if log_format == "json" and progress in ("auto", "bar") else progress),
         summary_json=summary_json,
         confirm=None if (yes or not interactive) else _confirm,
     )

@@ -41,7 +41,7 @@ log = logging.getLogger("batchverify")
     show_envvar=True,
     help="Uploads, checkpoints, results and job records [default: ~/.local/share/batchverify/serve].",
 )
-@flags.where_options("Requests per second for all jobs together (0.1 to 1000).")
+@flags.where_options("Requests per second for all jobs together (0.1 to 1000).", simulator_env=True)
 @flags.answers_options()
 @click.option(
     "--max-upload-mb",

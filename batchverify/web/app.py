@@ -63,7 +63,7 @@ async def _security_headers(request: web.Request, handler: Handler) -> web.Strea
             else:
                 doc = {"error": exc.text.split(": ", 1)[-1] if exc.text else exc.reason}
             headers = {**_SECURITY_HEADERS}
-            for name in ("Allow", "Retry-After"):
+            for name in ("Allow", "Retry-After", "WWW-Authenticate"):
                 if name in exc.headers:
                     headers[name] = exc.headers[name]
             return problem(exc.status, doc, headers)
@@ -200,8 +200,7 @@ async def _ready(request: web.Request) -> web.Response:
     (the host's file, or Redis: without it jobs go on at their share of the cap, so not ready)."""
     manager = request.app[MANAGER]
     writable = await asyncio.to_thread(_writable, manager.root)
-    mine = manager.settings.target.endpoint_identity  # the gates of this server's jobs
-    stores_up = not any(getattr(gate.store, "down", False) for where, gate in shared_gates() if where == mine)
+    stores_up = await _stores_answer(manager.settings.target.endpoint_identity)
     checks = {
         "serving": not manager.closing,
         "data_dir_writable": writable,
@@ -210,6 +209,24 @@ async def _ready(request: web.Request) -> web.Response:
     ready = all(checks.values())
     doc = {"status": "ready" if ready else "not ready", "checks": checks}
     return web.json_response(doc, status=200 if ready else 503)
+
+
+async def _stores_answer(mine: str) -> bool:
+    """Whether the shared rate stores of this server's jobs answer now: Redis is asked (1.5 s at
+    most); a host file that failed has the process keep the rate alone until it restarts."""
+    answers = True
+    for where, gate in shared_gates():
+        if where != mine:
+            continue
+        probe = getattr(gate.store, "probe", None)
+        if probe is not None:
+            try:
+                answers &= bool(await asyncio.wait_for(probe(), 1.5))
+            except TimeoutError:
+                answers = False
+        else:
+            answers &= not getattr(gate.store, "down", False)
+    return answers
 
 
 def _writable(folder: Path) -> bool:

@@ -98,7 +98,9 @@ class Auth:
                         raise _busy(wait)
                     self.brake.failed(client_of(request), "a wrong token on the API")
                 message = "the server's token is needed (Authorization: Bearer)"
-                raise _json_error(web.HTTPUnauthorized, message)
+                refused = _json_error(web.HTTPUnauthorized, message)
+                refused.headers["WWW-Authenticate"] = 'Bearer realm="batchverify"'
+                raise refused
             raise web.HTTPSeeOther("/login")
         if how == "cookie" and request.method not in _SAFE_METHODS and not has_origin(request):
             raise _json_error(web.HTTPForbidden, "a change with the session cookie needs an Origin header")

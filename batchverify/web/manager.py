@@ -10,7 +10,7 @@ import logging
 import os
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -191,41 +191,56 @@ class JobManager:
     def listing(self) -> list[WebJob]:
         return sorted(self.jobs.values(), key=lambda j: j.record.created_at, reverse=True)
 
-    def replayed_upload(self, key: str) -> WebJob | None:
-        """The job an upload with this Idempotency-Key made already (a client's retry gets it,
-        instead of a second job that would pay for the list again). ``JobConflict`` while that
-        upload is still being received or planned."""
+    async def create(self, request: web.Request, language: str, key: str = "") -> tuple[WebJob, bool]:
+        """Receive an upload and plan it; with an Idempotency-Key this client used before for the
+        same file, the job that upload made (True: a replay; the upload is received, compared by
+        its SHA-256 and dropped). Raises ``TooLarge``, ``UploadError``, ``ServerBusy``,
+        ``PlanError``, or ``JobConflict`` for a key in progress or used for another file."""
         if not key:
-            return None
-        if key in self._keys_in_progress:
+            return await self._counted(request, self._create(request, language)), False
+        scoped = f"{client_of(request)} {key}"  # one client's keys never meet another's
+        if scoped in self._keys_in_progress:
             raise JobConflict("an upload with this Idempotency-Key is in progress", code="key_in_progress")
-        return next((j for j in self.jobs.values() if j.record.upload_key == key), None)
+        self._keys_in_progress.add(scoped)
+        try:
+            earlier = next((j for j in self.jobs.values() if j.record.upload_key == scoped), None)
+            if earlier is not None:
+                await self._counted(request, self._same_upload(request, earlier))
+                return earlier, True
+            job = await self._counted(request, self._create(request, language))
+            job.save(upload_key=scoped)
+            return job, False
+        finally:
+            self._keys_in_progress.discard(scoped)
 
-    async def create(self, request: web.Request, language: str, key: str = "") -> WebJob:
-        """Receive an upload and plan it. Raises ``TooLarge``, ``UploadError``, ``ServerBusy`` or
-        ``PlanError``."""
-        if key:
-            self._keys_in_progress.add(key)
-            try:
-                job = await self._create_counted(request, language)
-            finally:
-                self._keys_in_progress.discard(key)
-            job.save(upload_key=key)
-            return job
-        return await self._create_counted(request, language)
+    async def _same_upload(self, request: web.Request, earlier: WebJob) -> WebJob:
+        folder = self.root / f".replay-{new_id()}"
+        await asyncio.to_thread(folder.mkdir, mode=0o700)
+        try:
+            upload = await receive_upload(request, folder, self.settings.max_upload)
+        finally:
+            await asyncio.to_thread(_remove, folder)
+        if upload.sha256 != earlier.record.sha256:
+            raise JobConflict(
+                "this Idempotency-Key was used for another file: use a new key for a new upload",
+                code="key_reused",
+            )
+        return earlier
 
-    async def _create_counted(self, request: web.Request, language: str) -> WebJob:
+    async def _counted(self, request: web.Request, work: Coroutine[Any, Any, WebJob]) -> WebJob:
+        """``work`` (receiving an upload) within the caps on uploads at once."""
         client = client_of(request)
         if (
             sum(self._uploading.values()) >= MAX_UPLOADS
             or self._uploading.get(client, 0) >= MAX_UPLOADS_PER_CLIENT
         ):
+            work.close()
             raise ServerBusy(
                 "the server is receiving other uploads; try again in {retry} s", retry=RETRY_AFTER
             )
         self._uploading[client] = self._uploading.get(client, 0) + 1
         try:
-            return await self._create(request, language)
+            return await work
         finally:
             left = self._uploading.pop(client, 1) - 1
             if left:

@@ -21,8 +21,13 @@ _DESCRIBED: dict[Callable[..., Any], Doc] = {}
 
 ERROR: Doc = {
     "type": "object",
-    "required": ["error"],
+    "description": "RFC 9457 problem details, with the fields the API has always had.",
+    "required": ["type", "title", "status", "detail", "error"],
     "properties": {
+        "type": {"type": "string"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
         "error": {"type": "string", "description": "One line, in English."},
         "code": {"type": "string", "description": "Stable: scripts may rely on it."},
         "message": {"type": "string", "description": "The same in the browser's language."},
@@ -49,6 +54,7 @@ _SCHEMAS = {"Error": ERROR, "Job": JOB}
 JOB_REF: Doc = {"$ref": "#/components/schemas/Job"}
 _ERROR_REF: Doc = {"$ref": "#/components/schemas/Error"}
 _JSON = "application/json"
+_PROBLEM = "application/problem+json"
 
 
 def _content(schema: Doc, kind: str = _JSON) -> Doc:
@@ -74,7 +80,7 @@ def describe(
             if isinstance(said, str):
                 text, content = (
                     said,
-                    (_content({"$ref": "#/components/schemas/Error"}) if status >= 400 else None),
+                    (_content(_ERROR_REF, _PROBLEM) if status >= 400 else None),
                 )
             else:
                 text, schema, *kind = said
@@ -82,22 +88,19 @@ def describe(
             answers[str(status)] = {"description": text, **({"content": content} if content else {})}
         if token:
             answers.setdefault(
-                "401", {"description": "The token is missing or wrong.", "content": _content(_ERROR_REF)}
+                "401",
+                {"description": "The token is missing or wrong.", "content": _content(_ERROR_REF, _PROBLEM)},
             )
         operation: Doc = {"summary": summary, "responses": answers}
         if body is not None:
             operation["requestBody"] = {"required": True, "content": body}
-        if query:
-            operation["parameters"] = [
-                {
-                    "name": name,
-                    "in": "query",
-                    "required": False,
-                    "schema": {"type": "string"},
-                    "description": text,
-                }
-                for name, text in query.items()
-            ]
+        parameters = [
+            {"name": name, "in": where, "schema": {"type": "string"}, "description": text}
+            for where, given in (("query", query or {}), ("header", headers or {}))
+            for name, text in given.items()
+        ]
+        if parameters:
+            operation["parameters"] = parameters
         if not token:
             operation["security"] = []
         _DESCRIBED[handler] = operation

@@ -85,7 +85,9 @@ def _job(request: web.Request) -> WebJob:
     headers={"Idempotency-Key": "The same key again (a retry) answers the job it made, and makes none"},
     responses={
         201: ("Planned: the job, with Location", JOB_REF),
-        400: "The file or its options cannot be read",
+        400: "The file, its options or the Idempotency-Key cannot be read",
+        409: "An upload with this Idempotency-Key is in progress",
+        422: "This Idempotency-Key was used for another file",
         413: "Larger than --max-upload-mb",
         429: "Too many uploads at once (Retry-After)",
         507: "The server cannot store it",
@@ -99,14 +101,9 @@ async def create_job(request: web.Request) -> web.Response:
     if language not in ("zh-CN", "en"):
         language = manager.settings.language
     try:
-        key = _idempotency_key(request)
-        replayed = manager.replayed_upload(key)
-        if replayed is not None:
-            where = {"Location": f"/api/jobs/{replayed.record.id}", "Idempotent-Replayed": "true"}
-            return web.json_response(manager.view(replayed), status=201, headers=where)
-        job = await manager.create(request, language, key)
+        job, replayed = await manager.create(request, language, _idempotency_key(request))
     except JobConflict as exc:
-        return _error(409, exc, language)
+        return _error(422 if exc.code == "key_reused" else 409, exc, language)
     except TooLarge:
         mb = manager.settings.max_upload / (1024 * 1024)
         too_large = TooLarge(
@@ -126,8 +123,10 @@ async def create_job(request: web.Request) -> web.Response:
             why=exc.strerror or type(exc).__name__,
         )
         return _error(507, full, language)
-    body = manager.view(job)
-    return web.json_response(body, status=201, headers={"Location": f"/api/jobs/{job.record.id}"})
+    where = {"Location": f"/api/jobs/{job.record.id}"}
+    if replayed:
+        where["Idempotent-Replayed"] = "true"
+    return web.json_response(manager.view(job), status=201, headers=where)
 
 
 @describe(

@@ -65,9 +65,9 @@ def serve(opts: ServeOptions) -> int:
     if not os.access(opts.data_dir, os.W_OK):
         raise UsageError(f"the data dir {opts.data_dir} is not writable")
     given = os.environ.get("BATCHVERIFY_TOKEN", "").strip()
-    if given and len(given) < MIN_TOKEN:
+    if given and (len(given) < MIN_TOKEN or len(set(given)) < 10 or "change" in given.lower()):
         raise UsageError(
-            f"BATCHVERIFY_TOKEN is too short: use at least {MIN_TOKEN} characters "
+            f"BATCHVERIFY_TOKEN is too short or too plain: use at least {MIN_TOKEN} random characters "
             "(python3 -c 'import secrets; print(secrets.token_urlsafe(32))' makes one)"
         )
     token = given or secrets.token_urlsafe(32)

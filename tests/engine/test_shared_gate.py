@@ -309,8 +309,9 @@ def _free_port() -> int:
 class RedisServer:
     """A throwaway redis-server on a free port (no persistence)."""
 
-    def __init__(self, binary: str, workdir: Path) -> None:
-        self.port = _free_port()
+    def __init__(self, binary: str, workdir: Path, port: int | None = None) -> None:
+        self.binary, self.workdir = binary, workdir
+        self.port = port or _free_port()
         self.url = f"redis://127.0.0.1:{self.port}/0"
         self.proc = subprocess.Popen(
             [
@@ -499,3 +500,23 @@ def test_a_send_that_left_late_is_moved_in_the_redis_window(redis_server: RedisS
 
     wait, _ = asyncio.run(steps())
     assert 0.75 < wait <= 0.95  # 0.5 s after the moved send (0.4 s later), less the time since
+
+
+def test_a_probe_asks_redis_now_and_sharing_resumes_when_it_answers(redis_server: RedisServer) -> None:
+    """What serve's /readyz does: a store that stopped is not ready; back, it is, at once."""
+    window = _redis_window(redis_server.url)
+
+    async def probe() -> bool:
+        try:
+            return await window.probe()
+        finally:
+            await window.aclose()
+
+    assert asyncio.run(probe()) and not window.down
+    redis_server.stop()
+    assert not asyncio.run(probe()) and window.down
+    again = RedisServer(redis_server.binary, redis_server.workdir, port=redis_server.port)
+    try:
+        assert asyncio.run(probe()) and not window.down
+    finally:
+        again.stop()

@@ -81,9 +81,13 @@ def test_the_dockerfile_passes_hadolint_and_compose_shares_redis() -> None:
     done = subprocess.run([tool, str(dockerfile)], capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stdout + done.stderr
     text = dockerfile.read_text()
-    assert "USER 10001" in text and "HEALTHCHECK" in text and 'VOLUME ["/data"]' in text and "/readyz" in text
+    assert (
+        "USER 10001" in text and "HEALTHCHECK" in text and 'VOLUME ["/data"]' in text and "/healthz" in text
+    )
     compose = (DEPLOY / "docker" / "compose.yaml").read_text()
     assert "BATCHVERIFY_RATE_STORE: redis://redis:6379/0" in compose and "batchverify-data:/data" in compose
+    settings = (DEPLOY / "docker" / "container.env.example").read_text().splitlines()
+    assert not [line for line in settings if line.startswith("BATCHVERIFY_HOST=")]  # 0.0.0.0 inside, always
 
 
 def _self_signed(folder: Path) -> tuple[Path, Path]:

@@ -48,6 +48,7 @@ async def test_every_api_call_needs_the_token(make_client: Any) -> None:
             assert response.status == 401, (method, path, headers)
             doc = await response.json()  # a problem document (RFC 9457) that keeps "error"
             assert response.content_type == "application/problem+json"
+            assert response.headers["WWW-Authenticate"].startswith("Bearer")
             assert set(doc) == {"type", "title", "status", "detail", "error"} and doc["status"] == 401
             client.server.app[AUTH_KEY].brake.succeeded("127.0.0.1")  # guesses are braked (tested below)
     page = await client.get("/", allow_redirects=False)

@@ -44,7 +44,10 @@ async def test_the_document_is_valid_and_describes_every_route(make_client: Any)
         "required": True,
         "schema": {"type": "string"},
     }
-    assert {"201", "400", "413", "429", "401"} <= set(doc["paths"]["/api/jobs"]["post"]["responses"])
+    upload = doc["paths"]["/api/jobs"]["post"]
+    assert {"201", "400", "409", "413", "429", "401"} <= set(upload["responses"])
+    assert {"name": "Idempotency-Key", "in": "header"}.items() <= upload["parameters"][-1].items()
+    assert "application/problem+json" in upload["responses"]["400"]["content"]
 
 
 async def test_start_answers_202_with_the_jobs_location(make_client: Any, tmp_path: Path) -> None:
@@ -66,6 +69,9 @@ async def test_a_retried_upload_or_start_with_its_idempotency_key_pays_nothing_t
     job = (await first.json())["id"]
     assert (await again.json())["id"] == job
     assert len((await (await client.get("/api/jobs", headers=AUTH)).json())["jobs"]) == 1
+    another_file = await upload(client, numbers_csv(tmp_path / "m.csv", 5), headers=key)
+    assert another_file.status == 422 and (await another_file.json())["code"] == "key_reused"
+    assert not list((tmp_path / "data" / "jobs").glob(".replay-*"))  # the compared copy is gone
     other = await upload(client, listed, headers={**AUTH, "Idempotency-Key": "3f0c1e9a-upload-2"})
     assert other.status == 201 and (await other.json())["id"] != job  # another key: another job
     start = {**AUTH, "Idempotency-Key": "start-1"}

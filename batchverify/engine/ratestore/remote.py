@@ -296,8 +296,20 @@ class RedisWindow:
 
     @property
     def down(self) -> bool:
-        """The store does not answer now (the process keeps to its share meanwhile)."""
+        """The store did not answer when last asked (the process keeps to its share meanwhile)."""
         return self._down
+
+    async def probe(self) -> bool:
+        """Ask the store now (a readiness check): True when it answers; sharing resumes at once."""
+        try:
+            await self._run(1, 1.0, 0.0, False)
+        except (RedisError, OSError, TimeoutError) as exc:
+            self._fail(exc)
+            return False
+        if self._down:
+            self._down = False
+            log.warning("the rate store %s answers again: the account's window is shared again", self.url)
+        return True
 
     async def aclose(self) -> None:
         entry = self._clients.pop(asyncio.get_running_loop(), None)
