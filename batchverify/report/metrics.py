@@ -45,8 +45,7 @@ _RUN_FIGURES = (
         "batchverify_job_billable_answers",
         "Billable answers of the job so far (all its runs).",
     ),
-)
-_MONEY = (
+    # Money, with --price only (the summary has None without it, and None is left out).
     ("cost", "batchverify_run_cost", "What this run's billable answers cost at --price."),
     ("job_cost", "batchverify_job_cost", "What the job's billable answers cost so far at --price."),
 )
@@ -81,10 +80,7 @@ def metrics_text(
         stop_reason=str(doc.get("stop_reason") or ""),
         version=str(doc.get("version", "")),
     ).set(1)
-    for field, name, text in _RUN_FIGURES:
-        if isinstance(doc.get(field), int | float):
-            gauge(name, text, float(doc[field]))
-    for field, name, text in _MONEY:
+    for field, name, text in _RUN_FIGURES:  # money only with --price: None is left out
         if isinstance(doc.get(field), int | float):
             gauge(name, text, float(doc[field]))
     by_status = doc.get("by_status")

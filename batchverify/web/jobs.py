@@ -25,12 +25,12 @@ from batchverify.engine.options import Options
 from batchverify.engine.plan import Plan, RunRequest, build_plan
 from batchverify.engine.summary import Summary
 from batchverify.errors import PLAIN_NAMES, BatchVerifyError
-from batchverify.web.messages import JobConflict
+from batchverify.web.messages import JobConflict, PlanError
 from batchverify.web.planview import plan_view
 from batchverify.web.records import JobFiles, JobRecord
 from batchverify.web.tally import Tally, count_stored
 
-__all__ = ["JobConflict", "WebJob"]
+__all__ = ["JobConflict", "WebJob", "choice_of"]
 
 log = logging.getLogger("batchverify")
 
@@ -323,3 +323,24 @@ def reuse_offer(made: Plan) -> dict[str, Any] | None:
     if not found:
         return None
     return {"max_age": REUSE_OFFER, "numbers": len(found), "saved_calls": len(found)}
+
+
+def choice_of(fields: dict[str, str]) -> Choice:
+    """The planning fields of a form: empty means "detect" (or, for max_age, "reuse nothing")."""
+    header: int | None = None
+    text = fields.get("header_row", "").strip()
+    if text:
+        if not (text.isascii() and text.isdigit()) or int(text) > 1_048_576:
+            raise PlanError(
+                "{o[header_row]} {value!r} must be a row number (0: the list has no header)",
+                code="bad_header_row",
+                option="header_row",
+                value=text,
+            )
+        header = int(text)
+    return {
+        "column": fields.get("column", "").strip() or None,
+        "sheet": fields.get("sheet", "").strip() or None,
+        "header_row": header,
+        "max_age": fields.get("max_age", "").strip() or None,
+    }

@@ -27,7 +27,7 @@ from batchverify.tencent.client import make_session
 from batchverify.web.clients import client_of
 from batchverify.web.jobevents import event as _event
 from batchverify.web.jobevents import run_ended
-from batchverify.web.jobs import ACTIVE, Choice, WebJob
+from batchverify.web.jobs import ACTIVE, Choice, WebJob, choice_of
 from batchverify.web.messages import JobConflict, PlanError, ServerBusy
 from batchverify.web.records import ID_RE, JobRecord, clean_name, load_records, new_id
 from batchverify.web.upload import receive_upload
@@ -262,7 +262,7 @@ class JobManager:
                 sha256=upload.sha256,
             )
             job = WebJob(self.root, record, self.settings.options)
-            await self._plan(job, _options(upload.fields))
+            await self._plan(job, choice_of(upload.fields))
         except BaseException:
             await asyncio.to_thread(_remove, folder)
             raise
@@ -273,7 +273,7 @@ class JobManager:
         return job
 
     async def replan(self, job: WebJob, fields: dict[str, str]) -> None:
-        options = _options(fields)
+        options = choice_of(fields)
         async with job.plan_lock:  # one change at a time; Start waits for none (it says 409)
             if job.record.state != "planned":
                 raise JobConflict(
@@ -392,24 +392,3 @@ class JobManager:
 
 def _remove(folder: Path) -> None:
     shutil.rmtree(folder, ignore_errors=True)
-
-
-def _options(fields: dict[str, str]) -> Choice:
-    """The planning fields of a form: empty means "detect" (or, for max_age, "reuse nothing")."""
-    header: int | None = None
-    text = fields.get("header_row", "").strip()
-    if text:
-        if not (text.isascii() and text.isdigit()) or int(text) > 1_048_576:
-            raise PlanError(
-                "{o[header_row]} {value!r} must be a row number (0: the list has no header)",
-                code="bad_header_row",
-                option="header_row",
-                value=text,
-            )
-        header = int(text)
-    return {
-        "column": fields.get("column", "").strip() or None,
-        "sheet": fields.get("sheet", "").strip() or None,
-        "header_row": header,
-        "max_age": fields.get("max_age", "").strip() or None,
-    }
