@@ -30,7 +30,15 @@ from batchverify.engine.storeschema import (
     SCHEMA_VERSION,
     answer_values,
 )
-from batchverify.engine.storetypes import GIVE_UP_AFTER, Attempt, JobInfo, Store, StoredAnswer, row_result
+from batchverify.engine.storetypes import (
+    GIVE_UP_AFTER,
+    Attempt,
+    JobInfo,
+    Store,
+    StoredAnswer,
+    check_endpoint,
+    row_result,
+)
 from batchverify.errors import CheckpointError
 from batchverify.models import RowResult
 
@@ -401,17 +409,3 @@ class Checkpoint:
                 with contextlib.suppress(sqlite3.Error):
                     raw.execute("ROLLBACK")
             raise
-
-
-def check_endpoint(path: Path, bound: str, identity: str) -> None:
-    """Refuse to mix answers of two endpoints in one store."""
-    if bound != identity:
-        raise CheckpointError(
-            "{name} holds answers from {bound}, not {identity}; "
-            "choose another {o[output]}, or delete that file to start from nothing",
-            code="other_endpoint",
-            option="output",
-            name=path.name,
-            bound=bound,
-            identity=identity,
-        )

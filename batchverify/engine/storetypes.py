@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Protocol
 
+from batchverify.errors import CheckpointError
 from batchverify.models import RowResult, Status
 
-__all__ = ["GIVE_UP_AFTER", "Attempt", "JobInfo", "Store", "StoredAnswer", "row_result"]
+__all__ = ["GIVE_UP_AFTER", "Attempt", "JobInfo", "Store", "StoredAnswer", "check_endpoint", "row_result"]
 
 GIVE_UP_AFTER = 3  # runs of a job in which a number got no final answer before it stops holding it
 
@@ -105,3 +107,17 @@ def row_result(row: tuple[object, ...]) -> RowResult:
         checked_at=str(checked_at),
         error=str(error),
     )
+
+
+def check_endpoint(path: Path, bound: str, identity: str) -> None:
+    """Refuse to mix answers of two endpoints in one store."""
+    if bound != identity:
+        raise CheckpointError(
+            "{name} holds answers from {bound}, not {identity}; "
+            "choose another {o[output]}, or delete that file to start from nothing",
+            code="other_endpoint",
+            option="output",
+            name=path.name,
+            bound=bound,
+            identity=identity,
+        )
