@@ -90,6 +90,18 @@ def _range(name: str) -> str:
 )
 @click.option("--no-summary-sheet", is_flag=True, help="Leave the summary sheet out of a workbook output.")
 @click.option(
+    "--headers",
+    type=click.Choice(["words", "names"]),
+    default="words",
+    show_default=True,
+    help="words: the result columns' headers (and yes/no, where each answer came from) in --language; "
+    "names: the stable mobile_* names and codes in every language, for scripts.",
+)
+@click.option(
+    "--time-zone",
+    help="Time zone of the times a person reads in the output (Asia/Shanghai) [default: the machine's].",
+)
+@click.option(
     "--changes",
     type=click.Path(path_type=Path),
     help="Also write only the rows whose status changed since the previous job (.csv or .xlsx).",

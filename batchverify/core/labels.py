@@ -25,6 +25,7 @@ __all__ = [
     "StatusClass",
     "action_of",
     "api_language",
+    "billable_cell",
     "class_of",
     "column_aliases",
     "column_header",
@@ -33,6 +34,7 @@ __all__ = [
     "needs_action",
     "phone_header",
     "resolve_language",
+    "source_cell",
 ]
 
 LANGUAGES = ("zh-CN", "en")
@@ -119,15 +121,49 @@ _ACTIONS: dict[str, dict[StatusClass, str]] = {
 }
 
 
-# Result columns whose header follows the language (the others are a stable machine vocabulary).
+# The result columns' headers in each language (``headers="words"``); English keeps the stable
+# ``mobile_*`` names, which read as English. ``headers="names"`` gives those names in every language.
 _LOCAL_HEADERS: dict[str, dict[str, str]] = {
     "zh-CN": {
+        "mobile_normalized": "标准号码",
+        "mobile_status": "状态代码",
         "mobile_status_label": "号码状态",
         "mobile_action": "处理建议",
+        "mobile_previous_status": "上次状态代码",
         "mobile_previous_status_label": "上次状态",
+        "mobile_status_code": "接口状态码",
+        "mobile_result_code": "接口结果码",
+        "mobile_billable": "是否计费",
+        "mobile_description": "接口说明",
+        "mobile_request_id": "请求编号",
+        "mobile_checked_at": "核验时间",
+        "mobile_error": "出错原因",
+        "mobile_source": "结果来源",
     },
     "en": {},
 }
+# Cells that hold a code in ``headers="names"`` and words in ``headers="words"``.
+_YES_NO: dict[str, tuple[bool | str, bool | str]] = {"zh-CN": ("是", "否"), "en": (True, False)}
+_SOURCES: dict[str, dict[str, str]] = {
+    "zh-CN": {
+        "api": "本次查询",
+        "reused": "复用近期结果",
+        "kept": "保留上次结果",
+        "local": "未发送（本地判断）",
+    },
+    "en": {},
+}
+
+
+def billable_cell(billable: bool, language: str) -> bool | str:
+    """``mobile_billable`` as a person reads it: 是/否 in Chinese (TRUE/FALSE means nothing there)."""
+    yes, no = _YES_NO[language]
+    return yes if billable else no
+
+
+def source_cell(source: str, language: str) -> str:
+    """``mobile_source`` (api, reused, kept, local) in words."""
+    return _SOURCES[language].get(source, source)
 
 
 _PHONE_HEADER = {"zh-CN": "手机号码", "en": "mobile"}
@@ -138,9 +174,9 @@ def phone_header(language: str) -> str:
     return _PHONE_HEADER[language]
 
 
-def column_header(column: str, language: str) -> str:
-    """The header a result column gets in an output in ``language``."""
-    return _LOCAL_HEADERS[language].get(column, column)
+def column_header(column: str, language: str, style: str = "words") -> str:
+    """The header a result column gets in an output in ``language`` (``style`` ``names``: its name)."""
+    return _LOCAL_HEADERS[language].get(column, column) if style == "words" else column
 
 
 def column_aliases(column: str) -> tuple[str, ...]:

@@ -5,12 +5,13 @@ writes exactly what an uninterrupted one would."""
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
 from batchverify.core.freshness import Freshness
-from batchverify.core.labels import action_of, label_of
+from batchverify.core.labels import action_of, billable_cell, label_of, source_cell
 from batchverify.core.normalize import normalize_mobile
 from batchverify.engine.storetypes import GIVE_UP_AFTER, Store, StoredAnswer
 from batchverify.files.layout import CellValue
@@ -19,6 +20,7 @@ from batchverify.models import OUTPUT_COLUMNS, RowResult, Status
 __all__ = ["PREVIOUS_INDEX", "STATUS_INDEX", "Annotator", "WriteResult", "is_change"]
 
 STATUS_INDEX = OUTPUT_COLUMNS.index("mobile_status")
+_CODE_RE = re.compile(r"-?[0-9]{1,9}", re.ASCII)
 PREVIOUS_INDEX = OUTPUT_COLUMNS.index("mobile_previous_status")
 
 
@@ -64,13 +66,20 @@ class Annotator:
     """
 
     def __init__(
-        self, freshness: Freshness | None, store: Store | None, job_id: int | None, language: str = "en"
+        self,
+        freshness: Freshness | None,
+        store: Store | None,
+        job_id: int | None,
+        language: str = "en",
+        *,
+        words: bool = False,
     ) -> None:
         # Renewed now: this run's own answers are younger than the plan, but not from the future.
         self.freshness = freshness.renewed() if freshness is not None else None
         self.store = store
         self.job_id = job_id
         self.language = language
+        self.words = words  # billable and source in the language's words (an output a person reads)
         self.counts: Counter[str] = Counter()
         self.billable: set[int] = set()
         self.holding: set[int] = set()
@@ -191,6 +200,15 @@ class Annotator:
         previous: str,
     ) -> list[CellValue]:
         answered = result is not None and result.status is not Status.PENDING
+        billable: bool | str = result.billable if result is not None else False
+        shown_source = source if answered or source == "local" else ""
+        result_code: CellValue = result.result_code if result is not None else None
+        if self.words:
+            billable = billable_cell(bool(billable), self.language)
+            shown_source = source_cell(shown_source, self.language)
+            # "-2" as the number it is: as text, Excel flags it and a CSV guard would quote it
+            if isinstance(result_code, str) and _CODE_RE.fullmatch(result_code):
+                result_code = int(result_code)
         return [
             number,
             status.value,
@@ -199,13 +217,13 @@ class Annotator:
             previous,
             _label(previous, self.language),
             result.status_code if result is not None else None,
-            result.result_code if result is not None else None,
-            result.billable if result is not None else False,
+            result_code,
+            billable,
             result.description if result is not None else "",
             result.request_id if result is not None else "",
             result.checked_at if result is not None else "",
             error,
-            source if answered or source == "local" else "",
+            shown_source,
         ]
 
 

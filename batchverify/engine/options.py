@@ -12,6 +12,7 @@ import dataclasses
 import datetime
 import math
 import os
+import zoneinfo
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -63,8 +64,12 @@ class Options:
     job, see ``batchverify.simulator.numbers.NIGHT_CANCELLED``), ``credentials`` / ``profile``, ``rate``,
     ``concurrency``, ``timeout`` (seconds one call may take), ``rate_store``, ``encrypt`` and
     ``encryption_public_key``. What is read: ``column``, ``sheet``, ``header_row``, ``encoding``.
-    What is written: ``output_encoding``, ``language``, ``summary_sheet``, ``overwrite``,
-    ``problems``, ``changes``. Which answers count: ``max_age``, ``max_age_by_status`` (a window per final
+    What is written: ``output_encoding``, ``language``, ``headers`` (``words``: the result columns'
+    headers and codes in the language; ``names``: the stable ``mobile_*`` names), ``time_zone`` (an
+    IANA name for the times a person reads; default the machine's), ``title`` (what the summary sheet
+    calls the list), ``retry_advice`` (``command``, ``button`` or ``call``: how the summary sheet says
+    to fill in the rows still open), ``summary_sheet``, ``overwrite``, ``problems``, ``changes``.
+    Which answers count: ``max_age``, ``max_age_by_status`` (a window per final
     status, ``{"cancelled": "90d"}``, over ``max_age``), ``restart``, ``checkpoint``. Money:
     ``max_billable``, ``price``. The answer store every job shares: ``answers`` (a path; default in
     the user's data folder; ``"none"``: keep none, reuse none), ``answers_keep`` (how long an
@@ -88,6 +93,10 @@ class Options:
     encoding: str | None = None
     output_encoding: str | None = None
     language: str | None = None
+    headers: str = "words"
+    time_zone: str | None = None
+    title: str | None = None
+    retry_advice: str = "command"
     summary_sheet: bool = True
     overwrite: bool = False
     problems: Path | None = None
@@ -246,6 +255,24 @@ def _language(name: str, value: object) -> object:
         raise _bad(name, value, "zh-CN or en", "unknown_language") from None
 
 
+def _one_of(name: str, value: object, allowed: tuple[str, ...]) -> object:
+    if value not in allowed:
+        raise _bad(name, value, " or ".join(allowed))
+    return value
+
+
+def _zone(name: str, value: object) -> object:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise _bad(name, value, "a time zone name", "wrong_type")
+    try:
+        zoneinfo.ZoneInfo(value)
+    except (ValueError, KeyError, OSError):  # not found, a folder ("Asia"), a path, a name too long
+        raise _bad(name, value, "a time zone name such as Asia/Shanghai", "unknown_time_zone") from None
+    return value
+
+
 def _max_age(name: str, value: object) -> object:
     if value is None and name == "max_age":
         return None
@@ -349,6 +376,10 @@ _CHECKS: dict[str, Any] = {
     "encoding": _codec,
     "output_encoding": _codec,
     "language": _language,
+    "headers": lambda name, value: _one_of(name, value, ("words", "names")),
+    "time_zone": _zone,
+    "title": _text,
+    "retry_advice": lambda name, value: _one_of(name, value, ("command", "button", "call")),
     "summary_sheet": _flag,
     "overwrite": _flag,
     "problems": _path,

@@ -19,12 +19,13 @@ import subprocess
 import sys
 import threading
 import zoneinfo
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from batchverify._version import __version__
 from batchverify.core.freshness import Freshness
-from batchverify.core.labels import needs_action
+from batchverify.core.labels import StatusClass, class_of
 from batchverify.engine.annotate import STATUS_INDEX, Annotator, WriteResult, is_change
 from batchverify.engine.keepedits import place_all, refuse_kept
 from batchverify.engine.paths import (
@@ -41,7 +42,7 @@ from batchverify.engine.store import Checkpoint, Store
 from batchverify.errors import OutputError
 from batchverify.files.exceltable import ExcelTable
 from batchverify.files.formats import output_kind
-from batchverify.files.layout import CellValue, remove_stale_temps
+from batchverify.files.layout import CellValue, Keep, remove_stale_temps
 from batchverify.files.readers import Table, open_table
 from batchverify.files.tables import TableFormat
 from batchverify.files.writers import write_table
@@ -76,6 +77,10 @@ class WriteSpec:
     summary_sheet: bool
     problems: Path | None
     endpoint: str
+    headers: str = "words"
+    time_zone: str | None = None
+    title: str | None = None
+    retry_advice: str = "command"
     changes: Path | None = None
     # Rows the output in place showed with a final answer (None: unknown, or no output there), and
     # whether it may be replaced by one that shows fewer (--restart).
@@ -105,6 +110,10 @@ def spec_of(plan: Plan, job_id: int) -> WriteSpec:
         freshness=plan.freshness,
         language=request.language,
         summary_sheet=request.summary_sheet,
+        headers=request.headers,
+        time_zone=request.time_zone,
+        title=request.title,
+        retry_advice=request.retry_advice,
         problems=request.problems,
         endpoint=plan.endpoint_identity,
         changes=request.changes,
@@ -257,16 +266,19 @@ def _reopen(spec: WriteSpec) -> Table:
 
 def write_files(spec: WriteSpec, table: Table, store: Store) -> WriteResult:
     """The output, then the problems-only and changes-only files."""
-    names, aliases = headers(spec.language)
-    annotate = Annotator(spec.freshness, store, spec.job_id, spec.language)
+    names, aliases = headers(spec.language, spec.headers)
+    words = spec.headers == "words"
+    annotate = Annotator(spec.freshness, store, spec.job_id, spec.language, words=words)
+    zone = zoneinfo.ZoneInfo(spec.time_zone) if spec.time_zone else _local_zone()
     facts = SummaryFacts(
-        input_name=spec.input.name,
+        input_name=spec.title or spec.input.name,
+        retry_advice=spec.retry_advice,
         sheet=spec.sheet,
         endpoint=spec.endpoint,
         version=__version__,
         made_at=datetime.datetime.now(datetime.UTC),
     )
-    look = OutputLook(spec.language, spec.summary_sheet, facts, _local_zone())
+    look = OutputLook(spec.language, spec.summary_sheet, facts, zone, spec.headers)
     _check_input(spec)
     staged = spec.output.with_name(f".{spec.output.stem}.{secrets.token_hex(4)}.new{spec.output.suffix}")
     moves: list[tuple[Path, Path, str | None]] = []
@@ -292,7 +304,8 @@ def write_files(spec: WriteSpec, table: Table, store: Store) -> WriteResult:
         # is still what the plan read; the side files go first, the output last.
         known = side_files_of(spec.store) if spec.store is not None else {}
         moves.clear()
-        for path, keep in [(spec.problems, _needs_action), (spec.changes, is_change)]:
+        problems: Keep = [_in_class(c) for c in ACTION_ORDER]  # grouped by what to do with them
+        for path, keep in [(spec.problems, problems), (spec.changes, is_change)]:
             if path is None:
                 continue
             side = path.with_name(f".{path.stem}.{secrets.token_hex(4)}.new{path.suffix}")
@@ -303,9 +316,9 @@ def write_files(spec: WriteSpec, table: Table, store: Store) -> WriteResult:
                 phone_col=spec.phone_col,
                 columns=names,
                 aliases=aliases,
-                annotate=Annotator(spec.freshness, store, spec.job_id, spec.language),
+                annotate=Annotator(spec.freshness, store, spec.job_id, spec.language, words=words),
                 output_encoding=spec.output_encoding if output_kind(path) == "csv" else None,
-                look=OutputLook(spec.language, False, None, _local_zone()).presentation,
+                look=OutputLook(spec.language, False, None, zone, spec.headers).presentation,
                 keep=keep,
             )
         _check_input(spec)  # not changed while it was read for any of them
@@ -334,8 +347,15 @@ def _shows_less(spec: WriteSpec, result: WriteResult) -> bool:
     return result.answered < spec.previous_answered
 
 
-def _needs_action(values: list[CellValue]) -> bool:
-    return needs_action(Status(str(values[STATUS_INDEX])))
+# The problems file's groups, in this order: numbers to remove, to fix, to check by hand, to retry.
+ACTION_ORDER = (StatusClass.NOT_LIVE, StatusClass.INVALID, StatusClass.UNKNOWN, StatusClass.NOT_FINAL)
+
+
+def _in_class(kind: StatusClass) -> Callable[[list[CellValue]], bool]:
+    def keep(values: list[CellValue]) -> bool:
+        return class_of(Status(str(values[STATUS_INDEX]))) is kind
+
+    return keep
 
 
 def _local_zone() -> datetime.tzinfo:

@@ -63,6 +63,10 @@ class RunRequest:
     header_row: int | None = None  # --header-row: the header's line (0: none); None: detected
     language: str = "en"  # labels, actions, the summary sheet and the API's descriptions
     summary_sheet: bool = True  # a workbook output gets a summary sheet
+    headers: str = "words"  # words: headers and codes in the language; names: the mobile_* names
+    time_zone: str | None = None  # the times a person reads (None: the machine's zone)
+    title: str | None = None  # what the summary sheet calls the list (None: the input's file name)
+    retry_advice: str = "command"  # how the summary sheet says to fill in what is still open
     problems: Path | None = None  # also write only the rows that need action here
     changes: Path | None = None  # also write only the rows whose status changed since the last job
     max_billable: int | None = None  # --max-billable: this run stops dispatching before more

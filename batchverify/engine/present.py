@@ -17,7 +17,7 @@ from batchverify.core.labels import (
     label_of,
 )
 from batchverify.files.xlsx.model import ColumnKind, ExtraSheet, Presentation, ResultColumn, StatusColours
-from batchverify.models import OUTPUT_COLUMNS, Status
+from batchverify.models import OUTPUT_COLUMNS, SIMULATOR_IDENTITY, Status
 
 __all__ = ["OutputLook", "SummaryFacts", "headers", "summary_sheet"]
 
@@ -53,10 +53,14 @@ _COLOURED = ("mobile_status", "mobile_status_label", "mobile_action")
 _CENTERED = frozenset({"mobile_status_code", "mobile_result_code", "mobile_billable", "mobile_source"})
 
 
-def headers(language: str) -> tuple[list[str], list[tuple[str, ...]]]:
-    """The result columns' headers in ``language``, and the names each may carry in an earlier
-    output (so a list fed back in has its result columns replaced, whatever its language)."""
-    return [column_header(c, language) for c in OUTPUT_COLUMNS], [column_aliases(c) for c in OUTPUT_COLUMNS]
+def headers(language: str, style: str = "words") -> tuple[list[str], list[tuple[str, ...]]]:
+    """The result columns' headers in ``language`` (``style`` ``names``: the ``mobile_*`` names), and
+    the names each may carry in an earlier output (so a list fed back in has its result columns
+    replaced, whatever its language)."""
+    return (
+        [column_header(c, language, style) for c in OUTPUT_COLUMNS],
+        [column_aliases(c) for c in OUTPUT_COLUMNS],
+    )
 
 
 @dataclass(frozen=True)
@@ -68,6 +72,7 @@ class SummaryFacts:
     endpoint: str
     version: str
     made_at: datetime.datetime  # aware
+    retry_advice: str = "command"  # command, button or call: how to fill in the rows still open
 
 
 @dataclass(frozen=True)
@@ -78,6 +83,7 @@ class OutputLook:
     summary_sheet: bool
     facts: SummaryFacts | None = None
     tz: datetime.tzinfo = datetime.UTC
+    style: str = "words"
 
     def presentation(
         self,
@@ -87,7 +93,7 @@ class OutputLook:
     ) -> Presentation:
         """The xlsx look: ``positions`` are where OUTPUT_COLUMNS went (0-based); ``counts`` and
         ``billable`` are read after the rows are written, for the summary sheet."""
-        names, _ = headers(self.language)
+        names, _ = headers(self.language, self.style)
         columns = []
         words = {
             "mobile_status_label": max(_text_width(label_of(s, self.language)) for s in Status),
@@ -132,7 +138,8 @@ _WORDS = {
         "file": "文件",
         "worksheet": "工作表",
         "when": "写出时间",
-        "endpoint": "接口",
+        "zone": "表中时间均为",
+        "endpoint": "查询接口",
         "version": "batchverify 版本",
         "rows": "数据行数",
         "billable": "计费的查询结果（去重号码）",
@@ -140,10 +147,12 @@ _WORDS = {
         "label": "状态",
         "count": "行数",
         "action": "处理建议",
-        "note": (
-            "颜色：绿色可联系，红色建议剔除，灰色号码有误，紫色需人工核实，"
-            "黄色待重试（再次运行同一命令即可补全）。"
-        ),
+        "note": "颜色：绿色可联系，红色建议剔除，灰色号码有误，紫色需人工核实，黄色待重试。",
+        "command": "待重试的行：稍后再次运行同一命令即可补全，已有结果不会重复计费。",
+        "button": "待重试的行：稍后在上传页面打开这个任务，点“继续”即可补全，已有结果不会重复计费。",
+        "call": "待重试的行：稍后用同样的参数再次调用即可补全，已有结果不会重复计费。",
+        "simulator": "内置模拟器（演示数据，不计费）",
+        "tencent": "腾讯云 FaceID 手机号状态查询（计费）",
     },
     "en": {
         "sheet": "batchverify summary",
@@ -151,7 +160,8 @@ _WORDS = {
         "file": "File",
         "worksheet": "Sheet",
         "when": "Written at",
-        "endpoint": "Endpoint",
+        "zone": "Times in this workbook are",
+        "endpoint": "Checked with",
         "version": "batchverify version",
         "rows": "Data rows",
         "billable": "Billable answers (distinct numbers)",
@@ -159,10 +169,16 @@ _WORDS = {
         "label": "Status",
         "count": "Rows",
         "action": "Action",
-        "note": (
-            "Colours: green keep, red remove, grey fix the number, purple check by hand, "
-            "yellow retry later (run the same command again to fill them in)."
-        ),
+        "note": "Colours: green keep, red remove, grey fix the number, purple check by hand, "
+        "yellow retry later.",
+        "command": "Rows to retry: run the same command again later to fill them in; answers already "
+        "paid for are not paid again.",
+        "button": "Rows to retry: open this job on the upload page later and click Resume to fill them "
+        "in; answers already paid for are not paid again.",
+        "call": "Rows to retry: call again later with the same arguments to fill them in; answers "
+        "already paid for are not paid again.",
+        "simulator": "the built-in simulator (demo data, nothing billed)",
+        "tencent": "Tencent Cloud FaceID MobileStatus (billed)",
     },
 }
 
@@ -174,7 +190,14 @@ def summary_sheet(
     w = _WORDS[language]
     made = facts.made_at.astimezone(tz)
     offset = made.strftime("%z")
-    when = f"{made:%Y-%m-%d %H:%M:%S} (UTC{offset[:3]}:{offset[3:]})"
+    zone = f"UTC{offset[:3]}:{offset[3:]}"
+    name = getattr(tz, "key", None)
+    when = f"{made:%Y-%m-%d %H:%M:%S} ({zone})"
+    endpoint = facts.endpoint
+    if endpoint == SIMULATOR_IDENTITY:
+        endpoint = w["simulator"]
+    elif "tencentcloudapi.com" in endpoint:
+        endpoint = f"{w['tencent']}: {endpoint}"
     rows: list[list[str | int | float | bool | None]] = [
         [w["title"]],
         [w["file"], facts.input_name],
@@ -183,22 +206,25 @@ def summary_sheet(
         rows.append([w["worksheet"], facts.sheet])
     rows += [
         [w["when"], when],
-        [w["endpoint"], facts.endpoint],
+        [w["zone"], f"{zone} ({name})" if name else zone],
+        [w["endpoint"], endpoint],
         [w["version"], facts.version],
         [w["rows"], sum(counts.values())],
         [w["billable"], billable],
         [],
-        [w["status"], w["label"], w["count"], w["action"]],
+        [w["label"], w["count"], w["action"], w["status"]],
     ]
     header_row = len(rows)
     order = {s.value: i for i, s in enumerate(Status)}
     for status in sorted(counts, key=lambda s: (-counts[s], order.get(s, 99))):
         known = Status(status)
-        rows.append([status, label_of(known, language), counts[status], action_of(known, language)])
+        rows.append([label_of(known, language), counts[status], action_of(known, language), status])
     rows += [[], [w["note"]]]
+    if any(class_of(Status(s)) is StatusClass.NOT_FINAL for s in counts):
+        rows.append([w.get(facts.retry_advice, w["command"])])
     others = tuple(words["sheet"] for lang, words in _WORDS.items() if lang != language)
     return ExtraSheet(
-        name=w["sheet"], rows=rows, widths=(30, 24, 10, 14), bold_rows=(1, header_row), replaces=others
+        name=w["sheet"], rows=rows, widths=(30, 44, 14, 18), bold_rows=(1, header_row), replaces=others
     )
 
 

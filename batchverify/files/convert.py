@@ -14,13 +14,13 @@ header and the rows ``keep`` accepts.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 from batchverify.files.csvwriter import csv_text, dialect_for, output_codec, result_texts, write_csv_rows
 from batchverify.files.exceltable import ExcelTable, sheet_values
 from batchverify.files.formats import output_kind
-from batchverify.files.layout import Annotate, CellValue, Layout, annotated, atomic_path, place
+from batchverify.files.layout import Annotate, Keep, Layout, annotated, atomic_path, place
 from batchverify.files.tables import Record, Table, TableFormat
 from batchverify.files.xlsx.model import NewSheet, Presentation
 
@@ -36,7 +36,7 @@ def write_converted(
     phone_col: int,
     annotate: Annotate,
     presentation: Presentation | None,
-    keep: Callable[[list[CellValue]], bool] | None,
+    keep: Keep | None,
     output_encoding: str | None,
     batch_size: int,
 ) -> int:
@@ -77,13 +77,22 @@ def _rows(
     layout: Layout,
     phone_col: int,
     annotate: Annotate,
-    keep: Callable[[list[CellValue]], bool] | None,
+    keep: Keep | None,
     batch_size: int,
     written: list[int],
     codec: str | None,
 ) -> Iterator[Row]:
     """The output's rows: title rows (unless ``keep``), the header, then the data rows; as CSV
-    text in ``codec``, or as a workbook's values (``codec`` None)."""
+    text in ``codec``, or as a workbook's values (``codec`` None). ``keep`` a sequence of
+    predicates: the rows each accepts, one group after the other (one pass over the table each)."""
+    if keep is not None and not callable(keep):
+        groups = list(keep)
+        yield from _rows(table, layout, phone_col, annotate, groups[0], batch_size, written, codec)
+        for group in groups[1:]:
+            rows = _rows(table, layout, phone_col, annotate, group, batch_size, written, codec)
+            next(rows, None)  # the header, written once
+            yield from rows
+        return
     as_text = codec is not None
     source = _source(table, as_text)
     header: Row = []

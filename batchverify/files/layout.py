@@ -28,6 +28,8 @@ __all__ = [
 ]
 
 CellValue = str | int | bool | None
+# Which data rows are written: one predicate, or several, whose rows are written group by group.
+Keep = Callable[[list[CellValue]], bool] | Sequence[Callable[[list[CellValue]], bool]]
 Annotate = Callable[[list[str]], list[list[CellValue]]]
 _P = TypeVar("_P")
 

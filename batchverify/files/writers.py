@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 
 from batchverify.files.csvwriter import write_csv
 from batchverify.files.formats import output_kind
-from batchverify.files.layout import Annotate, CellValue, Layout, check_target
+from batchverify.files.layout import Annotate, CellValue, Keep, Layout, check_target
 from batchverify.files.tables import Table
 
 if TYPE_CHECKING:
@@ -41,7 +41,7 @@ def write_table(
     aliases: Sequence[Sequence[str]] | None = None,
     output_encoding: str | None = None,
     look: Callable[[list[int]], Presentation] | None = None,
-    keep: Callable[[list[CellValue]], bool] | None = None,
+    keep: Keep | None = None,
     batch_size: int = 5000,
 ) -> int:
     """Write ``table`` to ``out`` with ``columns`` added; returns the number of data rows written.
@@ -52,7 +52,8 @@ def write_table(
     in) are overwritten in place; the others are appended after the widest row. A record whose
     cells are all empty stays blank (it is still passed to ``annotate``, so the counts match).
     ``look`` gives the workbook's presentation from the result columns' positions. ``keep``: only
-    the data rows whose values it accepts are written (and no title rows). ``output_encoding``
+    the data rows whose values it accepts are written (and no title rows); several predicates: their
+    rows group by group, in that order. ``output_encoding``
     overrides the CSV output encoding. Raises ``OutputError`` when ``out`` cannot be written.
     """
     out = Path(out)

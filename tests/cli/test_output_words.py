@@ -92,7 +92,8 @@ def test_chinese_words_headers_and_api_descriptions(
     assert result.returncode == 1, result.stderr  # the busy number is not final
     out = read_rows(tmp_path / "名单.verified.csv")
     col = {name: i for i, name in enumerate(out[0])}
-    assert "号码状态" in col and "处理建议" in col and "mobile_status" in col
+    assert "号码状态" in col and "处理建议" in col and "状态代码" in col
+    assert not any(name.startswith("mobile_") for name in col)  # every added header in Chinese
     by_phone = {row[2]: row for row in out[1:]}
     assert by_phone[SUSPENDED][col["号码状态"]] == "停机"
     assert by_phone[SUSPENDED][col["处理建议"]] == "建议剔除"
@@ -100,7 +101,8 @@ def test_chinese_words_headers_and_api_descriptions(
     assert by_phone[BUSY][col["处理建议"]] == "待重试"
     assert by_phone["12345"][col["处理建议"]] == "核对号码"
     assert by_phone[NO_RECORD][col["处理建议"]] == "人工核实"
-    assert by_phone[LIVE][col["mobile_description"]] == "成功"  # asked with X-TC-Language: zh-CN
+    assert by_phone[LIVE][col["接口说明"]] == "成功"  # asked with X-TC-Language: zh-CN
+    assert by_phone[LIVE][col["是否计费"]] == "是" and by_phone["12345"][col["结果来源"]] == "未发送（本地判断）"
 
 
 def test_a_previous_output_in_another_language_has_its_columns_replaced(
@@ -114,8 +116,13 @@ def test_a_previous_output_in_another_language_has_its_columns_replaced(
     assert result.returncode == 1, result.stderr
     header = read_rows(again)[0]
     assert header.count("mobile_status") == 1
-    assert "号码状态" not in header and "mobile_status_label" in header
+    assert "号码状态" not in header and "状态代码" not in header and "mobile_status_label" in header
     assert len(header) == 3 + 14
+    # and back: the English output's columns replaced by Chinese ones, one of each
+    third = tmp_path / "third.csv"
+    assert run_cli("run", again, "-o", third, "--yes", "--language", "zh-CN", env=env).returncode == 1
+    header = read_rows(third)[0]
+    assert header.count("状态代码") == 1 and "mobile_status" not in header and len(header) == 3 + 14
 
 
 def test_problems_file_holds_only_rows_that_need_action(
@@ -129,7 +136,8 @@ def test_problems_file_holds_only_rows_that_need_action(
     back = read_rows(problems)
     assert back[0][:3] == rows[0]
     phones = [row[2] for row in back[1:]]
-    assert phones == [SUSPENDED, CANCELLED, BUSY, "12345", NO_RECORD]
+    # grouped by what to do: remove, fix the number, check by hand, retry (the list's order within)
+    assert phones == [SUSPENDED, CANCELLED, "12345", NO_RECORD, BUSY]
     status = back[0].index("mobile_status")
     assert {row[status] for row in back[1:]} == {
         "out_of_service",

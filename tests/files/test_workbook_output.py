@@ -18,6 +18,7 @@ import openpyxl
 import pytest
 from openpyxl.chart import BarChart, Reference
 
+from batchverify.models import OUTPUT_COLUMNS
 from batchverify.simulator import SimulatorServer
 from tests.support.cli import run_cli
 
@@ -87,35 +88,61 @@ def test_a_title_row_is_kept_and_never_counted(
 
 
 def test_the_sheet_reads_well(tmp_path: Path, fast_sim: SimulatorServer, env: dict[str, str]) -> None:
+    """A Chinese output speaks Chinese: every added header, yes/no and where each answer came from
+    in words, times in the zone asked for, a summary that names the list and the zone, and a print
+    layout (landscape, one page wide, the header repeated on each page)."""
     src = tmp_path / "list.xlsx"
     titled_workbook(src)
-    assert run_cli("run", src, "--yes", "--language", "zh-CN", env=env).returncode == 1
+    args = ("run", src, "--yes", "--language", "zh-CN", "--time-zone", "Asia/Shanghai")
+    assert run_cli(*args, env=env).returncode == 1
     book = load(tmp_path / "list.verified.xlsx")
     sheet = book["名单"]
     header = [c.value for c in sheet[2]]
+    added = header[-len(OUTPUT_COLUMNS) :]
+    assert all(not str(name).startswith("mobile_") for name in added), added
     col = {name: i + 1 for i, name in enumerate(header)}
     last = openpyxl.utils.get_column_letter(len(header))
     assert sheet.auto_filter.ref == f"A2:{last}7"  # the filter widened over the new columns
-    for name in ("mobile_normalized", "mobile_request_id", "mobile_checked_at", "号码状态"):
+    for name in ("标准号码", "请求编号", "核验时间", "号码状态"):
         letter = openpyxl.utils.get_column_letter(col[name])
-        assert sheet.column_dimensions[letter].width >= len(name) + 2
-    assert sheet.column_dimensions[openpyxl.utils.get_column_letter(col["mobile_request_id"])].width >= 36
+        assert sheet.column_dimensions[letter].width >= len(name) * 2 + 2
+    assert sheet.column_dimensions[openpyxl.utils.get_column_letter(col["请求编号"])].width >= 36
     live_row = 3
-    billable = sheet.cell(live_row, col["mobile_billable"])
-    assert billable.value is True and "TRUE" in billable.number_format
-    checked = sheet.cell(live_row, col["mobile_checked_at"])
-    assert checked.is_date and '"UTC' in checked.number_format
-    assert sheet.cell(live_row, col["mobile_normalized"]).data_type == "s"
+    assert sheet.cell(live_row, col["是否计费"]).value == "是"
+    assert sheet.cell(live_row, col["结果来源"]).value == "本次查询"
+    checked = sheet.cell(live_row, col["核验时间"])
+    assert checked.is_date and '"UTC+08:00"' in checked.number_format
+    assert sheet.cell(live_row, col["标准号码"]).data_type == "s"
     assert sheet.cell(live_row, col["号码状态"]).value == "正常"
     assert sheet.cell(live_row, col["处理建议"]).value == "可联系"
     rules = [(str(rng.sqref), rule.formula) for rng in sheet.conditional_formatting for rule in rng.rules]
-    status_letter = openpyxl.utils.get_column_letter(col["mobile_status"])
+    status_letter = openpyxl.utils.get_column_letter(col["状态代码"])
     assert any(f'${status_letter}3="normal"' in f[0] for _, f in rules)
     assert all(sqref.endswith("7") for sqref, _ in rules)
+    setup = sheet.page_setup
+    assert (setup.orientation, setup.fitToWidth, setup.fitToHeight) == ("landscape", 1, 0)
+    assert sheet.sheet_properties.pageSetUpPr.fitToPage and sheet.print_title_rows == "$1:$2"
     summary = book["核验汇总"]
     cells = {row[0]: row[1:] for row in summary.iter_rows(values_only=True) if row and row[0]}
-    assert cells["数据行数"][0] == 5 and cells["normal"][:2] == ("正常", 2) and cells["busy"][1] == 1
+    assert cells["数据行数"][0] == 5 and cells["正常"][:3] == (2, "可联系", "normal")
+    assert cells["查询繁忙"][0] == 1 and cells["文件"][0] == "list.xlsx"
+    assert cells["表中时间均为"][0] == "UTC+08:00 (Asia/Shanghai)"
+    assert any("再次运行同一命令" in str(k) for k in cells)  # a busy row: how to fill it in
     assert book.sheetnames[-1] == "核验汇总"
+
+
+def test_the_stable_names_for_scripts(tmp_path: Path, fast_sim: SimulatorServer, env: dict[str, str]) -> None:
+    src = tmp_path / "list.xlsx"
+    titled_workbook(src)
+    assert run_cli("run", src, "--yes", "--language", "zh-CN", "--headers", "names", env=env).returncode == 1
+    sheet = load(tmp_path / "list.verified.xlsx")["名单"]
+    header = [c.value for c in sheet[2]]
+    assert header[-len(OUTPUT_COLUMNS) :] == OUTPUT_COLUMNS
+    billable = sheet.cell(3, header.index("mobile_billable") + 1)
+    assert billable.value is True and "TRUE" in billable.number_format
+    assert sheet.cell(3, header.index("mobile_source") + 1).value == "api"
+    bad = run_cli("run", src, "--yes", "--time-zone", "Asia", env=env)
+    assert bad.returncode == 2 and "--time-zone must be a time zone name" in bad.stderr, bad.stderr
 
 
 def test_no_summary_sheet_when_asked(tmp_path: Path, fast_sim: SimulatorServer, env: dict[str, str]) -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 from batchverify.files.xlsx.cells import escape_attr, escape_text
 from batchverify.files.xlsx.model import ExtraSheet, NewSheet
 from batchverify.files.xlsx.package import MAIN_NS, PKG_REL_NS, REL_NS
-from batchverify.files.xlsx.sheetwriter import SheetSpec, write_worksheet
+from batchverify.files.xlsx.sheetwriter import PRINT_TITLES, SheetSpec, write_worksheet
 from batchverify.files.xlsx.styles import Styles
 from batchverify.files.xlsx.workbookxml import FILTER_NAME, STYLES_CT, WORKSHEET_CT, abs_range, quote_sheet
 
@@ -39,7 +39,7 @@ def write_new_workbook(out: Path, sheets: Sequence[NewSheet]) -> None:
     extras = sum(1 for s in sheets if s.presentation is not None and s.presentation.extra_sheet is not None)
     count = len(sheets) + extras
     styles = Styles(None)
-    entries: list[tuple[str, str | None]] = []  # (sheet name, autofilter ref)
+    entries: list[tuple[str, str | None, int]] = []  # (sheet name, autofilter ref, header row to print)
     taken: set[str] = set()
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as target:
         target.writestr(_info("[Content_Types].xml"), _content_types(count))
@@ -56,7 +56,7 @@ def write_new_workbook(out: Path, sheets: Sequence[NewSheet]) -> None:
             )
             with target.open(f"xl/worksheets/sheet{number}.xml", "w", force_zip64=True) as sink:
                 info = write_worksheet(sink.write, spec, styles)
-            entries.append((name, info.autofilter))
+            entries.append((name, info.autofilter, sheet.header_row if sheet.result_columns else 0))
         # Summary sheets go last, after every copied sheet (they need the counts of the rows above).
         for sheet in sheets:
             if sheet.presentation is not None and sheet.presentation.extra_sheet is not None:
@@ -67,7 +67,7 @@ def write_new_workbook(out: Path, sheets: Sequence[NewSheet]) -> None:
                 )
                 with target.open(f"xl/worksheets/sheet{len(entries) + 1}.xml", "w") as sink:
                     write_worksheet(sink.write, extra_spec, styles)
-                entries.append((_clean_name(extra.name, taken), None))
+                entries.append((_clean_name(extra.name, taken), None, 0))
         target.writestr(_info("xl/workbook.xml"), _workbook(entries))
         target.writestr(_info("xl/_rels/workbook.xml.rels"), _workbook_rels(len(entries)))
         target.writestr(_info("xl/styles.xml"), styles.data())
@@ -101,16 +101,22 @@ def _root_rels() -> str:
     )
 
 
-def _workbook(entries: list[tuple[str, str | None]]) -> str:
+def _workbook(entries: list[tuple[str, str | None, int]]) -> str:
     sheets = "".join(
         f'<sheet name="{escape_attr(name)}" sheetId="{n}" r:id="rId{n}"/>'
-        for n, (name, _) in enumerate(entries, start=1)
+        for n, (name, _, _) in enumerate(entries, start=1)
     )
     names = "".join(
         f'<definedName name="{FILTER_NAME}" localSheetId="{i}" hidden="1">'
         f"{escape_text(quote_sheet(name))}!{abs_range(ref)}</definedName>"
-        for i, (name, ref) in enumerate(entries)
+        for i, (name, ref, _) in enumerate(entries)
         if ref
+    )
+    names += "".join(
+        f'<definedName name="{PRINT_TITLES}" localSheetId="{i}">'
+        f"{escape_text(quote_sheet(name))}!$1:${header}</definedName>"
+        for i, (name, _, header) in enumerate(entries)
+        if header
     )
     return (
         f'{_DECL}<workbook xmlns="{MAIN_NS}" xmlns:r="{REL_NS}"><workbookPr/>'

@@ -95,6 +95,7 @@ def _rewrite(
         doc.shift_rows()
     doc.widen_dimension(min(positions, default=0), last_col, h, h)
     doc.add_cols(new_cols)
+    doc.print_layout()  # in the head (sheetPr) and the tail (pageSetup): before the head is written
     before, _ = doc.render()
 
     cells = ResultCells(split.prefix, styles, presentation.tz, package.date1904())
@@ -120,6 +121,7 @@ def _rewrite(
                 edits.filter_name(index, sheet_name, ref)
             doc.drop_merges(result_cols, h, last_row)
             doc.colour(result_cols, presentation.colours, h + 1, last_row, styles)
+            edits.print_titles(index, sheet_name, h)
             if new_cols:
                 names = dict(zip(positions, layout.names, strict=True))
                 tables.widen(h, min(new_cols), last_col, names)

@@ -24,7 +24,7 @@ from batchverify.files.xlsx.model import Presentation, ResultColumn
 from batchverify.files.xlsx.package import MAIN_NS
 from batchverify.files.xlsx.styles import Styles
 
-__all__ = ["SheetSpec", "write_worksheet"]
+__all__ = ["PAGE_SETUP", "PRINT_TITLES", "SheetSpec", "write_worksheet"]
 
 _REL = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
 _SAMPLE_ROWS = 1000
@@ -116,9 +116,11 @@ def write_worksheet(write: Callable[[bytes], object], spec: SheetSpec, styles: S
         widths[col] = look.width
     cells = _Cells(styles, spec)
     selected = ' tabSelected="1"' if spec.tab_selected else ""
+    printed = spec.result_columns is not None and spec.header_row > 0  # a result sheet: printed to fit
     head = [
         '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n',
         f'<worksheet xmlns="{MAIN_NS}" xmlns:r="{_REL}">',
+        '<sheetPr><pageSetUpPr fitToPage="1"/></sheetPr>' if printed else "",
         f'<sheetViews><sheetView workbookViewId="0"{selected}>',
     ]
     h = spec.header_row
@@ -188,8 +190,16 @@ def _tail(spec: SheetSpec, styles: Styles, last_row: int, autofilter: str | None
                 f"<formula>{escape_attr(formula)}</formula></cfRule>"
             )
         parts.append(f'<conditionalFormatting sqref="{sqref}">{"".join(rules)}</conditionalFormatting>')
-    parts.append('<pageMargins left="0.7" right="0.7" top="0.75" bottom="0.75" header="0.3" footer="0.3"/>')
+    parts.append('<pageMargins left="0.4" right="0.4" top="0.6" bottom="0.6" header="0.3" footer="0.3"/>')
+    if spec.result_columns is not None and h:
+        parts.append(PAGE_SETUP)
     return "".join(parts)
+
+
+# Landscape, every column on one page's width, as many pages down as the rows need (the header
+# row repeats on each: the workbook's Print_Titles): a list prints as a list, not as strips.
+PAGE_SETUP = '<pageSetup paperSize="9" orientation="landscape" fitToWidth="1" fitToHeight="0"/>'
+PRINT_TITLES = "_xlnm.Print_Titles"
 
 
 def _estimate(sample: list[Sequence[object]]) -> dict[int, float]:

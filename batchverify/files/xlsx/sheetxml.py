@@ -284,3 +284,18 @@ class SheetDoc:
             )
             formula = etree.SubElement(rule, self._q("formula"))
             formula.text = tests[0] if len(tests) == 1 else f"OR({','.join(tests)})"
+
+    def print_layout(self) -> None:
+        """Print the sheet landscape, one page wide, as many down as it needs (a page setup the
+        sheet has keeps its paper and margins; its orientation and fit are set)."""
+        pr = self.child("sheetPr")
+        if pr is None:
+            pr = insert_ordered(self.root, "sheetPr", SHEET_ORDER)
+        fit = find_child(pr, "pageSetUpPr")
+        if fit is None:
+            fit = insert_ordered(pr, "pageSetUpPr", ("tabColor", "outlinePr", "pageSetUpPr"))
+        fit.set("fitToPage", "1")
+        setup = self.child("pageSetup")
+        if setup is None:
+            setup = insert_ordered(self.root, "pageSetup", SHEET_ORDER)
+        setup.attrib.update({"orientation": "landscape", "fitToWidth": "1", "fitToHeight": "0"})

@@ -33,6 +33,7 @@ WORKBOOK_ORDER = (
     "webPublishObjects", "extLst",
 )  # fmt: skip
 FILTER_NAME = "_xlnm._FilterDatabase"
+PRINT_TITLES = "_xlnm.Print_Titles"
 WORKSHEET_REL = REL_NS + "/worksheet"
 STYLES_REL = REL_NS + "/styles"
 WORKSHEET_CT = "application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"
@@ -87,6 +88,19 @@ class WorkbookEdits:
             el = etree.SubElement(names, f"{{{MAIN_NS}}}definedName")
             el.attrib.update({"name": FILTER_NAME, "localSheetId": str(sheet_index), "hidden": "1"})
             el.text = text
+        self.changed.add(self.package.workbook_part)
+
+    def print_titles(self, sheet_index: int, sheet_name: str, header_row: int) -> None:
+        """Repeat rows 1 to ``header_row`` on every printed page, unless the sheet says otherwise."""
+        names = find_child(self.workbook, "definedNames")
+        if names is None:
+            names = insert_ordered(self.workbook, "definedNames", WORKBOOK_ORDER)
+        for el in names:
+            if el.get("name") == PRINT_TITLES and el.get("localSheetId") == str(sheet_index):
+                return
+        el = etree.SubElement(names, f"{{{MAIN_NS}}}definedName")
+        el.attrib.update({"name": PRINT_TITLES, "localSheetId": str(sheet_index)})
+        el.text = f"{quote_sheet(sheet_name)}!$1:${header_row}"
         self.changed.add(self.package.workbook_part)
 
     def add_sheet(self, name: str, data: bytes) -> str:
