@@ -21,6 +21,7 @@ from batchverify.cli.flags import CLI_NAMES
 from batchverify.cli.lines import FORMATS, emit, log_handler, use_format
 from batchverify.cli.run import run
 from batchverify.cli.serve import serve
+from batchverify.cli.users import users
 
 # The engine (aiohttp, SQLite, the rate store) loads inside the commands, so --help and --version
 # start without it.
@@ -125,6 +126,7 @@ cli.add_command(run)
 cli.add_command(serve)
 cli.add_command(answers)
 cli.add_command(demo)
+cli.add_command(users)
 
 
 def main(argv: list[str] | None = None) -> None:

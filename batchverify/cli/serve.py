@@ -77,6 +77,22 @@ log = logging.getLogger("batchverify")
     show_envvar=True,
     help="Serve GET /metrics without the token (a scraper inside the network).",
 )
+@click.option(
+    "--users",
+    "users_file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    envvar="BATCHVERIFY_USERS",
+    show_envvar=True,
+    help="Who may log in, each seeing their own jobs (admins: every job); made by "
+    "batchverify users add. Without it, everyone with the token sees every job.",
+)
+@click.option(
+    "--price",
+    type=float,
+    envvar="BATCHVERIFY_PRICE",
+    show_envvar=True,
+    help="Price of one billable answer: the page shows money beside counts.",
+)
 @flags.log_format_option()
 @click.option(
     "--keep",
@@ -98,6 +114,8 @@ def serve(
     trusted_proxy: tuple[str, ...],
     notify: str | None,
     metrics_public: bool,
+    users_file: Path | None,
+    price: float | None,
     log_format: str,
     keep: str,
     profile: str | None,
@@ -124,6 +142,7 @@ def serve(
         language=language,
         answers=answers,
         answers_keep=answers_keep,  # type: ignore[arg-type]  # text, checked and parsed by Options
+        price=price,
     )
     flags.warn_rate(simulator, job.rate)
     from batchverify.build import language_of
@@ -142,6 +161,7 @@ def serve(
         trusted_proxies=trusted_proxy,
         notify=notify,
         metrics_public=metrics_public,
+        users_file=users_file,
         log_format=log_format,
     )
     sys.exit(run_server(options))

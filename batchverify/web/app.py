@@ -20,6 +20,7 @@ from aiohttp.abc import AbstractAccessLogger
 
 from batchverify import __version__
 from batchverify.engine.gate import shared_gates
+from batchverify.web.audit import AUDIT, AuditLog
 from batchverify.web.auth import Auth
 from batchverify.web.clients import TRUSTED, client_of
 from batchverify.web.looplag import LoopLag
@@ -101,13 +102,16 @@ class AccessLog(AbstractAccessLogger):
 
 def create_app(settings: ServeSettings) -> web.Application:
     public = frozenset({"/metrics"}) if settings.metrics_public else frozenset()
-    auth = Auth(settings.token, settings.data_dir / "sessions.json", public=public)
+    auth = Auth(
+        settings.token, settings.data_dir / "sessions.json", public=public, users_file=settings.users_file
+    )
     # The upload streams past aiohttp's body limit (the cap is ours, enforced while reading);
     # other bodies (a form, a JSON object) stay small.
     app = web.Application(middlewares=[_security_headers, auth.middleware], client_max_size=1 << 20)
     manager = JobManager(settings)
     app[MANAGER] = manager
     app[AUTH] = auth
+    app[AUDIT] = AuditLog(settings.data_dir / "audit.log")
     app[TRUSTED] = settings.trusted_proxies
     aiohttp_jinja2.setup(
         app,

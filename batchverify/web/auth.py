@@ -7,16 +7,30 @@ logged-in browser start, stop or delete jobs."""
 from __future__ import annotations
 
 import hmac
+import logging
+import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from aiohttp import web
 
+from batchverify.errors import BatchVerifyError
 from batchverify.web.clients import client_of
 from batchverify.web.sessions import MAX_SECONDS, Brake, LoginCodes, Sessions
+from batchverify.web.users import OPERATOR, User, Users
 
-__all__ = ["AUTH", "COOKIE", "MIN_TOKEN", "Auth"]
+__all__ = ["AUTH", "COOKIE", "MIN_TOKEN", "USER", "Auth", "user_of"]
+
+log = logging.getLogger("batchverify")
+USER = web.RequestKey("user", User)  # who made the request
+
+
+def user_of(request: web.Request) -> User:
+    """Who made the request (set by the middleware; the operator where no login is asked)."""
+    user: User = request.get(USER, OPERATOR)
+    return user
+
 
 COOKIE = "batchverify_session"
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -38,9 +52,18 @@ class Auth:
     """The token check, the sessions and the cross-site check, as one middleware."""
 
     def __init__(
-        self, token: str, sessions_file: Path | None = None, *, public: frozenset[str] = frozenset()
+        self,
+        token: str,
+        sessions_file: Path | None = None,
+        *,
+        public: frozenset[str] = frozenset(),
+        users_file: Path | None = None,
     ) -> None:
         self._token = token.encode()
+        self.users_file = users_file
+        self.users = Users.load(users_file) if users_file is not None else None
+        self._users_stamp = _stamp(users_file)
+        self._users_checked = time.monotonic()
         self._open = _OPEN_PATHS | public  # public: paths the operator opened (--metrics-public)
         self.sessions = Sessions(sessions_file, token)
         self.codes = LoginCodes()
@@ -50,23 +73,61 @@ class Auth:
         # A header's odd bytes arrive as surrogates: a wrong token, never an error.
         return hmac.compare_digest(given.encode("utf-8", "surrogatepass"), self._token)
 
-    def authenticated(self, request: web.Request) -> str | None:
-        """``"bearer"`` or ``"cookie"`` for a request that holds the token or a live session."""
+    def login(self, given: str) -> User | None:
+        """Whose code or token ``given`` is: a user of the users file, the operator, or no one."""
+        users = self._current_users()
+        found = users.find(given) if users is not None else None
+        return found or (OPERATOR if self.token_ok(given) else None)
+
+    def _current_users(self) -> Users | None:
+        """The users file as it is now: read again when it changed (checked every 2 s at most), so
+        a user added or removed counts without a restart; a file broken meanwhile keeps the last."""
+        if self.users_file is None:
+            return None
+        now = time.monotonic()
+        if now - self._users_checked >= 2.0:
+            self._users_checked = now
+            stamp = _stamp(self.users_file)
+            if stamp != self._users_stamp:
+                self._users_stamp = stamp
+                try:
+                    self.users = Users.load(self.users_file)
+                    log.info("the users file changed: %d users", len(self.users))
+                except BatchVerifyError as exc:
+                    log.error("the users file changed and cannot be used (%s): the last one stays", exc)
+        return self.users
+
+    def identify(self, request: web.Request) -> tuple[str, User] | None:
+        """(``"bearer"`` or ``"cookie"``, who) for a request with a token, a code or a live session."""
         header = request.headers.get("Authorization", "")
         scheme, _, value = header.partition(" ")
-        if scheme.lower() == "bearer" and self.token_ok(value.strip()):
-            return "bearer"
-        if self.sessions.valid(request.cookies.get(COOKIE, "")):
-            return "cookie"
-        return None
+        if scheme.lower() == "bearer":
+            user = self.login(value.strip())
+            if user is not None:
+                return "bearer", user
+        name = self.sessions.valid(request.cookies.get(COOKIE, ""))
+        if name is None:
+            return None
+        if not name:
+            return "cookie", OPERATOR
+        users = self._current_users()
+        known = users.named(name) if users is not None else None
+        return ("cookie", known) if known is not None else None  # removed from the file: logged out
 
-    def start_session(self, response: web.StreamResponse, request: web.Request) -> None:
+    def authenticated(self, request: web.Request) -> str | None:
+        """``"bearer"`` or ``"cookie"`` for a request that holds the token or a live session."""
+        found = self.identify(request)
+        return found[0] if found is not None else None
+
+    def start_session(
+        self, response: web.StreamResponse, request: web.Request, user: User = OPERATOR
+    ) -> None:
         """A new server-side session for this browser (Set-Cookie only here, at login); the one it
         had before, if any, ends."""
         self.end_session(request)
         response.set_cookie(
             COOKIE,
-            self.sessions.new(),
+            self.sessions.new("" if user is OPERATOR else user.name),
             httponly=True,
             samesite="Strict",
             secure=is_https(request),
@@ -89,7 +150,10 @@ class Auth:
             raise _json_error(web.HTTPForbidden, "cross-site request refused (its Origin is not this server)")
         if request.path in self._open:
             return await handler(request)
-        how = self.authenticated(request)
+        found = self.identify(request)
+        how = found[0] if found is not None else None
+        if found is not None:
+            request[USER] = found[1]
         if how is None:
             if request.path.startswith("/api/") or request.path == "/metrics":  # a program: no redirect
                 if request.headers.get("Authorization"):  # a wrong token: a guess, braked like a login
@@ -108,6 +172,14 @@ class Auth:
 
 
 AUTH = web.AppKey("auth", Auth)
+
+
+def _stamp(path: Path | None) -> tuple[int, int] | None:
+    try:
+        st = path.stat() if path is not None else None
+    except OSError:
+        return None
+    return (st.st_mtime_ns, st.st_size) if st is not None else None
 
 
 def _busy(wait: int) -> web.HTTPException:

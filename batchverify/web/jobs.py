@@ -25,6 +25,7 @@ from batchverify.engine.options import Options
 from batchverify.engine.plan import Plan, RunRequest, build_plan
 from batchverify.engine.summary import Summary
 from batchverify.errors import PLAIN_NAMES, BatchVerifyError
+from batchverify.web.jobview import job_view
 from batchverify.web.messages import JobConflict, PlanError
 from batchverify.web.planview import plan_view
 from batchverify.web.records import JobFiles, JobRecord
@@ -78,45 +79,23 @@ class WebJob:
 
     # -- what the API shows ------------------------------------------------------------------
 
-    def view(self, *, plan: bool = True, same_file: dict[str, str] | None = None) -> dict[str, Any]:
-        """The job as the API shows it; ``plan=False`` leaves the plan out (the job list);
-        ``same_file``: an earlier job of the very same file."""
-        r = self.record
-        figures = (
-            self.tally.view()
-            if self.tally is not None
-            else {"total": r.total, "done": r.done, "counts": dict(r.counts)}
-        )
-        has_result = r.state not in ACTIVE and self.files.output.exists()
-        base = f"/api/jobs/{r.id}/result"
-        return {
-            "id": r.id,
-            "name": r.name,
-            "state": r.state,
-            **figures,
-            "summary": r.summary,
-            "error": r.error,
-            "created_at": r.created_at,
-            "updated_at": r.updated_at,
-            "size": r.size,
-            "language": r.language,
-            "max_age": r.max_age,
-            "runs": r.runs,
-            "can_start": self.can_start(),
-            # Stop was asked and the run is landing its last calls and writing what it has.
-            "stopping": self.stop_requested and r.state in ACTIVE,
-            **({"plan": r.plan} if plan else {}),
-            "same_file": same_file,
-            "downloads": {
-                "result": base if has_result else None,
-                "problems": f"{base}?rows=problems" if has_result and self.files.problems.exists() else None,
-            },
-        }
+    def view(
+        self,
+        *,
+        plan: bool = True,
+        same_file: dict[str, str] | None = None,
+        keep: datetime.timedelta | None = None,
+    ) -> dict[str, Any]:
+        """The job as the API shows it (``web.jobview``)."""
+        return job_view(self, plan=plan, same_file=same_file, keep=keep)
 
     def can_start(self) -> bool:
         r = self.record
         return (
-            not r.closed and r.state in ("planned", "stopped", "failed", "finished") and not self.replanning
+            not r.closed
+            and r.state in ("planned", "stopped", "failed", "finished")
+            and not self.replanning
+            and not (r.plan or {}).get("needs_column")
         )
 
     @property
@@ -157,10 +136,16 @@ class WebJob:
     def job_options(self, choice: Choice | None = None) -> Options:
         """The server's options with the upload's choices (``choice``, or the record's)."""
         chosen = choice if choice is not None else {name: getattr(self.record, name) for name in CHOICES}
+        r = self.record
         return self.options.replace(
             **chosen,
             problems=self.files.problems,
             overwrite=True,  # every file in the job's folder is the server's own
+            time_zone=r.time_zone or self.options.time_zone,
+            title=r.name,  # the summary sheet names the file the uploader sent, not the server's copy
+            retry_advice="button",
+            headers=r.headers,
+            max_billable=r.budget,
         )
 
     def request(self, choice: Choice | None = None) -> RunRequest:

@@ -4,12 +4,10 @@ removed once older than ``--keep``. Everything a job has lives under ``<data dir
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime
 import logging
 import os
 import shutil
-import time
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,12 +23,15 @@ from batchverify.errors import BatchVerifyError, UsageError
 from batchverify.report.notify import Notifier
 from batchverify.tencent.client import make_session
 from batchverify.web.clients import client_of
+from batchverify.web.fields import job_fields
 from batchverify.web.jobevents import event as _event
 from batchverify.web.jobevents import run_ended
 from batchverify.web.jobs import ACTIVE, Choice, WebJob, choice_of
-from batchverify.web.messages import JobConflict, PlanError, ServerBusy
+from batchverify.web.keep import sweep
+from batchverify.web.messages import JobConflict, PlanError, ServerBusy, in_words
 from batchverify.web.records import ID_RE, JobRecord, clean_name, load_records, new_id
 from batchverify.web.upload import receive_upload
+from batchverify.web.users import OPERATOR, User
 
 __all__ = ["JobManager", "PlanError", "ServeSettings"]
 
@@ -44,7 +45,7 @@ MAX_UPLOADS = 4
 MAX_UPLOADS_PER_CLIENT = 2
 RETRY_AFTER = 10
 _SWEEP_EVERY = 3600.0
-_ORPHAN_AFTER = 3600.0  # a folder without a record: an upload cut off by a crash
+ASK_COLUMN = frozenset({"ambiguous_column", "no_phone_column"})  # a job asks, instead of a refusal
 
 
 @dataclass(frozen=True)
@@ -61,6 +62,7 @@ class ServeSettings:
     trusted_proxies: frozenset[str] = frozenset()  # --trusted-proxy: whose X-Forwarded-For counts
     notifier: Notifier | None = None  # --notify: told when each job's run ends
     metrics_public: bool = False  # --metrics-public: /metrics without the token
+    users_file: Path | None = None  # --users: who may log in, each seeing their own jobs
 
 
 class JobManager:
@@ -159,27 +161,33 @@ class JobManager:
             "uploads_in_progress": sum(self._uploading.values()),
         }
 
-    def get(self, job_id: str) -> WebJob:
+    def get(self, job_id: str, user: User = OPERATOR) -> WebJob:
+        """The job, when ``user`` may see it (another user's job is as absent as one never made)."""
         job = self.jobs.get(job_id) if ID_RE.fullmatch(job_id) else None
-        if job is None:
+        if job is None or not user.can_see(job.record.owner):
             raise web.HTTPNotFound(text='{"error": "no such job"}', content_type="application/json")
         return job
 
     def view(self, job: WebJob, *, plan: bool = True, same: bool = True) -> dict[str, Any]:
         """The job as the API shows it, with the earlier job of the very same file, if any
         (``same=False``: not looked for, which scans every job)."""
-        return job.view(plan=plan, same_file=self._same_file(job) if same else None)
+        same_file = self._same_file(job) if same else None
+        return job.view(plan=plan, same_file=same_file, keep=self.settings.keep)
 
     def _same_file(self, job: WebJob) -> dict[str, str] | None:
         # Uploaded twice by mistake, a list would be checked and billed twice: the plan says so.
+        # Only the uploader's own jobs count (another user's list is never named), and only one
+        # that checks the same column: checking another column of a list is a choice.
         mine = job.record
         if not mine.sha256:
             return None
+        column = (mine.plan.get("column") or {}).get("column")
         for other in self.jobs.values():  # in upload order: loaded oldest first, then added
             if other is job:
                 return None
             theirs = other.record
-            if theirs.sha256 == mine.sha256:
+            same_column = (theirs.plan.get("column") or {}).get("column") == column
+            if theirs.sha256 == mine.sha256 and theirs.owner == mine.owner and same_column:
                 return {
                     "id": theirs.id,
                     "name": theirs.name,
@@ -188,16 +196,20 @@ class JobManager:
                 }
         return None
 
-    def listing(self) -> list[WebJob]:
-        return sorted(self.jobs.values(), key=lambda j: j.record.created_at, reverse=True)
+    def listing(self, user: User = OPERATOR) -> list[WebJob]:
+        # Newest first: the jobs are held in upload order (loaded oldest first, then added), which
+        # also orders two uploads within one second
+        return [j for j in reversed(self.jobs.values()) if user.can_see(j.record.owner)]
 
-    async def create(self, request: web.Request, language: str, key: str = "") -> tuple[WebJob, bool]:
+    async def create(
+        self, request: web.Request, language: str, key: str = "", owner: str = ""
+    ) -> tuple[WebJob, bool]:
         """Receive an upload and plan it; with an Idempotency-Key this client used before for the
         same file, the job that upload made (True: a replay; the upload is received, compared by
         its SHA-256 and dropped). Raises ``TooLarge``, ``UploadError``, ``ServerBusy``,
         ``PlanError``, or ``JobConflict`` for a key in progress or used for another file."""
         if not key:
-            return await self._counted(request, self._create(request, language)), False
+            return await self._counted(request, self._create(request, language, owner)), False
         scoped = f"{client_of(request)} {key}"  # one client's keys never meet another's
         if scoped in self._keys_in_progress:
             raise JobConflict("an upload with this Idempotency-Key is in progress", code="key_in_progress")
@@ -207,7 +219,7 @@ class JobManager:
             if earlier is not None:
                 await self._counted(request, self._same_upload(request, earlier))
                 return earlier, True
-            job = await self._counted(request, self._create(request, language))
+            job = await self._counted(request, self._create(request, language, owner))
             job.save(upload_key=scoped)
             return job, False
         finally:
@@ -246,7 +258,7 @@ class JobManager:
             if left:
                 self._uploading[client] = left
 
-    async def _create(self, request: web.Request, language: str) -> WebJob:
+    async def _create(self, request: web.Request, language: str, owner: str) -> WebJob:
         job_id = new_id()
         folder = self.root / job_id
         await asyncio.to_thread(folder.mkdir, mode=0o700)
@@ -260,9 +272,11 @@ class JobManager:
                 language=language,
                 size=upload.size,
                 sha256=upload.sha256,
+                owner=owner,
+                **job_fields(upload.fields, upload_suffix=upload.suffix),
             )
             job = WebJob(self.root, record, self.settings.options)
-            await self._plan(job, choice_of(upload.fields))
+            await self._plan(job, choice_of(upload.fields), ask=True)
         except BaseException:
             await asyncio.to_thread(_remove, folder)
             raise
@@ -283,20 +297,50 @@ class JobManager:
                 )
             await self._plan(job, options)
 
-    async def _plan(self, job: WebJob, options: Choice) -> None:
+    async def _plan(self, job: WebJob, options: Choice, *, ask: bool = False) -> None:
+        """Plan the job with ``options``. ``ask``: a list whose phone column cannot be told (none
+        found, or several alike) becomes a job that asks for it, showing each column's values."""
         identity = self.settings.target.endpoint_identity
         try:
             async with self._planning:
                 made, view = await asyncio.to_thread(job.make_plan, identity, options)
         except BatchVerifyError as exc:
-            raise PlanError(exc.template, code=exc.code, names=job.path_names(), **exc.params) from None
+            error = PlanError(exc.template, code=exc.code, names=job.path_names(), **exc.params)
+            if not ask or exc.code not in ASK_COLUMN or options.get("column"):
+                raise error from None
+            made, view = await self._column_question(job, identity, options, exc, error)
         job.save(
             **options,
             plan=view,
-            total=len(made.distinct),
+            total=0 if view.get("needs_column") else len(made.distinct),
             done=0,
             counts={},
         )
+
+    async def _column_question(
+        self, job: WebJob, identity: str, options: Choice, exc: BatchVerifyError, error: PlanError
+    ) -> tuple[Any, dict[str, Any]]:
+        """The plan under a first column, shown as a question: which column holds the numbers."""
+        first = str(exc.params.get("number") or 1)
+        try:
+            async with self._planning:
+                made, view = await asyncio.to_thread(job.make_plan, identity, {**options, "column": first})
+        except BatchVerifyError:
+            raise error from None
+        english, chinese = in_words(error, job.record.language, job.path_names())
+        view["needs_column"] = {"code": exc.code, "message": _short(chinese), "error": _short(english)}
+        view["column"] = None
+        view["to_send"] = view["max_billable"] = 0
+        return made, view
+
+    def rename(self, job: WebJob, fields: dict[str, str]) -> None:
+        """A new name or budget (before it runs, or between runs)."""
+        changes = job_fields({k: v for k, v in fields.items() if k in ("name", "max_billable")})
+        if "budget" in changes and job.record.state in ACTIVE:
+            raise JobConflict("the job is {state}: change its budget when it stops", code="job_active",
+                              state=job.record.state)  # fmt: skip
+        if changes:
+            job.save(**changes)
 
     def start(self, job: WebJob) -> None:
         if self._closing.is_set():
@@ -308,6 +352,8 @@ class JobManager:
                 )
             if job.record.state in ACTIVE:
                 raise JobConflict("the job is already {state}", code="job_active", state=job.record.state)
+            if (job.record.plan or {}).get("needs_column"):
+                raise JobConflict("choose the phone column first", code="choose_column")
             raise JobConflict("the job is finished: every number has its answer", code="job_finished")
         job.stop_requested = False
         job.save(state="queued", error=None)
@@ -364,30 +410,12 @@ class JobManager:
 
     async def sweep(self, now: datetime.datetime | None = None) -> list[str]:
         """Remove the jobs untouched for longer than ``--keep`` (never one that runs); returns ids."""
-        keep = self.settings.keep
-        removed: list[str] = []
-        if keep is None:
-            return removed
-        now = now or datetime.datetime.now(datetime.UTC)
-        cutoff = utc_now_iso(now - keep)
-        for job in list(self.jobs.values()):
-            record = job.record
-            if record.state not in ACTIVE and (record.updated_at or record.created_at) < cutoff:
-                await self.delete(job)
-                removed.append(record.id)
-                log.info("removed job %s (%s): unchanged for longer than --keep", record.id, record.name)
-        await asyncio.to_thread(self._remove_orphans)
-        return removed
+        return await sweep(self, now)
 
-    def _remove_orphans(self) -> None:
-        for entry in self.root.iterdir():
-            if not ID_RE.fullmatch(entry.name) or entry.name in self.jobs:
-                continue
-            with contextlib.suppress(OSError):
-                if any(entry.glob("*.checkpoint.sqlite")):
-                    continue  # answers that were paid for: never removed without a record saying so
-                if time.time() - entry.stat().st_mtime > _ORPHAN_AFTER:
-                    _remove(entry)
+
+def _short(text: str, most: int = 400) -> str:
+    line = " ".join(text.split())
+    return line if len(line) <= most else line[: most - 1] + "…"
 
 
 def _remove(folder: Path) -> None:

@@ -9,7 +9,8 @@ from typing import Any
 import aiohttp_jinja2
 from aiohttp import web
 
-from batchverify.web.auth import AUTH, COOKIE
+from batchverify.web.audit import audit
+from batchverify.web.auth import AUTH, COOKIE, USER
 from batchverify.web.clients import client_of
 from batchverify.web.routes import MANAGER
 from batchverify.web.words import browser_language, page_words, words
@@ -57,6 +58,7 @@ async def login_form(request: web.Request) -> web.StreamResponse:
             auth.brake.succeeded(client_of(request))
             response = web.HTTPSeeOther("/")
             auth.start_session(response, request)
+            audit(request, "login", how="the printed link")
             raise response
         auth.brake.failed(client_of(request), "a used, expired or wrong login link")
         return _login_page(request, failed=True, status=401)
@@ -77,10 +79,13 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
     except (TimeoutError, ValueError):
         return _login_page(request, failed=True, status=400)
     token = form.get("token")
-    if isinstance(token, str) and auth.token_ok(token.strip()):
+    user = auth.login(token.strip()) if isinstance(token, str) else None
+    if user is not None:
         auth.brake.succeeded(client)
         response = web.HTTPSeeOther("/")
-        auth.start_session(response, request)
+        auth.start_session(response, request, user)
+        request[USER] = user
+        audit(request, "login")
         raise response
     auth.brake.failed(client, "a wrong token in the login form", counted=True)
     return _login_page(request, failed=True, status=401)
@@ -88,6 +93,10 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
 
 async def logout(request: web.Request) -> web.StreamResponse:
     """End this browser's session on the server (a copy of its cookie is worth nothing after)."""
+    found = request.app[AUTH].identify(request)
+    if found is not None:
+        request[USER] = found[1]
+        audit(request, "logout")
     request.app[AUTH].end_session(request)
     response = web.HTTPSeeOther("/login")
     response.del_cookie(COOKIE, path="/")

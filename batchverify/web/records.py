@@ -90,6 +90,12 @@ class JobRecord:
     sha256: str = ""  # of the upload: the same file uploaded again is pointed out before it is paid again
     upload_key: str = ""  # the upload's Idempotency-Key: the same request again gets this job
     start_key: str = ""  # the last start's Idempotency-Key: the same start again starts nothing
+    title: str = ""  # the name the uploader gave the job ("": shown by its file name)
+    owner: str = ""  # who uploaded it (a users file's name; "": the operator, or before users)
+    time_zone: str | None = None  # the uploader's (their browser's): the times in the workbook
+    budget: int | None = None  # the most billable answers the uploader allows (max_billable)
+    output_suffix: str = ""  # the result's kind (".xlsx" for a CSV upload; "": as the upload)
+    headers: str = "words"  # the result columns' headers: words (the language) or names (mobile_*)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -107,7 +113,7 @@ class JobFiles:
         self.dir = root / record.id
         self.record_file = self.dir / "job.json"
         self.upload = self.dir / f"upload{record.suffix}"
-        self.output = self.dir / f"result{default_output(self.upload).suffix}"
+        self.output = self.dir / f"result{record.output_suffix or default_output(self.upload).suffix}"
         self.checkpoint = checkpoint_path(self.output)
         # A macro workbook's problem rows go to CSV: they carry no macros, and the engine writes an
         # .xlsm input's side files as .xlsm's own kind or as text only.
@@ -164,10 +170,14 @@ def _well_typed(record: JobRecord) -> bool:
     """A record whose fields have the types they must (a hand-edited or forged one may not)."""
     for item in fields(record):
         value = getattr(record, item.name)
-        kind = {"str": str, "int": int, "bool": bool}.get(str(item.type))
+        kind = {"str": str, "int": int, "bool": bool, "int | None": int, "str | None": str}.get(
+            str(item.type)
+        )
+        if str(item.type).endswith("| None") and value is None:
+            continue
         if kind is not None and (not isinstance(value, kind) or (kind is int and isinstance(value, bool))):
             return False
-    return True
+    return record.output_suffix in ("", ".xlsx") and record.headers in ("words", "names")
 
 
 def _rebuild(entry: Path) -> JobRecord | None:
@@ -186,8 +196,12 @@ def _rebuild(entry: Path) -> JobRecord | None:
     # A checkpoint whose last job is closed: every number has its answer, and starting again would
     # pay for the list again; one with an open job is resumed by Start.
     closed = bool(stores) and _all_closed(stores[0])
+    # A text list's result is a workbook unless it was asked as the list's own kind.
+    workbook = any(p.name.startswith("result.xlsx") for p in stores) or (entry / "result.xlsx").exists()
+    text_list = upload is not None and upload.suffix.lower() in (".csv", ".tsv", ".txt", ".tab")
     record = JobRecord(
         id=entry.name,
+        output_suffix=".xlsx" if workbook and text_list else "",
         name=f"(damaged job {entry.name}){upload.suffix if upload else ''}",
         suffix=upload.suffix if upload else ".csv",
         created_at=stamp,

@@ -11,11 +11,14 @@ from urllib.parse import quote
 from aiohttp import web
 
 from batchverify.errors import BatchVerifyError
+from batchverify.web.audit import audit
 from batchverify.web.auth import AUTH as AUTH_KEY
+from batchverify.web.auth import user_of
 from batchverify.web.jobs import ACTIVE, WebJob
 from batchverify.web.manager import RETRY_AFTER, JobManager
 from batchverify.web.messages import JobConflict, PlanError, ServerBusy, TooLarge, UploadError, in_words
 from batchverify.web.openapi import JOB_REF, describe
+from batchverify.web.users import OPERATOR
 from batchverify.web.words import browser_language
 
 __all__ = ["MANAGER", "add_api_routes"]
@@ -61,7 +64,7 @@ def _manager(request: web.Request) -> JobManager:
 
 
 def _job(request: web.Request) -> WebJob:
-    return _manager(request).get(request.match_info["id"])
+    return _manager(request).get(request.match_info["id"], user_of(request))
 
 
 @describe(
@@ -77,6 +80,11 @@ def _job(request: web.Request) -> WebJob:
                     "sheet": {"type": "string"},
                     "header_row": {"type": "string"},
                     "max_age": {"type": "string"},
+                    "name": {"type": "string", "description": "The job's name (default: the file's)"},
+                    "time_zone": {"type": "string", "description": "The uploader's zone (Asia/Shanghai)"},
+                    "max_billable": {"type": "string", "description": "The most billable answers"},
+                    "output": {"type": "string", "enum": ["workbook", "same"]},
+                    "headers": {"type": "string", "enum": ["words", "names"]},
                 },
             }
         }
@@ -100,8 +108,10 @@ async def create_job(request: web.Request) -> web.Response:
     )
     if language not in ("zh-CN", "en"):
         language = manager.settings.language
+    user = user_of(request)
     try:
-        job, replayed = await manager.create(request, language, _idempotency_key(request))
+        owner = "" if user is OPERATOR else user.name
+        job, replayed = await manager.create(request, language, _idempotency_key(request), owner)
     except JobConflict as exc:
         return _error(422 if exc.code == "key_reused" else 409, exc, language)
     except TooLarge:
@@ -126,6 +136,8 @@ async def create_job(request: web.Request) -> web.Response:
     where = {"Location": f"/api/jobs/{job.record.id}"}
     if replayed:
         where["Idempotent-Replayed"] = "true"
+    else:
+        audit(request, "upload", job, bytes=job.record.size)
     return web.json_response(manager.view(job), status=201, headers=where)
 
 
@@ -181,6 +193,29 @@ async def start_job(request: web.Request) -> web.Response:
 
 
 @describe(
+    "Rename the job, or set its budget (max_billable; not while it runs)",
+    body={"application/json": {"schema": {"type": "object"}}},
+    responses={
+        200: ("The job", JOB_REF),
+        400: "A field cannot be used",
+        404: "No such job",
+        409: "A budget while it runs",
+    },
+)
+async def change_job(request: web.Request) -> web.Response:
+    job = _job(request)
+    fields = await _fields(request)
+    try:
+        _manager(request).rename(job, fields)
+    except JobConflict as exc:
+        return _error(409, exc, _language(request))
+    except UploadError as exc:
+        return _error(400, exc, _language(request))
+    audit(request, "change", job, **{k: v for k, v in fields.items() if k in ("name", "max_billable")})
+    return web.json_response(_manager(request).view(job))
+
+
+@describe(
     "Stop the job: calls in flight land, the partial result is written",
     responses={202: ("Stopping: the job", JOB_REF), 404: "No such job", 409: "Not running"},
 )
@@ -196,6 +231,7 @@ def _act(request: web.Request, action: Callable[[JobManager, WebJob], None]) -> 
         key = _idempotency_key(request) if action is JobManager.start else ""
         if not (key and job.record.start_key == key):
             action(manager, job)
+            audit(request, "start" if action is JobManager.start else "stop", job)
             if key:
                 job.save(start_key=key)
     except JobConflict as exc:
@@ -216,7 +252,8 @@ def _act(request: web.Request, action: Callable[[JobManager, WebJob], None]) -> 
 async def list_jobs(request: web.Request) -> web.Response:
     # Without each job's plan (its preview and columns): the page refreshes this list every few seconds.
     manager = _manager(request)
-    return web.json_response({"jobs": [manager.view(j, plan=False) for j in manager.listing()]})
+    mine = manager.listing(user_of(request))
+    return web.json_response({"jobs": [manager.view(j, plan=False, same=False) for j in mine]})
 
 
 @describe("One job", responses={200: ("The job", JOB_REF), 404: "No such job"})
@@ -229,6 +266,7 @@ async def get_job(request: web.Request) -> web.Response:
 )
 async def delete_job(request: web.Request) -> web.Response:
     job = _job(request)
+    audit(request, "delete", job)
     await _manager(request).delete(job)
     return web.Response(status=204)
 
@@ -339,6 +377,7 @@ async def job_result(request: web.Request) -> web.StreamResponse:
     if not path.exists():
         return _error(404, JobConflict("no result yet: start the job first", code="no_result"))
     name = job.files.download_name(job.record, problems)
+    audit(request, "download", job, rows=rows)
     headers = {"Content-Disposition": _disposition(name), "Content-Type": _TYPES.get(path.suffix, "text/csv")}
     return web.FileResponse(path, headers=headers)
 
@@ -368,6 +407,7 @@ def add_api_routes(app: web.Application) -> None:
     app.router.add_get("/api/jobs", list_jobs)
     app.router.add_get("/api/jobs/{id}", get_job)
     app.router.add_delete("/api/jobs/{id}", delete_job)
+    app.router.add_patch("/api/jobs/{id}", change_job)
     app.router.add_post("/api/jobs/{id}/plan", replan_job)
     app.router.add_post("/api/jobs/{id}/start", start_job)
     app.router.add_post("/api/jobs/{id}/stop", stop_job)

@@ -29,6 +29,7 @@ from batchverify.web.guard import guard_connections
 from batchverify.web.manager import ServeSettings
 from batchverify.web.pages import AUTH
 from batchverify.web.routes import MANAGER
+from batchverify.web.users import Users
 
 __all__ = ["ServeOptions", "default_data_dir", "serve"]
 
@@ -47,6 +48,7 @@ class ServeOptions:
     trusted_proxies: tuple[str, ...] = ()  # as given; checked here
     notify: str | None = None  # --notify URL (or BATCHVERIFY_NOTIFY); checked here
     metrics_public: bool = False
+    users_file: Path | None = None  # --users FILE
     log_format: str = "text"  # the start lines' format (the log's is the command line's handler)
 
 
@@ -80,6 +82,9 @@ def serve(opts: ServeOptions) -> int:
     except ValueError as exc:
         raise UsageError(f"--trusted-proxy takes IP addresses: {exc}") from None
     notifier = notifier_from(opts.notify)
+    if opts.users_file is not None:
+        users = Users.load(opts.users_file)  # refused now, with the line, not at the first login
+        log.info("users file %s: %d users, each seeing their own jobs", opts.users_file, len(users))
     with connect(opts.job) as target:
         settings = ServeSettings(
             data_dir=opts.data_dir.resolve(),
@@ -92,6 +97,7 @@ def serve(opts: ServeOptions) -> int:
             trusted_proxies=proxies,
             notifier=notifier,
             metrics_public=opts.metrics_public,
+            users_file=opts.users_file.resolve() if opts.users_file is not None else None,
         )
         asyncio.run(_serve(opts, settings, generated=not given))
     return 0

@@ -40,6 +40,7 @@ class Sessions:
         self._path = path
         self._lock = threading.Lock()
         self._known: dict[str, dict[str, float]] = {}
+        self._users: dict[str, str] = {}  # session digest -> the user's name
         self._saved = time.time()
         # Sessions belong to the token that started them: a new token (rotated after a leak) ends
         # every one of them, on the next start.
@@ -52,34 +53,43 @@ class Sessions:
                         str(k): {"created": float(v["created"]), "seen": float(v["seen"])}
                         for k, v in doc["sessions"].items()
                     }
+                    users = doc.get("users", {})
+                    self._users = {str(k): str(v) for k, v in users.items() if k in self._known}
 
-    def new(self) -> str:
+    def new(self, user: str = "") -> str:
+        """A new session of ``user`` (a name of the users file; "": the operator)."""
         session = secrets.token_urlsafe(32)
         now = time.time()
         with self._lock:
             self._prune(now)
             if len(self._known) >= MAX_SESSIONS:  # the oldest goes first
-                del self._known[min(self._known, key=lambda k: self._known[k]["seen"])]
+                oldest = min(self._known, key=lambda k: self._known[k]["seen"])
+                del self._known[oldest]
+                self._users.pop(oldest, None)
             self._known[_digest(session)] = {"created": now, "seen": now}
+            if user:
+                self._users[_digest(session)] = user
             self._save()
         return session
 
-    def valid(self, session: str) -> bool:
+    def valid(self, session: str) -> str | None:
+        """The user of a live session ("" for the operator), or None."""
         if not session:
-            return False
+            return None
         now = time.time()
         key = _digest(session)
         with self._lock:
             entry = self._known.get(key)
             if entry is None or self._expired(entry, now):
-                return False
+                return None
             entry["seen"] = now
             if now - self._saved > SAVE_SEEN_EVERY:  # a session in use all day outlives a restart
                 self._save()
-            return True
+            return self._users.get(key, "")
 
     def end(self, session: str) -> None:
         with self._lock:
+            self._users.pop(_digest(session), None)
             if self._known.pop(_digest(session), None) is not None:
                 self._save()
 
@@ -90,6 +100,7 @@ class Sessions:
     def _prune(self, now: float) -> None:
         for key in [k for k, v in self._known.items() if self._expired(v, now)]:
             del self._known[key]
+            self._users.pop(key, None)
 
     def _save(self) -> None:
         if self._path is None:
@@ -98,7 +109,7 @@ class Sessions:
         try:
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
             with os.fdopen(fd, "w", encoding="utf-8") as f:
-                json.dump({"token": self._token, "sessions": self._known}, f)
+                json.dump({"token": self._token, "sessions": self._known, "users": self._users}, f)
             tmp.replace(self._path)
             self._saved = time.time()
         except OSError as exc:

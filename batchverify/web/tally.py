@@ -4,6 +4,7 @@ events while a run goes on."""
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -25,12 +26,18 @@ class Tally:
     counts: Counter[str] = field(default_factory=Counter)
     # Numbers whose stored answer is not final: a new answer replaces that status in the counts.
     open_answers: dict[int, str] = field(default_factory=dict)
+    billable: int = 0  # answers of this run that were billed
+    answered: int = 0  # answers this run received (final or not)
+    started: float = field(default_factory=time.monotonic)
 
     def apply(self, event: Event) -> bool:
         """Count an engine event; True when the figures changed."""
         if not isinstance(event, AnswerRecorded):
             return False
         status = event.result.status
+        self.answered += 1
+        if event.result.billable:
+            self.billable += 1
         previous = self.open_answers.pop(event.number, None)
         if previous is not None:
             self.counts[previous] -= 1
@@ -45,6 +52,19 @@ class Tally:
 
     def view(self) -> dict[str, object]:
         return {"total": self.total, "done": self.done, "counts": dict(sorted(self.counts.items()))}
+
+    def pace(self, rate_cap: float) -> dict[str, float | int | None]:
+        """This run so far: answers a second, the seconds still to go (at that pace, or at the
+        cap before there is one), the answers billed."""
+        elapsed = max(time.monotonic() - self.started, 1e-3)
+        rate = self.answered / elapsed if elapsed >= 2.0 and self.answered >= 5 else None
+        left = max(self.total - self.done, 0)
+        eta = left / max(rate or rate_cap, 0.1)
+        return {
+            "rate": round(rate, 2) if rate else None,
+            "eta_seconds": round(eta),
+            "billable": self.billable,
+        }
 
 
 def count_stored(

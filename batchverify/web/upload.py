@@ -24,7 +24,17 @@ _FIELD_LIMIT = 1024
 _MAX_PARTS = 16
 _CHUNK = 1 << 16
 _FLUSH = 1 << 20
-_FIELDS = ("column", "sheet", "header_row", "max_age")
+_FIELDS = (
+    "column",
+    "sheet",
+    "header_row",
+    "max_age",
+    "name",
+    "time_zone",
+    "max_billable",
+    "output",
+    "headers",
+)
 _ZIP_MAGIC = b"PK\x03\x04"
 _OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 

@@ -1,0 +1,55 @@
+"""The job's own fields an upload (or a change of the job) may carry besides the planning choices:
+its name, the uploader's time zone, a budget, the result's kind and its headers. Each is checked
+here, for the page and the JSON API alike; a bad value is a 400 naming the field."""
+
+from __future__ import annotations
+
+import zoneinfo
+from typing import Any
+
+from batchverify.web.messages import UploadError
+from batchverify.web.records import clean_name
+
+__all__ = ["JOB_FIELDS", "job_fields"]
+
+JOB_FIELDS = ("name", "time_zone", "max_billable", "output", "headers")
+_MAX_BUDGET = 10**9
+
+
+def job_fields(fields: dict[str, str], *, upload_suffix: str | None = None) -> dict[str, Any]:
+    """The record's values for the fields present in ``fields`` (absent: unchanged). With
+    ``upload_suffix`` (an upload), ``output`` defaults to a workbook for a text list: Excel opens
+    it with every leading zero and long number as it was, where a CSV loses them."""
+    found: dict[str, Any] = {}
+    if "name" in fields:
+        text = fields["name"].strip()
+        found["title"] = clean_name(text) if text else ""
+    if "time_zone" in fields and fields["time_zone"].strip():
+        zone = fields["time_zone"].strip()
+        try:
+            zoneinfo.ZoneInfo(zone)
+        except (ValueError, KeyError, OSError):
+            raise _bad("time_zone", "a time zone name such as Asia/Shanghai") from None
+        found["time_zone"] = zone
+    if "max_billable" in fields:
+        text = fields["max_billable"].strip()
+        if text and not (text.isascii() and text.isdigit() and int(text) <= _MAX_BUDGET):
+            raise _bad("max_billable", f"a whole number from 0 to {_MAX_BUDGET}, or empty for none")
+        found["budget"] = int(text) if text else None
+    if "headers" in fields and fields["headers"].strip():
+        if fields["headers"].strip() not in ("words", "names"):
+            raise _bad("headers", "words or names")
+        found["headers"] = fields["headers"].strip()
+    if upload_suffix is not None:
+        chosen = fields.get("output", "").strip() or "workbook"
+        if chosen not in ("workbook", "same"):
+            raise _bad("output", "workbook or same")
+        text_list = upload_suffix in (".csv", ".tsv", ".txt", ".tab")
+        found["output_suffix"] = ".xlsx" if chosen == "workbook" and text_list else ""
+    return found
+
+
+def _bad(field: str, expected: str) -> UploadError:
+    return UploadError(
+        "the {field} field must be {expected}", code="bad_field", option=field, field=field, expected=expected
+    )
