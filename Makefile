@@ -51,9 +51,10 @@ simulate: $(STAMP)
 serve: $(STAMP)
 	$(BIN)/batchverify serve --simulator
 
-# The README's picture of the upload page, taken by the browser test (needs Debian's chromium).
+# The pictures of the upload page (docs/serve-*.png), taken by the browser tests (needs Debian's chromium).
 screenshot: $(STAMP)
 	BATCHVERIFY_SCREENSHOT_DIR=docs $(BIN)/python -m pytest -q tests/web/test_web_browser.py -k download
+	BATCHVERIFY_SCREENSHOT_DIR=docs $(BIN)/python -m pytest -q tests/web/test_web_page_ops.py -k "budget or cannot_be_told"
 
 # The package drawing (docs/layers.svg): every package and the imports between them, drawn by pydeps
 # from the code (needs Graphviz's dot: apt-get install graphviz). tests/project/test_layout.py holds the layers.

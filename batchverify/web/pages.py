@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import datetime
 import json
 from typing import Any
 
@@ -10,7 +11,7 @@ import aiohttp_jinja2
 from aiohttp import web
 
 from batchverify.web.audit import audit
-from batchverify.web.auth import AUTH, COOKIE, USER
+from batchverify.web.auth import AUTH, COOKIE, USER, user_of
 from batchverify.web.clients import client_of
 from batchverify.web.routes import MANAGER
 from batchverify.web.words import browser_language, page_words, words
@@ -25,9 +26,31 @@ def _language(request: web.Request) -> str:
     return browser_language(request.headers.get("Accept-Language", ""), default)
 
 
+def _keep_text(keep: datetime.timedelta | None, language: str) -> str:
+    if keep is None:
+        return ""
+    days, hours = keep.days, keep.seconds // 3600
+    w = words(language)
+    if days and not hours:
+        return w["d_d"].replace("{n}", str(days))
+    return w["d_h"].replace("{n}", str(days * 24 + hours or 1))
+
+
 async def index(request: web.Request) -> web.Response:
     language = _language(request)
     setup = page_words(language)
+    settings = request.app[MANAGER].settings
+    user = user_of(request)
+    setup.update(
+        {
+            "user": user.name,
+            "admin": user.admin,
+            "users": settings.users_file is not None,
+            "keep": _keep_text(settings.keep, language),
+            "price": settings.options.price,
+            "rate": settings.options.rate,
+        }
+    )
     context: dict[str, Any] = {
         "lang": language,
         "w": words(language),
@@ -105,7 +128,8 @@ async def logout(request: web.Request) -> web.StreamResponse:
 
 def _login_page(request: web.Request, *, failed: bool, status: int, wait: int = 0) -> web.Response:
     language = _language(request)
-    context = {"lang": language, "w": words(language), "failed": failed, "wait": wait}
+    users = request.app[MANAGER].settings.users_file is not None
+    context = {"lang": language, "w": words(language), "failed": failed, "wait": wait, "users": users}
     response = aiohttp_jinja2.render_template("login.html", request, context, status=status)
     if wait:
         response.headers["Retry-After"] = str(wait)

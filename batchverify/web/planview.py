@@ -41,6 +41,7 @@ def plan_view(made: Plan) -> dict[str, Any]:
                 "name": _cell(header[index]) if index < len(header) else "",
                 "valid": valid,
                 "filled": len(values),
+                "samples": [_cell(v) for v in values[:3]],
             }
         )
     preview = []

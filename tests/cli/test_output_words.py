@@ -102,7 +102,9 @@ def test_chinese_words_headers_and_api_descriptions(
     assert by_phone["12345"][col["处理建议"]] == "核对号码"
     assert by_phone[NO_RECORD][col["处理建议"]] == "人工核实"
     assert by_phone[LIVE][col["接口说明"]] == "成功"  # asked with X-TC-Language: zh-CN
-    assert by_phone[LIVE][col["是否计费"]] == "是" and by_phone["12345"][col["结果来源"]] == "未发送（本地判断）"
+    assert (
+        by_phone[LIVE][col["是否计费"]] == "是" and by_phone["12345"][col["结果来源"]] == "未发送（本地判断）"
+    )
 
 
 def test_a_previous_output_in_another_language_has_its_columns_replaced(

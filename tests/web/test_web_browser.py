@@ -236,9 +236,12 @@ def test_the_page_speaks_chinese_to_a_chinese_browser(
     assert "正常" in page.inner_text("#counts")
     with page.expect_download() as info:
         page.click("#download")
-    text = Path(info.value.path()).read_bytes().decode("utf-8-sig")
-    assert info.value.suggested_filename == "名单.verified.csv"
-    assert "号码状态" in text.splitlines()[0]
+    # A CSV list comes back as a workbook: Excel keeps 001 and 13800138000 as they were
+    assert info.value.suggested_filename == "名单.verified.xlsx"
+    book = openpyxl.load_workbook(io.BytesIO(Path(info.value.path()).read_bytes()))
+    header = [c.value for c in book.worksheets[0][1]]
+    assert "号码状态" in header and "标准号码" in header and not any(h.startswith("mobile_") for h in header)
+    assert book.worksheets[0]["B2"].value == "13800138000" and book.worksheets[0]["B2"].data_type == "s"
     page.once("dialog", lambda dialog: dialog.accept())
     page.click("#delete")
     page.wait_for_selector("#job", state="hidden")
