@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install lint fmt docs test demo simulate serve screenshot drawing bench bench-quick clean
+.PHONY: install lint fmt docs test demo simulate serve screenshot renders drawing bench bench-quick clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -55,6 +55,11 @@ serve: $(STAMP)
 screenshot: $(STAMP)
 	BATCHVERIFY_SCREENSHOT_DIR=docs $(BIN)/python -m pytest -q tests/web/test_web_browser.py -k download
 	BATCHVERIFY_SCREENSHOT_DIR=docs $(BIN)/python -m pytest -q tests/web/test_web_page_ops.py -k "budget or cannot_be_told"
+
+# The pictures of the workbooks a Chinese upload gets back (docs/result-zh.png, docs/problems-zh.png),
+# printed by LibreOffice (needs libreoffice-calc-nogui and poppler-utils).
+renders: $(STAMP)
+	$(BIN)/python -m tests.support.renders docs
 
 # The package drawing (docs/layers.svg): every package and the imports between them, drawn by pydeps
 # from the code (needs Graphviz's dot: apt-get install graphviz). tests/project/test_layout.py holds the layers.

@@ -33,6 +33,7 @@ __all__ = [
     "label_of",
     "needs_action",
     "phone_header",
+    "reason_cell",
     "resolve_language",
     "source_cell",
 ]
@@ -153,6 +154,34 @@ _SOURCES: dict[str, dict[str, str]] = {
     },
     "en": {},
 }
+
+
+# Why a cell is not a number (``normalize_mobile``'s reasons), in words.
+_REASONS: dict[str, dict[str, str]] = {
+    "zh-CN": {
+        "empty": "未填号码",
+        "two dots in a row (never guessed)": "有两个连续的点（不做猜测）",
+        "starts with a dot (never guessed)": "以点开头（不做猜测）",
+        "scientific notation lost digits (never guessed)": "科学计数法已丢失数字（不做猜测）："
+        "请把这一列设为文本后重新填写",
+        "has a fractional part (never guessed)": "带有小数（不做猜测）",
+        "contains letters or symbols": "含有字母或符号",
+        "no digits": "没有数字",
+        "not a mainland mobile number": "不是中国大陆手机号码",
+    },
+    "en": {},
+}
+
+
+def reason_cell(reason: str, language: str) -> str:
+    """Why a cell is not a mainland mobile number, in ``language``."""
+    words = _REASONS[language]
+    if reason in words:
+        return words[reason]
+    count, _, rest = reason.partition(" ")
+    if language == "zh-CN" and rest == "digits" and count.isdigit():
+        return f"位数不对：{count} 位"
+    return reason
 
 
 def billable_cell(billable: bool, language: str) -> bool | str:

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from batchverify.core.freshness import Freshness
-from batchverify.core.labels import action_of, billable_cell, label_of, source_cell
+from batchverify.core.labels import action_of, billable_cell, label_of, reason_cell, source_cell
 from batchverify.core.normalize import normalize_mobile
 from batchverify.engine.storetypes import GIVE_UP_AFTER, Store, StoredAnswer
 from batchverify.files.layout import CellValue
@@ -120,7 +120,8 @@ class Annotator:
         for norm in norms:
             if norm.number is None:
                 status = norm.status or Status.INVALID_NUMBER
-                row = self._row("", status, None, "local", norm.reason, "")
+                reason = reason_cell(norm.reason, self.language) if self.words else norm.reason
+                row = self._row("", status, None, "local", reason, "")
             else:
                 number = int(norm.number)
                 answer = stored.get(number)

@@ -8,6 +8,7 @@ import codecs
 import csv
 import io
 import os
+import re
 import shutil
 import subprocess
 import warnings
@@ -269,3 +270,26 @@ def test_libreoffice_reads_every_output_as_written(
         status = expected[at].index("mobile_status")
         assert [r[status] for r in seen[at + 1 :]] == [str(r[status]) for r in expected[at + 1 :]]
         assert [r[2] for r in seen[at + 1 :]] == [str(r[2]) for r in expected[at + 1 :]]
+
+
+def test_a_chinese_result_prints_landscape_one_page_wide(
+    tmp_path: Path, fast_sim: SimulatorServer, env: dict[str, str]
+) -> None:
+    """Printed by LibreOffice as it comes: the sample's 60 rows and 21 columns on one landscape A4
+    page's width (it ran to 17 portrait pages with its columns split), the problems the same."""
+    office = soffice()
+    if office is None:
+        pytest.skip("LibreOffice is not installed (apt-get install libreoffice-calc-nogui)")
+    from tests.support.renders import ROOT, print_pdf
+
+    src = tmp_path / "customers.xlsx"
+    shutil.copy(ROOT / "sample_data" / "customers.xlsx", src)
+    problems = tmp_path / "customers.problems.xlsx"
+    args = ("run", src, "--yes", "--language", "zh-CN", "--problems", problems)
+    assert run_cli(*args, env=env).returncode == 1
+    for book, most in ((tmp_path / "customers.verified.xlsx", 4), (problems, 1)):
+        data = print_pdf(office, book, tmp_path / "pdf", tmp_path / "lo-profile").read_bytes()
+        pages = re.findall(rb"/Type\s*/Page\b(?!s)", data)
+        assert 1 <= len(pages) <= most, (book.name, len(pages))  # the list sheet, notes, summary
+        width, height = map(float, re.findall(rb"/MediaBox\s*\[0 0 ([0-9.]+) ([0-9.]+)\]", data)[0])
+        assert width > height and round(width) == 842  # A4, landscape

@@ -299,3 +299,5 @@ class SheetDoc:
         if setup is None:
             setup = insert_ordered(self.root, "pageSetup", SHEET_ORDER)
         setup.attrib.update({"orientation": "landscape", "fitToWidth": "1", "fitToHeight": "0"})
+        if setup.get("paperSize") is None:
+            setup.set("paperSize", "9")  # A4, unless the sheet names its paper

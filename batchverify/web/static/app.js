@@ -86,7 +86,7 @@
   }
 
   // -- who, and what happens to the files -----------------------------------------------------
-  $("user").textContent = setup.users ? W.signed_in + ": " + setup.user : "";
+  $("user").textContent = setup.users ? W.signed_in + W.colon + setup.user : "";
   $("kept-note").textContent = setup.keep ? words(W.kept_for, { keep: setup.keep }) : "";
   $("who-note").textContent = setup.users ? W.who_users : W.who_token;
 
