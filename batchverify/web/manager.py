@@ -28,7 +28,7 @@ from batchverify.web.jobevents import event as _event
 from batchverify.web.jobevents import run_ended
 from batchverify.web.jobs import ACTIVE, Choice, WebJob, choice_of
 from batchverify.web.keep import sweep
-from batchverify.web.messages import JobConflict, PlanError, ServerBusy, in_words
+from batchverify.web.messages import JobConflict, PlanError, ServerBusy, in_words, one_line
 from batchverify.web.records import ID_RE, JobRecord, clean_name, load_records, new_id
 from batchverify.web.upload import receive_upload
 from batchverify.web.users import OPERATOR, User
@@ -328,7 +328,7 @@ class JobManager:
         except BatchVerifyError:
             raise error from None
         english, chinese = in_words(error, job.record.language, job.path_names())
-        view["needs_column"] = {"code": exc.code, "message": _short(chinese), "error": _short(english)}
+        view["needs_column"] = {"code": exc.code, "message": one_line(chinese), "error": one_line(english)}
         view["column"] = None
         view["to_send"] = view["max_billable"] = 0
         return made, view
@@ -411,11 +411,6 @@ class JobManager:
     async def sweep(self, now: datetime.datetime | None = None) -> list[str]:
         """Remove the jobs untouched for longer than ``--keep`` (never one that runs); returns ids."""
         return await sweep(self, now)
-
-
-def _short(text: str, most: int = 400) -> str:
-    line = " ".join(text.split())
-    return line if len(line) <= most else line[: most - 1] + "…"
 
 
 def _remove(folder: Path) -> None:

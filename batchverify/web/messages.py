@@ -8,7 +8,7 @@ from typing import Any
 
 from batchverify.errors import BatchVerifyError, OptionNames
 
-__all__ = ["WEB_NAMES", "JobConflict", "PlanError", "UploadError", "in_words"]
+__all__ = ["WEB_NAMES", "JobConflict", "PlanError", "UploadError", "in_words", "one_line"]
 
 _FIELDS = {
     "column": "the column field",
@@ -99,6 +99,12 @@ _ZH: dict[str, str] = {
     "choose_column": "请先选择手机号码所在的列",
     "input_changed": "名单在处理过程中被修改了：已查询的结果都保存着，请重新开始",
 }
+
+
+def one_line(message: str, most: int = 400) -> str:
+    """A message as one line of at most ``most`` characters (an error echoing a 3 MB cell too)."""
+    line = " ".join(message.split())
+    return line if len(line) <= most else line[: most - 1] + "…"
 
 
 def in_words(exc: BatchVerifyError, language: str, names: dict[str, str]) -> tuple[str, str]:

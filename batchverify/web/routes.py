@@ -16,7 +16,15 @@ from batchverify.web.auth import AUTH as AUTH_KEY
 from batchverify.web.auth import user_of
 from batchverify.web.jobs import ACTIVE, WebJob
 from batchverify.web.manager import RETRY_AFTER, JobManager
-from batchverify.web.messages import JobConflict, PlanError, ServerBusy, TooLarge, UploadError, in_words
+from batchverify.web.messages import (
+    JobConflict,
+    PlanError,
+    ServerBusy,
+    TooLarge,
+    UploadError,
+    in_words,
+    one_line,
+)
 from batchverify.web.openapi import JOB_REF, describe
 from batchverify.web.users import OPERATOR
 from batchverify.web.words import browser_language
@@ -33,7 +41,6 @@ _HEARTBEAT = 15.0
 _COALESCE = 0.25  # at most four updates a second per listener, however fast the answers come
 
 
-_MAX_ERROR = 400  # an error echoing a 3 MB header cell is still one short line
 
 
 def _error(status: int, exc: BatchVerifyError, language: str | None = None) -> web.Response:
@@ -41,17 +48,12 @@ def _error(status: int, exc: BatchVerifyError, language: str | None = None) -> w
     language, rendered from the code (never from the English text)."""
     names = exc.names if isinstance(exc, PlanError) else {}
     english, shown = in_words(exc, language or "en", names)
-    doc = {"error": _one_line(english), "code": exc.code}
+    doc = {"error": one_line(english), "code": exc.code}
     if exc.option is not None:
         doc["field"] = exc.option
     if language is not None:
-        doc["message"] = _one_line(shown)
+        doc["message"] = one_line(shown)
     return web.json_response(doc, status=status)
-
-
-def _one_line(message: str) -> str:
-    line = " ".join(message.split())
-    return line if len(line) <= _MAX_ERROR else line[: _MAX_ERROR - 1] + "…"
 
 
 def _language(request: web.Request) -> str:
