@@ -25,6 +25,8 @@ async def _verify(
     output: str | Path | None,
     events: EventSink,
 ) -> Summary:
+    if options.retry_advice == "command":  # the summary sheet's advice: call again, not a command
+        options = options.replace(retry_advice="call")
     with connect(options) as target:
         job = await prepare(
             options, target, Path(input), Path(output) if output is not None else ..., events=events

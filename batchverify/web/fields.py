@@ -4,11 +4,11 @@ here, for the page and the JSON API alike; a bad value is a 400 naming the field
 
 from __future__ import annotations
 
+import re
 import zoneinfo
 from typing import Any
 
 from batchverify.web.messages import UploadError
-from batchverify.web.records import clean_name
 
 __all__ = ["JOB_FIELDS", "job_fields"]
 
@@ -22,8 +22,7 @@ def job_fields(fields: dict[str, str], *, upload_suffix: str | None = None) -> d
     it with every leading zero and long number as it was, where a CSV loses them."""
     found: dict[str, Any] = {}
     if "name" in fields:
-        text = fields["name"].strip()
-        found["title"] = clean_name(text) if text else ""
+        found["title"] = clean_title(fields["name"])
     if "time_zone" in fields and fields["time_zone"].strip():
         zone = fields["time_zone"].strip()
         try:
@@ -47,6 +46,16 @@ def job_fields(fields: dict[str, str], *, upload_suffix: str | None = None) -> d
         text_list = upload_suffix in (".csv", ".tsv", ".txt", ".tab")
         found["output_suffix"] = ".xlsx" if chosen == "workbook" and text_list else ""
     return found
+
+
+# Control characters and the bidirectional controls that make a name read backwards.
+_UNSAFE_RE = re.compile(r"[\x00-\x1f\x7f\u200e\u200f\u202a-\u202e\u2066-\u2069]+")
+
+
+def clean_title(text: str) -> str:
+    """A job's name as given, on one line, without control characters, at most 120 characters
+    (slashes and the like are kept: it is never part of a path)."""
+    return " ".join(_UNSAFE_RE.sub(" ", text).split())[:120]
 
 
 def _bad(field: str, expected: str) -> UploadError:

@@ -71,6 +71,8 @@ class _Cells:
             return self.result_cells.cell(ref, value, look)
         styles = self.styles
         bold_xf = styles.bold_xf() if bold else None
+        if bold and row == self.spec.header_row and self.spec.result_columns is not None:
+            bold_xf = styles.header_xf()  # a result sheet's header (the problems file's too)
         if value is None:
             return None
         if isinstance(value, bool):

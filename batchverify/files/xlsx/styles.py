@@ -157,6 +157,19 @@ class Styles:
     def bold_xf(self) -> int:
         return self.xf(0, self.bold_font())
 
+    def header_xf(self) -> int:
+        """A header cell of a new result sheet: bold on a light fill, as a list's header looks."""
+        key = ("header",)
+        if key not in self._cache:
+            fill, element = self._append(self._section("fills"), "fill")
+            pattern = etree.SubElement(element, _q("patternFill"), patternType="solid")
+            etree.SubElement(pattern, _q("fgColor"), rgb=HEADER_FILL)
+            etree.SubElement(pattern, _q("bgColor"), indexed="64")
+            attrib = {"numFmtId": "0", "fontId": str(self.bold_font()), "fillId": str(fill), "borderId": "0"}
+            attrib.update({"xfId": "0", "applyFont": "1", "applyFill": "1"})
+            self._cache[key], _ = self._append(self._section("cellXfs"), "xf", attrib)
+        return self._cache[key]
+
     def dxf(self, fill_argb: str, font_argb: str) -> int:
         """A differential format (conditional formatting look): font colour and solid fill."""
         section = self._section("dxfs")
@@ -177,6 +190,9 @@ def _same_xf(el: Any, wanted: dict[str, str], centered: bool) -> bool:
     if not centered:
         return len(el) == 0
     return len(el) == 1 and local(el[0].tag) == "alignment" and dict(el[0].attrib) == {"horizontal": "center"}
+
+
+HEADER_FILL = "FFDCE6F1"
 
 
 def _dxf_colours(dxf: Any) -> tuple[str, str] | None:
