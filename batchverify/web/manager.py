@@ -210,7 +210,7 @@ class JobManager:
         ``PlanError``, or ``JobConflict`` for a key in progress or used for another file."""
         if not key:
             return await self._counted(request, self._create(request, language, owner)), False
-        scoped = f"{client_of(request)} {key}"  # one client's keys never meet another's
+        scoped = f"{owner}@{client_of(request)} {key}"  # one user's (and client's) keys never meet another's
         if scoped in self._keys_in_progress:
             raise JobConflict("an upload with this Idempotency-Key is in progress", code="key_in_progress")
         self._keys_in_progress.add(scoped)

@@ -41,8 +41,6 @@ _HEARTBEAT = 15.0
 _COALESCE = 0.25  # at most four updates a second per listener, however fast the answers come
 
 
-
-
 def _error(status: int, exc: BatchVerifyError, language: str | None = None) -> web.Response:
     """``{"error": one line, "code": its stable code}``, and ``"message"``: the same in the browser's
     language, rendered from the code (never from the English text)."""

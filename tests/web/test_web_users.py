@@ -59,20 +59,22 @@ async def test_each_user_sees_only_their_own_jobs_on_every_route(
         answer = await client.request(method, where, headers=bob, json={"name": "mine"})
         assert answer.status == 404, (method, where, answer.status)
     assert (await (await client.get("/api/jobs", headers=bob)).json())["jobs"] == []
-    # the same file from bob: no hint of alice's job
-    theirs = await (await upload(client, listed, headers=bob)).json()
-    assert theirs["same_file"] is None
+    # the same file from bob (even under alice's Idempotency-Key, from the same address): his own job,
+    # no hint of alice's
+    keyed = await (await upload(client, listed, headers={**alice, "Idempotency-Key": "k-1"})).json()
+    theirs = await (await upload(client, listed, headers={**bob, "Idempotency-Key": "k-1"})).json()
+    assert theirs["same_file"] is None and theirs["id"] != keyed["id"] and theirs["owner"] == "bob"
     everyone = (await (await client.get("/api/jobs", headers=carol)).json())["jobs"]
     assert {j["owner"] for j in everyone} == {"alice", "bob"}
     assert (await client.get(base, headers=carol)).status == 200
     # the server's token is the operator's, an admin's
-    assert len((await (await client.get("/api/jobs", headers=AUTH)).json())["jobs"]) == 2
+    assert len((await (await client.get("/api/jobs", headers=AUTH)).json())["jobs"]) == 3
 
     remove_user(path, "alice")
     await asyncio.sleep(2.1)  # the server reads the file again when it changed (every 2 s at most)
     assert (await client.get(base, headers=alice)).status == 401
     trail = [json.loads(line) for line in (tmp_path / "data" / "audit.log").read_text().splitlines()]
-    assert [(e["user"], e["action"]) for e in trail] == [("alice", "upload"), ("bob", "upload")]
+    assert [(e["user"], e["action"]) for e in trail] == [("alice", "upload")] * 2 + [("bob", "upload")]
     assert trail[0]["name"] == "alice's list" and trail[0]["list"] == "list.csv"
 
 
