@@ -19,16 +19,17 @@ from aiohttp import web
 from batchverify.core.timeutil import utc_now_iso
 from batchverify.engine.job import Target
 from batchverify.engine.options import Options
-from batchverify.errors import BatchVerifyError, UsageError
+from batchverify.errors import UsageError
 from batchverify.report.notify import Notifier
 from batchverify.tencent.client import make_session
 from batchverify.web.clients import client_of
 from batchverify.web.fields import job_fields
 from batchverify.web.jobevents import event as _event
 from batchverify.web.jobevents import run_ended
-from batchverify.web.jobs import ACTIVE, Choice, WebJob, choice_of
+from batchverify.web.jobs import ACTIVE, WebJob, choice_of
 from batchverify.web.keep import sweep
-from batchverify.web.messages import JobConflict, PlanError, ServerBusy, in_words, one_line
+from batchverify.web.messages import JobConflict, PlanError, ServerBusy
+from batchverify.web.planning import JobPlanning
 from batchverify.web.records import ID_RE, JobRecord, clean_name, load_records, new_id
 from batchverify.web.upload import receive_upload
 from batchverify.web.users import OPERATOR, User
@@ -45,7 +46,6 @@ MAX_UPLOADS = 4
 MAX_UPLOADS_PER_CLIENT = 2
 RETRY_AFTER = 10
 _SWEEP_EVERY = 3600.0
-ASK_COLUMN = frozenset({"ambiguous_column", "no_phone_column"})  # a job asks, instead of a refusal
 
 
 @dataclass(frozen=True)
@@ -65,7 +65,7 @@ class ServeSettings:
     users_file: Path | None = None  # --users: who may log in, each seeing their own jobs
 
 
-class JobManager:
+class JobManager(JobPlanning):
     def __init__(self, settings: ServeSettings) -> None:
         self.settings = settings
         self.root = settings.data_dir / "jobs"
@@ -285,62 +285,6 @@ class JobManager:
         _event(job, f"uploaded ({upload.size:,} bytes) and planned: {plan.get('rows', '?')} rows, "
                     f"{job.record.total:,} distinct numbers, {plan.get('to_send', '?')} to send")  # fmt: skip
         return job
-
-    async def replan(self, job: WebJob, fields: dict[str, str]) -> None:
-        options = choice_of(fields)
-        async with job.plan_lock:  # one change at a time; Start waits for none (it says 409)
-            if job.record.state != "planned":
-                raise JobConflict(
-                    "the job is {state}: its column can change only before it starts",
-                    code="not_planned",
-                    state=job.record.state,
-                )
-            await self._plan(job, options)
-
-    async def _plan(self, job: WebJob, options: Choice, *, ask: bool = False) -> None:
-        """Plan the job with ``options``. ``ask``: a list whose phone column cannot be told (none
-        found, or several alike) becomes a job that asks for it, showing each column's values."""
-        identity = self.settings.target.endpoint_identity
-        try:
-            async with self._planning:
-                made, view = await asyncio.to_thread(job.make_plan, identity, options)
-        except BatchVerifyError as exc:
-            error = PlanError(exc.template, code=exc.code, names=job.path_names(), **exc.params)
-            if not ask or exc.code not in ASK_COLUMN or options.get("column"):
-                raise error from None
-            made, view = await self._column_question(job, identity, options, exc, error)
-        job.save(
-            **options,
-            plan=view,
-            total=0 if view.get("needs_column") else len(made.distinct),
-            done=0,
-            counts={},
-        )
-
-    async def _column_question(
-        self, job: WebJob, identity: str, options: Choice, exc: BatchVerifyError, error: PlanError
-    ) -> tuple[Any, dict[str, Any]]:
-        """The plan under a first column, shown as a question: which column holds the numbers."""
-        first = str(exc.params.get("number") or 1)
-        try:
-            async with self._planning:
-                made, view = await asyncio.to_thread(job.make_plan, identity, {**options, "column": first})
-        except BatchVerifyError:
-            raise error from None
-        english, chinese = in_words(error, job.record.language, job.path_names())
-        view["needs_column"] = {"code": exc.code, "message": one_line(chinese), "error": one_line(english)}
-        view["column"] = None
-        view["to_send"] = view["max_billable"] = 0
-        return made, view
-
-    def rename(self, job: WebJob, fields: dict[str, str]) -> None:
-        """A new name or budget (before it runs, or between runs)."""
-        changes = job_fields({k: v for k, v in fields.items() if k in ("name", "max_billable")})
-        if "budget" in changes and job.record.state in ACTIVE:
-            raise JobConflict("the job is {state}: change its budget when it stops", code="job_active",
-                              state=job.record.state)  # fmt: skip
-        if changes:
-            job.save(**changes)
 
     def start(self, job: WebJob) -> None:
         if self._closing.is_set():

@@ -193,6 +193,22 @@ async def start_job(request: web.Request) -> web.Response:
 
 
 @describe(
+    "A new job on the same upload that asks which other column to check (nothing uploaded again)",
+    responses={201: ("The new job, with Location", JOB_REF), 404: "No such job"},
+)
+async def another_column(request: web.Request) -> web.Response:
+    job = _job(request)
+    try:
+        made = await _manager(request).another_column(job)
+    except PlanError as exc:
+        return _error(400, exc, _language(request))
+    audit(request, "another_column", made, of=job.record.id)
+    return web.json_response(
+        _manager(request).view(made), status=201, headers={"Location": f"/api/jobs/{made.record.id}"}
+    )
+
+
+@describe(
     "Rename the job, or set its budget (max_billable; not while it runs)",
     body={"application/json": {"schema": {"type": "object"}}},
     responses={
@@ -408,6 +424,7 @@ def add_api_routes(app: web.Application) -> None:
     app.router.add_get("/api/jobs/{id}", get_job)
     app.router.add_delete("/api/jobs/{id}", delete_job)
     app.router.add_patch("/api/jobs/{id}", change_job)
+    app.router.add_post("/api/jobs/{id}/another", another_column)
     app.router.add_post("/api/jobs/{id}/plan", replan_job)
     app.router.add_post("/api/jobs/{id}/start", start_job)
     app.router.add_post("/api/jobs/{id}/stop", stop_job)

@@ -90,6 +90,8 @@ _WORDS: dict[str, dict[str, str]] = {
         "cancel": "Cancel",
         "column_question": "Which column holds the mobile numbers?",
         "use_column": "Use this column",
+        "another": "Check another column",
+        "checked_column": "checked in the first job",
         "valid_of": "{valid} of {filled} values look like mobile numbers",
         "column_empty": "This column holds no valid mobile number: choose another.",
         "why_max": "Billed at most {n} times: {send} numbers to check, plus up to {extra} repeats of "
@@ -206,6 +208,8 @@ _WORDS: dict[str, dict[str, str]] = {
         "cancel": "取消",
         "column_question": "哪一列是手机号码？",
         "use_column": "用这一列",
+        "another": "核验另一列",
+        "checked_column": "原任务已核验这一列",
         "valid_of": "{filled} 个值中有 {valid} 个像手机号码",
         "column_empty": "这一列没有有效的手机号码：请换一列。",
         "why_max": "最多计费 {n} 次：{send} 个待核验号码，加上最多 "

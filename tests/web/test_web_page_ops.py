@@ -238,12 +238,23 @@ def test_a_list_whose_phone_column_cannot_be_told_asks_for_it(
     expect(page.locator("#plan-figures")).to_contain_text("2 个待核验")
     assert page.is_enabled("#start") and page.inner_text("#preview th.phone") == "联系方式"
 
-    # the other column of the same list: a choice, not a warning about paying twice
-    page.set_input_files("#file", str(two))
+    # checked, the other column of the same list is a choice: no upload again, no warning about paying twice
+    page.click("#start")
+    page.wait_for_selector("#job[data-state=finished]", timeout=60_000)
+    first = page.locator("#history tbody tr").first.get_attribute("data-id")
+    page.click("#another")
     page.wait_for_selector("#question:not([hidden])")
+    assert "原任务已核验这一列" in page.inner_text("#candidates li:nth-child(3)")
+    expect(page.locator("#job-name")).to_have_text("两列号码.csv · 另一列")
     page.click("#candidates li:nth-child(2) button")
     page.wait_for_selector("#question", state="hidden")
-    assert page.is_hidden("#same-file")
+    assert page.is_hidden("#same-file") and page.inner_text("#preview th.phone") == "客户电话"
+    assert page.locator("#history tbody tr").first.get_attribute("data-id") != first
+    page.click("#start")
+    page.wait_for_selector("#job[data-state=finished]", timeout=60_000)
+    asked = set(sim.ledger()["calls_by_number"])  # two numbers a column: both columns asked
+    assert asked == {"13800138000", "13800138002", "13900000001", "13900000003"}, asked
+    sent = sim.ledger()["requests"]
 
     nothing = tmp_path / "没有号码.csv"
     nothing.write_text("姓名,城市\n张三,北京\n李四,上海\n", encoding="utf-8")
@@ -254,7 +265,7 @@ def test_a_list_whose_phone_column_cannot_be_told_asks_for_it(
     page.click("#candidates li:nth-child(1) button")  # the names: nothing to check there
     expect(page.locator("#column-empty")).to_be_visible()
     assert page.is_disabled("#start")
-    assert sim.ledger()["requests"] == 0
+    assert sim.ledger()["requests"] == sent
 
 
 def test_two_users_never_see_each_others_lists(

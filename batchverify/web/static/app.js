@@ -220,6 +220,8 @@
     $("resume").hidden = job.state === "planned" || !job.can_start || !helps;
     $("stop").hidden = !active || job.stopping;
     $("delete").disabled = false;
+    const others = (plan.candidates || []).filter((c) => c.valid > 0 && (!plan.column || c.column !== plan.column.column));
+    $("another").hidden = job.state === "planned" || active || !others.length;
     $("budget-line").hidden = active || (job.state !== "planned" && !job.can_start);
     if (document.activeElement !== $("budget")) $("budget").value = job.budget == null ? "" : job.budget;
     $("expires").textContent = job.expires_at ? words(W.deleted_at, { when: when(job.expires_at) }) : "";
@@ -265,7 +267,8 @@
     list.replaceChildren();
     for (const c of plan.candidates || []) {
       if (!c.filled) continue;
-      const use = el("button", { type: "button", "data-column": c.column, class: c.valid ? "primary small" : "small" }, W.use_column);
+      const done = plan.checked_column && plan.checked_column.column === c.column;
+      const use = el("button", { type: "button", "data-column": c.column, class: c.valid && !done ? "primary small" : "small" }, W.use_column);
       use.addEventListener("click", () => replan({ column: c.column, sheet: plan.sheet || "", ...kept() }));
       list.append(
         el(
@@ -273,7 +276,7 @@
           { class: c.valid ? "likely" : "" },
           el("b", {}, c.name ? c.letter + " · " + c.name : c.letter),
           el("span", { class: "samples" }, (c.samples || []).join("　")),
-          el("span", { class: "note" }, words(W.valid_of, { valid: c.valid, filled: c.filled })),
+          el("span", { class: "note" }, words(W.valid_of, { valid: c.valid, filled: c.filled }) + (done ? W.comma + W.checked_column : "")),
           use
         )
       );
@@ -457,6 +460,16 @@
     e.preventDefault();
     await change({ name: $("rename-input").value });
     closeRename();
+  });
+  $("another").addEventListener("click", async () => {
+    if (!current) return;
+    showError($("job-error"), "");
+    try {
+      show(await api("POST", "/api/jobs/" + current.id + "/another"));
+      refreshHistory();
+    } catch (err) {
+      showError($("job-error"), err.message);
+    }
   });
   $("budget-save").addEventListener("click", () => change({ max_billable: $("budget").value.trim() }));
   async function replan(fields) {
