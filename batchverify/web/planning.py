@@ -42,8 +42,9 @@ class JobPlanning:
         folder = self.root / new_id()
         await asyncio.to_thread(folder.mkdir, mode=0o700)
         other = "另一列" if r.language == "zh-CN" else "another column"
+        record = dataclasses.replace(r, id=folder.name, title=f"{r.title or r.name} · {other}")
         record = dataclasses.replace(
-            r, id=folder.name, title=f"{r.title or r.name} · {other}", created_at=utc_now_iso(), state="planned", summary=None, error=None, runs=0,
+            record, created_at=utc_now_iso(), state="planned", summary=None, error=None, runs=0,
             closed=False, upload_key="", start_key="", column=None, max_age=None, total=0, done=0, counts={},
         )  # fmt: skip
         copy = WebJob(self.root, record, self.settings.options)
