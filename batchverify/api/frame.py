@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from batchverify.api.files import raise_for
 from batchverify.api.sync import Handle, run_sync
 from batchverify.build import connect, language_of, prepare
+from batchverify.core.labels import own_result_headers
 from batchverify.engine.annotate import Annotator, WriteResult
 from batchverify.engine.events import EventSink, ignore
 from batchverify.engine.options import Options
@@ -90,7 +91,8 @@ def _frame(df: pd.DataFrame, rows: list[list[CellValue]]) -> pd.DataFrame:
     import pandas as pd
 
     # A frame that already has result columns (an earlier result fed back): they are replaced.
-    out = df.drop(columns=[c for c in OUTPUT_COLUMNS if c in df.columns])
+    own = own_result_headers([str(c) for c in df.columns])
+    out = df.drop(columns=[c for c in df.columns if str(c) in own])
     columns = list(zip(*rows, strict=True)) if rows else [() for _ in OUTPUT_COLUMNS]
     for name, values in zip(OUTPUT_COLUMNS, columns, strict=True):
         if name == "mobile_checked_at":
@@ -119,6 +121,9 @@ _FILE_ONLY = (
     "overwrite",
     "problems",
     "changes",
+    "headers",
+    "time_zone",
+    "title",
 )
 
 

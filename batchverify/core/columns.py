@@ -20,7 +20,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from batchverify.core.labels import column_aliases
+from batchverify.core.labels import own_result_headers
 from batchverify.core.normalize import normalize_mobile
 from batchverify.errors import InputError
 from batchverify.models import OUTPUT_COLUMNS
@@ -96,10 +96,11 @@ def _fold(name: str) -> str:
     return _FOLD_RE.sub("", name).casefold()
 
 
-# batchverify's own result columns, in every language: a previous output fed back in still has the
-# original phone column, which is the one to read (mobile_error, all blank, would otherwise qualify
-# by its name; mobile_normalized holds numbers but blanks the invalid cells).
-_OWN_OUTPUT = frozenset(_fold(name) for column in OUTPUT_COLUMNS for name in column_aliases(column))
+# batchverify's own result names: a previous output fed back in still has the original phone column,
+# which is the one to read (mobile_error, all blank, would otherwise qualify by its name;
+# mobile_normalized holds numbers but blanks the invalid cells). Their words in a language count
+# only in a header row that is batchverify's output (``own_result_headers``).
+_OWN_OUTPUT = frozenset(_fold(name) for name in OUTPUT_COLUMNS)
 
 
 def column_letter(index: int) -> str:
@@ -173,7 +174,10 @@ def detect_phone_column(
     width = max([len(header), *(len(row) for row in sample)]) if header or sample else 0
     if requested is not None:
         return _requested_column(header, width, requested)
-    evidence = [_gather(i, header, sample, valid_cell) for i in range(width)]
+    names = [h.strip() for h in header]
+    # an earlier output's result columns: the last of each name (they come after the customer's)
+    own = frozenset(len(names) - 1 - names[::-1].index(h) for h in own_result_headers(header))
+    evidence = [_gather(i, header, sample, valid_cell, own) for i in range(width)]
     candidates = [e for e in evidence if e.candidate]
     if not candidates:
         raise InputError(
@@ -225,9 +229,13 @@ def _is_valid(cell: str) -> bool:
 
 
 def _gather(
-    index: int, header: list[str], sample: list[list[str]], is_valid: Callable[[str], bool]
+    index: int,
+    header: list[str],
+    sample: list[list[str]],
+    is_valid: Callable[[str], bool],
+    own: frozenset[int] = frozenset(),
 ) -> _Evidence:
-    if index < len(header) and _fold(header[index]) in _OWN_OUTPUT:
+    if index in own or (index < len(header) and _fold(header[index]) in _OWN_OUTPUT):
         return _Evidence(index, 0, 0, 0)
     strength = name_strength(header[index]) if index < len(header) else 0
     valid = filled = 0

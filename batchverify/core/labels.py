@@ -16,9 +16,9 @@ The classes decide the colour of a row and whether it "needs action" (``--proble
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
-from batchverify.models import Status
+from batchverify.models import OUTPUT_COLUMNS, Status
 
 __all__ = [
     "LANGUAGES",
@@ -32,6 +32,7 @@ __all__ = [
     "default_language",
     "label_of",
     "needs_action",
+    "own_result_headers",
     "phone_header",
     "reason_cell",
     "resolve_language",
@@ -206,6 +207,27 @@ def phone_header(language: str) -> str:
 def column_header(column: str, language: str, style: str = "words") -> str:
     """The header a result column gets in an output in ``language`` (``style`` ``names``: its name)."""
     return _LOCAL_HEADERS[language].get(column, column) if style == "words" else column
+
+
+# Result headers of outputs written before every header had its words (zh-CN: these three, beside
+# the mobile_* names).
+_OLD_WORDS = ("号码状态", "处理建议", "上次状态")
+SIGNATURE = 10  # of the 14 result columns: a header row carrying this many is batchverify's output
+
+
+def own_result_headers(header: Sequence[str]) -> frozenset[str]:
+    """The headers of a header row that are batchverify's own result columns (an earlier output fed
+    back in): the ``mobile_*`` names always; a language's words only when the row carries most of
+    that language's result headers, so a customer's own 状态代码 or 核验时间 column is theirs."""
+    present = {str(h).strip() for h in header}
+    own = {c for c in OUTPUT_COLUMNS if c in present}
+    for words in _LOCAL_HEADERS.values():
+        found = {w for w in words.values() if w in present}
+        if words and len(found) >= SIGNATURE:
+            own |= found
+    if len(own & set(OUTPUT_COLUMNS)) >= SIGNATURE:
+        own |= {w for w in _OLD_WORDS if w in present}
+    return frozenset(own)
 
 
 def column_aliases(column: str) -> tuple[str, ...]:

@@ -25,7 +25,7 @@ from pathlib import Path
 
 from batchverify._version import __version__
 from batchverify.core.freshness import Freshness
-from batchverify.core.labels import StatusClass, class_of
+from batchverify.core.labels import StatusClass, class_of, own_result_headers
 from batchverify.engine.annotate import STATUS_INDEX, Annotator, WriteResult, is_change
 from batchverify.engine.keepedits import place_all, refuse_kept
 from batchverify.engine.paths import (
@@ -267,6 +267,8 @@ def _reopen(spec: WriteSpec) -> Table:
 def write_files(spec: WriteSpec, table: Table, store: Store) -> WriteResult:
     """The output, then the problems-only and changes-only files."""
     names, aliases = headers(spec.language, spec.headers)
+    own = own_result_headers(table.header)  # an earlier output's, never the customer's own columns
+    aliases = [tuple(a for a in known if a in own) for known in aliases]
     words = spec.headers == "words"
     annotate = Annotator(spec.freshness, store, spec.job_id, spec.language, words=words)
     zone = zoneinfo.ZoneInfo(spec.time_zone) if spec.time_zone else _local_zone()

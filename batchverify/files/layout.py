@@ -49,13 +49,15 @@ class Layout:
         names: list[str],
         aliases: Sequence[Sequence[str]] | None = None,
     ) -> Layout:
-        """``names`` placed: over a column of the header that carries the name (or one of its
-        ``aliases``: an earlier output in another language), else after the widest row."""
+        """``names`` placed: over a column of the header that carries the name, else after the
+        widest row. With ``aliases`` only those are recognised (an earlier output in any language;
+        the caller leaves out what is the customer's own column), not the name itself."""
         positions: list[int] = []
         next_free = max(width, len(header))
         for i, name in enumerate(names):
             known = aliases[i] if aliases is not None else (name,)
-            found = next((header.index(n) for n in (name, *known) if n in header), None)
+            # the last column of that name: result columns come after the customer's own
+            found = next((len(header) - 1 - header[::-1].index(n) for n in known if n in header), None)
             if found is not None and found not in positions:
                 positions.append(found)
             else:

@@ -60,7 +60,10 @@ def job_view(
     rows = summary.get("by_status") if r.state not in ACTIVE and summary else None
     expires = None
     if keep is not None and r.state not in ACTIVE:
-        expires = utc_now_iso(parse_iso_utc(r.updated_at or r.created_at) + keep)
+        try:
+            expires = utc_now_iso(parse_iso_utc(r.updated_at or r.created_at) + keep)
+        except (ValueError, OverflowError):  # a record edited by hand: no date, no error
+            expires = None
     return {
         "id": r.id,
         "name": r.name,

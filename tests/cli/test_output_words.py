@@ -207,3 +207,29 @@ def test_gbk_input_stays_gbk_which_excel_reads_natively(
     assert result.returncode == 0, result.stderr
     rows = read_rows(tmp_path / "gbk.verified.csv", encoding="gbk")
     assert rows[1][rows[0].index("处理建议")] == "可联系"
+
+
+def test_a_customers_own_columns_named_like_result_headers_are_theirs(
+    tmp_path: Path, fast_sim: SimulatorServer, env: dict[str, str]
+) -> None:
+    """状态代码 and 核验时间 of a CRM export are the customer's columns, kept as they were and never taken
+    for an earlier output's result columns; a phone column headed 标准号码 is found."""
+    src = tmp_path / "crm.csv"
+    src.write_text("姓名,标准号码,状态代码,核验时间\n张三,13800138000,VIP,2024-01-01\n", encoding="utf-8")
+    result = run_cli("run", src, "--yes", "--language", "zh-CN", "--answers", "none", env=env)
+    assert result.returncode in (0, 1), result.stderr
+    out = read_rows(tmp_path / "crm.verified.csv")
+    assert out[0][:4] == ["姓名", "标准号码", "状态代码", "核验时间"] and out[1][:4] == [
+        "张三",
+        "13800138000",
+        "VIP",
+        "2024-01-01",
+    ]
+    assert len(out[0]) == 4 + 14 and out[0].count("状态代码") == 2
+    fed = tmp_path / "crm.verified.csv"
+    again = run_cli(
+        "run", fed, "-o", tmp_path / "again.csv", "--yes", "--language", "zh-CN", "--answers", "none", env=env
+    )
+    assert again.returncode in (0, 1), again.stderr
+    back = read_rows(tmp_path / "again.csv")
+    assert back[0] == out[0] and back[1][:4] == out[1][:4]  # fed back: ours replaced, theirs kept
