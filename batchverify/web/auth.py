@@ -105,14 +105,14 @@ class Auth:
             user = self.login(value.strip())
             if user is not None:
                 return "bearer", user
-        name = self.sessions.valid(request.cookies.get(COOKIE, ""))
-        if name is None:
+        held = self.sessions.valid(request.cookies.get(COOKIE, ""))
+        if held is None:
             return None
-        if not name:
+        if not held:
             return "cookie", OPERATOR
         users = self._current_users()
-        known = users.named(name) if users is not None else None
-        return ("cookie", known) if known is not None else None  # removed from the file: logged out
+        known = users.holding(held) if users is not None else None
+        return ("cookie", known) if known is not None else None  # removed (or a new code): logged out
 
     def authenticated(self, request: web.Request) -> str | None:
         """``"bearer"`` or ``"cookie"`` for a request that holds the token or a live session."""
@@ -127,7 +127,7 @@ class Auth:
         self.end_session(request)
         response.set_cookie(
             COOKIE,
-            self.sessions.new("" if user is OPERATOR else user.name),
+            self.sessions.new("" if user is OPERATOR else user.code),
             httponly=True,
             samesite="Strict",
             secure=is_https(request),

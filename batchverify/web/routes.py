@@ -323,13 +323,12 @@ async def job_events(request: web.Request) -> web.StreamResponse:
     sent: dict[str, object] = {}
     plan_seen: object = None
     auth = request.app[AUTH_KEY]
-    by_cookie = auth.authenticated(request) == "cookie"
     try:
         while True:
             changed.clear()
             gone = job.record.id not in manager.jobs
-            if manager.closing or (by_cookie and auth.authenticated(request) is None):
-                break  # the server stops, or the browser logged out (its session ended)
+            if manager.closing or auth.identify(request) is None:
+                break  # the server stops, the browser logged out, or the user was removed
             if gone:
                 doc: dict[str, object] = {"id": job.record.id, "deleted": True}
             else:

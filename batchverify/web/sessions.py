@@ -40,7 +40,7 @@ class Sessions:
         self._path = path
         self._lock = threading.Lock()
         self._known: dict[str, dict[str, float]] = {}
-        self._users: dict[str, str] = {}  # session digest -> the user's name
+        self._users: dict[str, str] = {}  # session digest -> the SHA-256 of its user's access code
         self._saved = time.time()
         # Sessions belong to the token that started them: a new token (rotated after a leak) ends
         # every one of them, on the next start.
@@ -57,7 +57,7 @@ class Sessions:
                     self._users = {str(k): str(v) for k, v in users.items() if k in self._known}
 
     def new(self, user: str = "") -> str:
-        """A new session of ``user`` (a name of the users file; "": the operator)."""
+        """A new session of ``user`` (the SHA-256 of a users file's code; "": the operator)."""
         session = secrets.token_urlsafe(32)
         now = time.time()
         with self._lock:
@@ -73,7 +73,7 @@ class Sessions:
         return session
 
     def valid(self, session: str) -> str | None:
-        """The user of a live session ("" for the operator), or None."""
+        """Whose a live session is (their code's SHA-256; "" for the operator), or None."""
         if not session:
             return None
         now = time.time()

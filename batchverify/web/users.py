@@ -33,6 +33,7 @@ CODE_PREFIX = "bvu_"  # an access code says what it is (a secret scanner can fin
 class User:
     name: str
     admin: bool
+    code: str = ""  # the SHA-256 of their access code: a session is theirs while this code is
 
     def can_see(self, owner: str) -> bool:
         """A job is seen by its owner and by admins (a job from before users were on has no owner:
@@ -97,7 +98,7 @@ class Users:
                     name=parts[0],
                 )
             names.add(parts[0].casefold())
-            found[parts[2]] = User(parts[0], admin=parts[1] == "admin")
+            found[parts[2]] = User(parts[0], admin=parts[1] == "admin", code=parts[2])
         return cls(found)
 
     def __len__(self) -> int:
@@ -112,6 +113,11 @@ class Users:
 
     def all(self) -> list[User]:
         return sorted(self._by_digest.values(), key=lambda u: u.name)
+
+    def holding(self, code_digest: str) -> User | None:
+        """The user whose code has this SHA-256 (a session remembers the code, not the name: a user
+        removed and added again, with a new code, is not logged in by an old session)."""
+        return self._by_digest.get(code_digest)
 
     def names(self) -> list[str]:
         return [u.name for u in self._by_digest.values()]

@@ -70,11 +70,17 @@ async def test_each_user_sees_only_their_own_jobs_on_every_route(
     # the server's token is the operator's, an admin's
     assert len((await (await client.get("/api/jobs", headers=AUTH)).json())["jobs"]) == 3
 
+    logged_in = await client.post("/login", data={"token": codes["bob"]}, allow_redirects=False)
+    assert logged_in.status == 303 and (await client.get("/api/jobs")).status == 200  # bob's session
     remove_user(path, "alice")
+    remove_user(path, "bob")
+    add_user(path, "bob")  # a leaked code rotated: bob again, with a new code
     await asyncio.sleep(2.1)  # the server reads the file again when it changed (every 2 s at most)
     assert (await client.get(base, headers=alice)).status == 401
+    assert (await client.get("/api/jobs")).status == 401  # the old session is not the new bob's
     trail = [json.loads(line) for line in (tmp_path / "data" / "audit.log").read_text().splitlines()]
-    assert [(e["user"], e["action"]) for e in trail] == [("alice", "upload")] * 2 + [("bob", "upload")]
+    actions = [(e["user"], e["action"]) for e in trail]
+    assert actions == [("alice", "upload")] * 2 + [("bob", "upload"), ("bob", "login")]
     assert trail[0]["name"] == "alice's list" and trail[0]["list"] == "list.csv"
 
 
