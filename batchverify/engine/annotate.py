@@ -182,9 +182,13 @@ class Annotator:
                 # This job's recheck failed: the answer paid for before stays, and says so.
                 note = f"recheck {attempt.at} failed ({attempt.status}"
                 note += f": {attempt.error})" if attempt.error else ")"
-                return dataclasses.replace(
-                    result, error=f"{note}; the answer of {result.checked_at} is kept"
-                ), "kept"
+                note = f"{note}; the answer of {result.checked_at} is kept"
+                if self.words and self.language == "zh-CN":
+                    note = (
+                        f"{attempt.at} 重新核验未成功（{label_of(Status(attempt.status), self.language)}），"
+                    )
+                    note += f"保留 {result.checked_at} 的结果"
+                return dataclasses.replace(result, error=note), "kept"
             # The answer kept is older than max_age allows: the recheck's own outcome is shown.
             return RowResult(Status(attempt.status), checked_at=attempt.at, error=attempt.error), "api"
         if reusable:

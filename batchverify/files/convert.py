@@ -13,14 +13,17 @@ header and the rows ``keep`` accepts.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
-from collections.abc import Iterator
+import pickle
+import tempfile
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from batchverify.files.csvwriter import csv_text, dialect_for, output_codec, result_texts, write_csv_rows
 from batchverify.files.exceltable import ExcelTable, sheet_values
 from batchverify.files.formats import output_kind
-from batchverify.files.layout import Annotate, Keep, Layout, annotated, atomic_path, place
+from batchverify.files.layout import Annotate, CellValue, Keep, Layout, annotated, atomic_path, place
 from batchverify.files.tables import Record, Table, TableFormat
 from batchverify.files.xlsx.model import NewSheet, Presentation
 
@@ -84,41 +87,64 @@ def _rows(
 ) -> Iterator[Row]:
     """The output's rows: title rows (unless ``keep``), the header, then the data rows; as CSV
     text in ``codec``, or as a workbook's values (``codec`` None). ``keep`` a sequence of
-    predicates: the rows each accepts, one group after the other (one pass over the table each)."""
-    if keep is not None and not callable(keep):
-        groups = list(keep)
-        yield from _rows(table, layout, phone_col, annotate, groups[0], batch_size, written, codec)
-        for group in groups[1:]:
-            rows = _rows(table, layout, phone_col, annotate, group, batch_size, written, codec)
-            next(rows, None)  # the header, written once
-            yield from rows
-        return
+    predicates: the rows each accepts, one group after the other, in one pass over the table (the
+    later groups wait in temporary files, so a list of any size is held by none of them)."""
+    tests = [keep] if callable(keep) else list(keep) if keep is not None else []
+    with contextlib.ExitStack() as files:
+        later = [files.enter_context(tempfile.TemporaryFile()) for _ in tests[1:]]
+        for group, row in _grouped(table, layout, phone_col, annotate, tests, batch_size, written, codec):
+            if group == 0:
+                yield row
+            else:
+                pickle.dump(row, later[group - 1], pickle.HIGHEST_PROTOCOL)
+        for spill in later:
+            spill.seek(0)
+            while True:
+                try:
+                    yield pickle.load(spill)
+                except EOFError:
+                    break
+
+
+def _grouped(
+    table: Table,
+    layout: Layout,
+    phone_col: int,
+    annotate: Annotate,
+    tests: list[Callable[[list[CellValue]], bool]],
+    batch_size: int,
+    written: list[int],
+    codec: str | None,
+) -> Iterator[tuple[int, Row]]:
+    """(group, row): the title rows (without ``tests``), the header and each data row in group 0;
+    with ``tests``, each data row in the first group whose test accepts it (others are left out)."""
     as_text = codec is not None
     source = _source(table, as_text)
     header: Row = []
     first: list[tuple[Record, Row]] = []
     for record, cells in source:
         if record.line < table.header_line:
-            if keep is None:
-                yield cells
+            if not tests:
+                yield 0, cells
         elif record.line == table.header_line:
             header = cells
             break
         else:  # no header row: this is the first data row
             first.append((record, cells))
             break
-    yield place(header, layout, list(layout.names), "" if as_text else None)
+    yield 0, place(header, layout, list(layout.names), "" if as_text else None)
     data = itertools.chain(first, source)
     for _, cells, values in annotated(data, phone_col, len(layout.names), annotate, batch_size):
         if values is None:
-            if keep is None:
-                yield cells  # a blank row: written back, not counted
+            if not tests:
+                yield 0, cells  # a blank row: written back, not counted
             continue
-        if keep is not None and not keep(values):
+        group = next((i for i, test in enumerate(tests) if test(values)), None) if tests else 0
+        if group is None:
             continue
         written[0] += 1
         extra: list[object] = list(result_texts(values, codec)) if codec is not None else list(values)
-        yield place(cells, layout, extra, "" if as_text else None)
+        yield group, place(cells, layout, extra, "" if as_text else None)
 
 
 def _source(table: Table, as_text: bool) -> Iterator[tuple[Record, Row]]:

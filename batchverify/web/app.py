@@ -21,7 +21,7 @@ from aiohttp.abc import AbstractAccessLogger
 from batchverify import __version__
 from batchverify.engine.gate import shared_gates
 from batchverify.web.audit import AUDIT, AuditLog
-from batchverify.web.auth import Auth
+from batchverify.web.auth import Auth, user_of
 from batchverify.web.clients import TRUSTED, client_of
 from batchverify.web.looplag import LoopLag
 from batchverify.web.manager import JobManager, ServeSettings
@@ -164,6 +164,7 @@ def create_app(settings: ServeSettings) -> web.Application:
 )
 async def _health(request: web.Request) -> web.Response:
     """The server's own state for a monitor: its version, how late its loop runs, what it holds."""
+    _admins_only(request)
     manager = request.app[MANAGER]
     doc = {
         "status": "closing" if manager.closing else "ok",
@@ -179,9 +180,18 @@ async def _health(request: web.Request) -> web.Response:
     responses={200: ("The metrics", {"type": "string"}, "text/plain")},
 )
 async def _metrics(request: web.Request) -> web.Response:
+    _admins_only(request)
     app = request.app
     body = metrics_text(app[MANAGER], app[LOOP_LAG], app[METRICS])
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE})
+
+
+def _admins_only(request: web.Request) -> None:
+    """The whole server's figures: for the operator and admins, not every user of --users."""
+    if not user_of(request).admin:
+        raise web.HTTPForbidden(
+            text='{"error": "the server\'s own figures are for its admins"}', content_type="application/json"
+        )
 
 
 @describe("Liveness: the process answers", responses={200: ("Alive", {"type": "object"})}, token=False)

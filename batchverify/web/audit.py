@@ -52,10 +52,11 @@ def audit(request: web.Request, action: str, job: Any = None, **details: Any) ->
         entry["list"] = job.record.name
         if job.record.title:
             entry["name"] = job.record.title
-    entry.update(details)
+    # one short line each: a value sent by a client never forges a line of the log or floods it
+    entry.update({k: " ".join(str(v).split())[:200] if isinstance(v, str) else v for k, v in details.items()})
     trail = request.app.get(AUDIT)
     if trail is not None:
         trail.write(entry)
     what = f" job {entry['job']} ({entry['list']})" if job is not None else ""
-    extra = "".join(f", {k} {v}" for k, v in details.items())
+    extra = "".join(f", {k} {entry[k]}" for k in details)
     log.info("audit: %s %s%s from %s%s", user.name, action, what, entry["client"], extra)

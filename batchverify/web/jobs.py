@@ -145,8 +145,17 @@ class WebJob:
             title=r.name,  # the summary sheet names the file the uploader sent, not the server's copy
             retry_advice="button",
             headers=r.headers,
-            max_billable=r.budget,
+            max_billable=self.budget_left(),
         )
+
+    def budget_left(self) -> int | None:
+        """What the job's budget still allows (None: no budget): the budget is the job's, across its
+        runs, not each run's."""
+        r = self.record
+        if r.budget is None:
+            return None
+        spent = (r.summary or {}).get("job_billable") if not r.closed else 0
+        return max(0, r.budget - (spent if isinstance(spent, int) else 0))
 
     def request(self, choice: Choice | None = None) -> RunRequest:
         f = self.files

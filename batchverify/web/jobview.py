@@ -29,6 +29,14 @@ def parse_iso_utc(text: str) -> datetime.datetime:
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=datetime.UTC)
 
 
+def _midnight_after(moment: datetime.datetime) -> datetime.datetime:
+    local = moment.astimezone(QUOTA_ZONE)
+    midnight = datetime.datetime.combine(
+        local.date() + datetime.timedelta(days=1), datetime.time(), QUOTA_ZONE
+    )
+    return midnight.astimezone(datetime.UTC)
+
+
 def money(count: int | None, price: float | None) -> float | None:
     return None if count is None or price is None else round(count * price, 4)
 
@@ -83,6 +91,7 @@ def job_view(
         "time_zone": r.time_zone,
         "max_age": r.max_age,
         "budget": r.budget,
+        "budget_left": job.budget_left(),
         "price": price,
         "runs": r.runs,
         "can_start": job.can_start(),
@@ -103,31 +112,52 @@ def job_view(
 def next_try(
     state: str, closed: bool, summary: dict[str, Any], now: datetime.datetime
 ) -> dict[str, Any] | None:
-    """The rows without a final answer after the last run, and when trying again can help:
-    ``now``; ``minutes`` (the service was busy or unreachable); ``tomorrow`` (the daily quota);
-    ``never`` (tried in enough runs: given up, the job is closed). None: nothing is open."""
+    """The rows without a final answer after the last run, in groups by when trying again can
+    help: ``now`` (never asked: a Stop, a full disk); ``minutes`` (busy, failed, or the service
+    unreachable); ``tomorrow`` (the account's daily quota, or those numbers' daily limit);
+    ``account`` (the API refused the account: fixed first); ``budget`` (the job's budget is spent:
+    raised first); ``never`` (tried in enough runs: given up, the job is closed). How the last run
+    ended decides for every row when it says; else each row's status. The earliest group's
+    ``when``, ``at`` and ``ready`` stand for the job. None: nothing is open."""
     if state in ACTIVE or state == "planned" or not summary:
         return None
     by_status = summary.get("by_status") or {}
     open_rows = {s: n for s, n in by_status.items() if s in _OPEN and isinstance(n, int) and n > 0}
     if not open_rows:
         return None
-    rows = sum(open_rows.values())
-    if closed:
-        return {"when": "never", "rows": rows, "statuses": open_rows, "at": None, "ready": False}
     try:
         ended = parse_iso_utc(str(summary.get("finished_at")))
     except ValueError:
         ended = now
     reason = summary.get("stop_reason")
-    if "daily_limit" in open_rows or reason == "daily_limit":
-        local = ended.astimezone(QUOTA_ZONE)
-        midnight = datetime.datetime.combine(
-            local.date() + datetime.timedelta(days=1), datetime.time(), QUOTA_ZONE
-        )
-        when, at = "tomorrow", midnight.astimezone(datetime.UTC)
-    elif "busy" in open_rows or reason in _SHORT:
-        when, at = "minutes", ended + BUSY_PAUSE
-    else:
-        when, at = "now", ended
-    return {"when": when, "rows": rows, "statuses": open_rows, "at": utc_now_iso(at), "ready": now >= at}
+    whole = {"fatal": "account", "budget": "budget", "daily_limit": "tomorrow"}.get(str(reason))
+    if closed:
+        whole = "never"
+    elif reason in _SHORT:
+        whole = "minutes"
+    groups: dict[str, dict[str, int]] = {}
+    for status, n in open_rows.items():
+        when = whole or {"pending": "now", "daily_limit": "tomorrow"}.get(status, "minutes")
+        groups.setdefault(when, {})[status] = n
+    at = {
+        "now": ended,
+        "account": ended,
+        "budget": ended,
+        "minutes": ended + BUSY_PAUSE,
+        "tomorrow": _midnight_after(ended),
+    }
+    shown = [
+        {
+            "when": when,
+            "rows": sum(statuses.values()),
+            "statuses": statuses,
+            "at": utc_now_iso(at[when]) if when in at else None,
+            "ready": when != "never" and now >= at[when],
+        }
+        for when, statuses in sorted(groups.items(), key=lambda g: _ORDER.index(g[0]))
+    ]
+    first = shown[0]
+    return {**first, "rows": sum(open_rows.values()), "statuses": open_rows, "groups": shown}
+
+
+_ORDER = ("now", "account", "budget", "minutes", "tomorrow", "never")

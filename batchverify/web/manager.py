@@ -299,6 +299,12 @@ class JobManager(JobPlanning):
             if (job.record.plan or {}).get("needs_column"):
                 raise JobConflict("choose the phone column first", code="choose_column")
             raise JobConflict("the job is finished: every number has its answer", code="job_finished")
+        if job.budget_left() == 0:
+            raise JobConflict(
+                "the job's budget ({budget} billable answers) is spent: raise it to go on",
+                code="budget_spent",
+                budget=job.record.budget,
+            )
         job.stop_requested = False
         job.save(state="queued", error=None)
         _event(job, "started (queued for a running slot)" if self._slots.locked() else "started")

@@ -95,8 +95,9 @@ _ZH: dict[str, str] = {
     "unclosed_quote": "第 {line} 行的引号没有结束，后面的行会被当成一个单元格：请改正引号后重新上传",
     "unsaved_formulas": "手机号码列有 {count} 个单元格（{first}）是没有保存结果的公式，读出来是空的："
     "请在 Excel 或 WPS 中打开并保存后重新上传",
-    "bad_field": "{field} 填写不对：应为 {expected}",
+    "bad_field": "“{field_zh}”填写不对：应为{expected_zh}",
     "choose_column": "请先选择手机号码所在的列",
+    "budget_spent": "这个任务的计费上限（{budget} 次）已用完：请先提高上限",
     "input_changed": "名单在处理过程中被修改了：已查询的结果都保存着，请重新开始",
 }
 

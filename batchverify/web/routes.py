@@ -227,7 +227,8 @@ async def change_job(request: web.Request) -> web.Response:
         return _error(409, exc, _language(request))
     except UploadError as exc:
         return _error(400, exc, _language(request))
-    audit(request, "change", job, **{k: v for k, v in fields.items() if k in ("name", "max_billable")})
+    stored = {"name": job.record.title, "max_billable": job.record.budget}  # as kept, never as sent
+    audit(request, "change", job, **{k: v for k, v in stored.items() if k in fields})
     return web.json_response(_manager(request).view(job))
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from aiohttp import BodyPartReader, ClientPayloadError, web
 from aiohttp.http_exceptions import HttpProcessingError
 
+from batchverify.web.fields import JOB_FIELDS
 from batchverify.web.records import UPLOAD_SUFFIXES
 
 __all__ = ["TooLarge", "Upload", "UploadError", "receive_upload"]
@@ -24,17 +25,7 @@ _FIELD_LIMIT = 1024
 _MAX_PARTS = 16
 _CHUNK = 1 << 16
 _FLUSH = 1 << 20
-_FIELDS = (
-    "column",
-    "sheet",
-    "header_row",
-    "max_age",
-    "name",
-    "time_zone",
-    "max_billable",
-    "output",
-    "headers",
-)
+_FIELDS = ("column", "sheet", "header_row", "max_age", *JOB_FIELDS)
 _ZIP_MAGIC = b"PK\x03\x04"
 _OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 

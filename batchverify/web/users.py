@@ -147,7 +147,8 @@ def remove_user(path: Path, name: str) -> None:
     """Take ``name`` out of the users file (their sessions end when the server reads it again)."""
     Users.load(path)  # refuses a file it could not use
     lines = path.read_text(encoding="utf-8-sig").splitlines(keepends=True)
-    kept = [ln for ln in lines if ln.split("#", 1)[0].split()[:1] != [name]]
+    folded = name.casefold()  # as names are told apart when added
+    kept = [ln for ln in lines if [w.casefold() for w in ln.split("#", 1)[0].split()[:1]] != [folded]]
     if len(kept) == len(lines):
         raise UsageError("{name} is not in the users file", code="no_such_user", name=name)
     _rewrite(path, "".join(kept))

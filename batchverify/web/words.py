@@ -96,7 +96,7 @@ _WORDS: dict[str, dict[str, str]] = {
         "column_empty": "This column holds no valid mobile number: choose another.",
         "why_max": "Billed at most {n} times: {send} numbers to check, plus up to {extra} repeats of "
         "calls whose answer was lost (each may have been billed).",
-        "why_budget": "Your budget: at most {n} billed answers.",
+        "why_budget": "Your budget for this job: at most {n} billed answers ({left} left).",
         "money_most": "Cost at most {money}.",
         "money": "{money}",
         "rate": "{rate} per second",
@@ -107,14 +107,15 @@ _WORDS: dict[str, dict[str, str]] = {
         "server. Open it again from the list below.",
         "rows_caption": "Rows per result: the same counts as the summary sheet of the downloaded workbook.",
         "numbers_caption": "Numbers checked so far (each distinct number once).",
-        "retry_tomorrow": "{rows} rows have no final answer yet ({statuses}) and today's queries are used "
-        "up: Resume after {when} fills them in; answers already paid for are not paid again.",
-        "retry_minutes": "{rows} rows have no final answer yet ({statuses}); the service was busy: "
-        "Resume after {when} tries them again.",
-        "retry_now": "{rows} rows have no final answer yet ({statuses}): Resume tries them again; "
-        "answers already paid for are not paid again.",
+        "retry_now": "{rows} rows not checked yet ({statuses}): Resume checks them.",
+        "retry_minutes": "{rows} rows got no answer this time ({statuses}): try again after {when} (Resume).",
+        "retry_tomorrow": "{rows} rows reached a daily limit ({statuses}): try again after {when} (Resume).",
+        "retry_account": "The API refused the account (arrears or credentials): once it is fixed, "
+        "Resume checks the {rows} rows left.",
+        "retry_budget": "Your budget is spent: {rows} rows are not checked yet; raise it below, then Resume.",
         "retry_never": "{rows} rows got no answer after several tries and are no longer retried: "
         "check them by hand (action in the workbook: retry later).",
+        "retry_paid": "Answers already paid for are not paid again.",
         "finished_today": "finished for today",
         "took": "took {time}",
         "d_d": "{n} days",
@@ -214,7 +215,7 @@ _WORDS: dict[str, dict[str, str]] = {
         "column_empty": "这一列没有有效的手机号码：请换一列。",
         "why_max": "最多计费 {n} 次：{send} 个待核验号码，加上最多 "
         "{extra} 次重发（应答丢失的请求可能已计费）。",
-        "why_budget": "你设的上限：最多计费 {n} 次。",
+        "why_budget": "这个任务的计费上限：最多 {n} 次（还剩 {left} 次）。",
         "money_most": "费用最多 {money}。",
         "money": "{money}",
         "rate": "每秒 {rate} 个",
@@ -224,13 +225,14 @@ _WORDS: dict[str, dict[str, str]] = {
         "close_tab": "可以关闭这个页面：核验会在服务器上继续，之后在下面的任务记录里再打开。",
         "rows_caption": "各结果的行数：与下载表格中“核验汇总”的数字一致。",
         "numbers_caption": "目前已核验的号码（同一号码只算一次）。",
-        "retry_tomorrow": "{rows} 行还没有最终结果（{statuses}），今天的查询次数已用完："
-        "{when} 之后点“继续”即可补全，已有结果不会重复计费。",
-        "retry_minutes": "{rows} 行还没有最终结果（{statuses}），查询服务繁忙：{when} 之后点“继续”再试。",
-        "retry_now": "{rows} 行还没有最终结果（{statuses}），处理建议为“待重试”："
-        "点“继续”再试一次，已有结果不会重复计费。",
+        "retry_now": "{rows} 行还没有查询（{statuses}）：点“继续”即可。",
+        "retry_minutes": "{rows} 行这次没有查到结果（{statuses}）：{when} 之后可以点“继续”再试。",
+        "retry_tomorrow": "{rows} 行超出当日查询次数（{statuses}）：{when} 之后再点“继续”。",
+        "retry_account": "接口拒绝了这个账号（欠费或认证失败）：处理好之后点“继续”，核验剩下的 {rows} 行。",
+        "retry_budget": "已达到你设的计费上限：还有 {rows} 行没有查询；在下面提高上限后点“继续”。",
         "retry_never": "{rows} 行多次查询仍没有结果，已不再重试："
         "请人工核实（表格里处理建议为“待重试”的行）。",
+        "retry_paid": "已有结果不会重复计费。",
         "finished_today": "今天已完成",
         "took": "用时 {time}",
         "d_d": "{n} 天",

@@ -293,3 +293,23 @@ def test_a_chinese_result_prints_landscape_one_page_wide(
         assert 1 <= len(pages) <= most, (book.name, len(pages))  # the list sheet, notes, summary
         width, height = map(float, re.findall(rb"/MediaBox\s*\[0 0 ([0-9.]+) ([0-9.]+)\]", data)[0])
         assert width > height and round(width) == 842  # A4, landscape
+
+
+def test_a_print_area_the_sheet_has_takes_in_the_results(
+    tmp_path: Path, fast_sim: SimulatorServer, env: dict[str, str]
+) -> None:
+    src = tmp_path / "pa.xlsx"
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.title = "客户 列表"
+    sheet.append(["名单"])
+    sheet.append(["姓名", "手机", "城市"])
+    for i in range(30):
+        sheet.append([f"n{i}", str(13800138000 + i), "x"])
+    sheet.print_area = "A1:C32"
+    sheet.print_title_rows = "1:2"
+    book.save(src)
+    assert run_cli("run", src, "--yes", "--answers", "none", env=env).returncode in (0, 1)
+    out = load(tmp_path / "pa.verified.xlsx").worksheets[0]
+    assert out.print_area == "'客户 列表'!$A$1:$Q$32" and out.print_title_rows == "$1:$2"  # theirs kept
+    assert out.page_setup.orientation == "landscape"

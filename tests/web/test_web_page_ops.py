@@ -169,11 +169,12 @@ def test_a_named_job_with_a_budget_from_plan_to_workbook(
     assert page.is_visible("#close-tab") and _on_screen(page, "#stop")
     page.wait_for_selector("#job[data-state=finished]", timeout=90_000)
 
-    # Finished for today: the sample's daily-limit row waits for tomorrow; nothing that cannot help
-    expect(page.locator("#job-state")).to_have_text("今天已完成" if zh else "finished for today")
+    # What is open and when trying again can help: the busy and failed rows in a few minutes, the
+    # daily-limited one tomorrow; nothing offered before then
     retry = page.inner_text("#retry")
-    assert ("今天的查询次数已用完" if zh else "today's queries are used up") in retry
-    assert page.is_hidden("#resume")
+    assert ("这次没有查到结果" if zh else "no answer this time") in retry
+    assert ("超出当日查询次数（超出当日查询次数 1）" if zh else "reached a daily limit") in retry
+    assert "(GMT+8)" in retry and page.is_hidden("#resume")
     page.evaluate("window.scrollTo(0, 0)")
     page.locator("#job").scroll_into_view_if_needed()
     assert _on_screen(page, "#download") and _on_screen(page, "#download-problems")

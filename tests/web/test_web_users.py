@@ -180,22 +180,50 @@ async def test_a_zh_api_client_gets_the_same_chinese_workbook_as_the_page(
 def test_when_open_rows_can_be_tried_again() -> None:
     now = datetime.datetime(2026, 12, 7, 20, 0, tzinfo=datetime.UTC)  # 04:00 on the 8th in Beijing
     ended = {"finished_at": "2026-12-07T19:59:00Z"}
-    quota = next_try(
-        "finished", False, {**ended, "by_status": {"daily_limit": 1, "error": 2, "normal": 5}}, now
-    )
-    assert quota is not None and quota["when"] == "tomorrow" and quota["rows"] == 3
-    assert quota["at"] == "2026-12-08T16:00:00Z" and not quota["ready"]  # midnight in Beijing
-    busy = next_try("finished", False, {**ended, "by_status": {"busy": 1}}, now)
-    assert busy is not None and busy["when"] == "minutes" and not busy["ready"]
+
+    def when(state: str, by_status: dict[str, int], reason: str | None = None, closed: bool = False) -> Any:
+        return next_try(state, closed, {**ended, "by_status": by_status, "stop_reason": reason}, now)
+
+    # a run that did all it could: each row by its status, the earliest group for the job
+    mixed = when("finished", {"daily_limit": 1, "error": 2, "busy": 1, "normal": 5})
+    assert [(g["when"], g["rows"]) for g in mixed["groups"]] == [("minutes", 3), ("tomorrow", 1)]
+    assert mixed["when"] == "minutes" and mixed["rows"] == 4 and not mixed["ready"]
+    assert mixed["groups"][1]["at"] == "2026-12-08T16:00:00Z"  # midnight in Beijing
     later = next_try(
         "finished", False, {**ended, "by_status": {"busy": 1}}, now + datetime.timedelta(minutes=5)
     )
     assert later is not None and later["ready"]
-    stopped = next_try(
-        "stopped", False, {**ended, "by_status": {"pending": 9}, "stop_reason": "interrupted"}, now
-    )
-    assert stopped is not None and stopped["when"] == "now" and stopped["ready"]
-    given_up = next_try("finished", True, {**ended, "by_status": {"error": 2}}, now)
-    assert given_up is not None and given_up["when"] == "never" and not given_up["ready"]
-    assert next_try("finished", False, {**ended, "by_status": {"normal": 3}}, now) is None
-    assert next_try("running", False, {**ended, "by_status": {"error": 1}}, now) is None
+    only_quota = when("finished", {"daily_limit": 2})
+    assert only_quota["when"] == "tomorrow" and not only_quota["ready"]
+    # how the run ended decides for every row
+    quota = when("finished", {"pending": 7, "error": 1}, "daily_limit")
+    assert [g["when"] for g in quota["groups"]] == ["tomorrow"]
+    stopped = when("stopped", {"pending": 60, "daily_limit": 2}, "interrupted")
+    assert [g["when"] for g in stopped["groups"]] == ["now", "tomorrow"] and stopped["ready"]
+    refused = when("failed", {"pending": 9}, "fatal")
+    assert refused["when"] == "account" and refused["ready"]
+    spent = when("finished", {"pending": 9}, "budget")
+    assert spent["when"] == "budget"
+    unreachable = when("stopped", {"pending": 9}, "network")
+    assert unreachable["when"] == "minutes" and not unreachable["ready"]
+    given_up = when("finished", {"error": 2}, closed=True)
+    assert given_up["when"] == "never" and not given_up["ready"]
+    assert when("finished", {"normal": 3}) is None
+    assert when("running", {"error": 1}) is None
+
+
+async def test_a_budget_is_the_jobs_across_its_runs(make_client: Any, web_sim: Any, tmp_path: Path) -> None:
+    client = await make_client()
+    listed = numbers_csv(tmp_path / "list.csv", 8)
+    assert (await upload(client, listed, max_billable="0")).status == 400  # nothing: not a budget
+    job = await (await upload(client, listed, max_billable="2")).json()
+    assert (await client.post(f"/api/jobs/{job['id']}/start", headers=AUTH)).status == 202
+    first = await wait_state(client, job["id"], ("finished", "stopped"))
+    assert first["budget_left"] == 0 and first["retry"]["when"] == "budget"
+    again = await client.post(f"/api/jobs/{job['id']}/start", headers=AUTH)
+    assert again.status == 409 and (await again.json())["code"] == "budget_spent"
+    raised = await client.patch(f"/api/jobs/{job['id']}", json={"max_billable": "5"}, headers=AUTH)
+    assert (await raised.json())["budget_left"] == 3
+    assert (await client.post(f"/api/jobs/{job['id']}/start", headers=AUTH)).status == 202
+    second = await wait_state(client, job["id"], ("finished", "stopped"))
+    assert second["summary"]["job_billable"] <= 5 and web_sim.ledger()["billed"] <= 5

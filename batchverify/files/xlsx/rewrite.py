@@ -122,6 +122,7 @@ def _rewrite(
             doc.drop_merges(result_cols, h, last_row)
             doc.colour(result_cols, presentation.colours, h + 1, last_row, styles)
             edits.print_titles(index, sheet_name, h)
+            edits.widen_print_area(index, last_col)
             if new_cols:
                 names = dict(zip(positions, layout.names, strict=True))
                 tables.widen(h, min(new_cols), last_col, names)

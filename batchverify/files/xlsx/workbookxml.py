@@ -4,11 +4,12 @@ sheets."""
 from __future__ import annotations
 
 import posixpath
+import re
 from typing import Any
 
 from lxml import etree
 
-from batchverify.files.xlsx.cells import col_letters
+from batchverify.files.xlsx.cells import col_index, col_letters
 from batchverify.files.xlsx.package import (
     MAIN_NS,
     REL_NS,
@@ -34,6 +35,8 @@ WORKBOOK_ORDER = (
 )  # fmt: skip
 FILTER_NAME = "_xlnm._FilterDatabase"
 PRINT_TITLES = "_xlnm.Print_Titles"
+PRINT_AREA = "_xlnm.Print_Area"
+_AREA_RE = re.compile(r"(.+!)(\$?[A-Za-z]{1,3}\$?[0-9]+):\$?([A-Za-z]{1,3})\$?([0-9]+)")
 WORKSHEET_REL = REL_NS + "/worksheet"
 STYLES_REL = REL_NS + "/styles"
 WORKSHEET_CT = "application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"
@@ -102,6 +105,21 @@ class WorkbookEdits:
         el.attrib.update({"name": PRINT_TITLES, "localSheetId": str(sheet_index)})
         el.text = f"{quote_sheet(sheet_name)}!$1:${header_row}"
         self.changed.add(self.package.workbook_part)
+
+    def widen_print_area(self, sheet_index: int, last_col: int) -> None:
+        """A print area the sheet has (one range) widened over the result columns up to ``last_col``
+        (0-based): a list printed as it was set up, with its results."""
+        names = find_child(self.workbook, "definedNames")
+        for el in names if names is not None else ():
+            if el.get("name") != PRINT_AREA or el.get("localSheetId") != str(sheet_index) or not el.text:
+                continue
+            match = _AREA_RE.fullmatch(el.text.strip())
+            if match is None:
+                return  # several ranges, or a formula: left as the sheet's author made it
+            if col_index(match.group(3)) < last_col:
+                el.text = f"{match.group(1)}{match.group(2)}:${col_letters(last_col)}${match.group(4)}"
+                self.changed.add(self.package.workbook_part)
+            return
 
     def add_sheet(self, name: str, data: bytes) -> str:
         """A new last worksheet (not active); returns its part name."""

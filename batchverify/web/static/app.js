@@ -103,7 +103,7 @@
     const form = new FormData();
     form.append("name", $("upload-name").value.trim());
     form.append("max_billable", $("upload-budget").value.trim());
-    form.append("time_zone", zone);
+    form.append("browser_time_zone", zone); // used when the server knows it, else the server's
     form.append("file", file, file.name);
     const drop = $("drop");
     drop.classList.add("busy");
@@ -196,7 +196,7 @@
     $("job-name").textContent = job.shown_name || job.name;
     $("job-name").title = job.name;
     const badge = $("job-state");
-    const today = job.state === "finished" && job.retry && job.retry.when === "tomorrow";
+    const today = forToday(job);
     badge.textContent = job.stopping ? W.stopping : today ? W.finished_today : W["state_" + job.state] || job.state;
     badge.className = "badge " + job.state;
     $("plan-title").textContent = job.state === "planned" ? W.plan : W.plan_after;
@@ -216,7 +216,8 @@
     $("start").disabled = job.needs_column || nothing || !job.can_start;
     $("column-empty").hidden = job.state !== "planned" || job.needs_column || !nothing;
     const retry = job.retry;
-    const helps = retry ? retry.ready && retry.when !== "never" : job.state === "stopped" || job.state === "failed";
+    const budgetOk = job.budget_left == null || job.budget_left > 0;
+    const helps = (retry ? retry.ready && retry.when !== "never" : job.state === "stopped" || job.state === "failed") && budgetOk;
     $("resume").hidden = job.state === "planned" || !job.can_start || !helps;
     $("stop").hidden = !active || job.stopping;
     $("delete").disabled = false;
@@ -250,7 +251,7 @@
     const lines = [];
     if (plan.to_send) {
       lines.push(words(W.why_max, { n: plan.max_billable, send: plan.to_send, extra: Math.max(0, plan.max_billable - plan.to_send) }));
-      if (job.budget != null) lines.push(words(W.why_budget, { n: job.budget }));
+      if (job.budget != null) lines.push(words(W.why_budget, { n: job.budget, left: job.budget_left }));
       const most = money(plan.max_billable, job.price);
       if (most != null) lines.push(words(W.money_most, { money: most }));
     }
@@ -402,9 +403,17 @@
     const box = $("retry");
     box.hidden = !retry;
     if (!retry) return;
-    const statuses = Object.entries(retry.statuses || {}).map(([s, n]) => (setup.labels[s] || s) + " " + n).join(W.comma);
-    const template = { tomorrow: W.retry_tomorrow, minutes: W.retry_minutes, now: W.retry_now, never: W.retry_never }[retry.when];
-    box.textContent = words(template || W.retry_now, { rows: retry.rows, statuses: statuses, when: when(retry.at) });
+    const lines = (retry.groups || [retry]).map((g) => {
+      const statuses = Object.entries(g.statuses || {}).map(([s, n]) => (setup.labels[s] || s) + " " + n).join(W.comma);
+      return words(W["retry_" + g.when] || W.retry_now, { rows: g.rows, statuses: statuses, when: when(g.at) });
+    });
+    if (retry.when !== "never") lines.push(W.retry_paid);
+    box.textContent = lines.join(" ");
+  }
+
+  // Finished, and nothing can be tried before tomorrow.
+  function forToday(job) {
+    return job.state === "finished" && job.retry && job.retry.when === "tomorrow" && !job.retry.ready;
   }
 
   async function act(path, method, headers) {
@@ -514,8 +523,7 @@
       open.addEventListener("click", () => api("GET", "/api/jobs/" + job.id).then(show, (err) => showError($("error"), err.message)));
       const name = el("td", { class: "name", title: job.name }, job.shown_name || job.name);
       if (job.title) name.append(el("small", {}, job.name));
-      const today = job.state === "finished" && job.retry && job.retry.when === "tomorrow";
-      const state = today ? W.finished_today : W["state_" + job.state] || job.state;
+      const state = forToday(job) ? W.finished_today : W["state_" + job.state] || job.state;
       body.append(
         el(
           "tr",
