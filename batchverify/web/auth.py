@@ -94,7 +94,12 @@ class Auth:
                     self.users = Users.load(self.users_file)
                     log.info("the users file changed: %d users", len(self.users))
                 except BatchVerifyError as exc:
-                    log.error("the users file changed and cannot be used (%s): the last one stays", exc)
+                    # Closed, not the last one: a removal must never be undone by a typo beside it.
+                    self.users = Users({})
+                    log.error(
+                        "the users file changed and cannot be used (%s): no user can log in until it is fixed",
+                        exc,
+                    )
         return self.users
 
     def identify(self, request: web.Request) -> tuple[str, User] | None:
