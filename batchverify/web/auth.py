@@ -97,7 +97,7 @@ class Auth:
                     # Closed, not the last one: a removal must never be undone by a typo beside it.
                     self.users = Users({})
                     log.error(
-                        "the users file changed and cannot be used (%s): no user can log in until it is fixed",
+                        "the users file cannot be used (%s): no user logs in until it is fixed",
                         exc,
                     )
         return self.users
