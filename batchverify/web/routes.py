@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Callable
-from urllib.parse import quote
 
 from aiohttp import web
 
@@ -14,6 +13,7 @@ from batchverify.errors import BatchVerifyError
 from batchverify.web.audit import audit
 from batchverify.web.auth import AUTH as AUTH_KEY
 from batchverify.web.auth import user_of
+from batchverify.web.httpheaders import disposition, idempotency_key
 from batchverify.web.jobs import ACTIVE, WebJob
 from batchverify.web.manager import RETRY_AFTER, JobManager
 from batchverify.web.messages import (
@@ -111,7 +111,7 @@ async def create_job(request: web.Request) -> web.Response:
     user = user_of(request)
     try:
         owner = "" if user is OPERATOR else user.name
-        job, replayed = await manager.create(request, language, _idempotency_key(request), owner)
+        job, replayed = await manager.create(request, language, idempotency_key(request), owner)
     except JobConflict as exc:
         return _error(422 if exc.code == "key_reused" else 409, exc, language)
     except TooLarge:
@@ -245,7 +245,7 @@ def _act(request: web.Request, action: Callable[[JobManager, WebJob], None]) -> 
     sent again with the Idempotency-Key of the last start (a retry) starts nothing and answers 202."""
     manager, job = _manager(request), _job(request)
     try:
-        key = _idempotency_key(request) if action is JobManager.start else ""
+        key = idempotency_key(request) if action is JobManager.start else ""
         if not (key and job.record.start_key == key):
             action(manager, job)
             audit(request, "start" if action is JobManager.start else "stop", job)
@@ -394,28 +394,8 @@ async def job_result(request: web.Request) -> web.StreamResponse:
         return _error(404, JobConflict("no result yet: start the job first", code="no_result"))
     name = job.files.download_name(job.record, problems)
     audit(request, "download", job, rows=rows)
-    headers = {"Content-Disposition": _disposition(name), "Content-Type": _TYPES.get(path.suffix, "text/csv")}
+    headers = {"Content-Disposition": disposition(name), "Content-Type": _TYPES.get(path.suffix, "text/csv")}
     return web.FileResponse(path, headers=headers)
-
-
-_KEY_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.:")
-
-
-def _idempotency_key(request: web.Request) -> str:
-    """The request's Idempotency-Key ("" for none); ``UploadError`` (400) for one that is not 1 to
-    200 of the characters a UUID or a token uses."""
-    key = request.headers.get("Idempotency-Key", "").strip()
-    if key and (len(key) > 200 or not set(key) <= _KEY_CHARS):
-        raise UploadError(
-            "Idempotency-Key takes 1 to 200 letters, digits and - _ . :", code="bad_idempotency_key"
-        )
-    return key
-
-
-def _disposition(name: str) -> str:
-    """An attachment named ``name``: ASCII for old clients, UTF-8 (RFC 6266) for the rest."""
-    fallback = "".join(c if c.isascii() and c.isprintable() and c not in '"\\' else "_" for c in name)
-    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(name, safe='')}"
 
 
 def add_api_routes(app: web.Application) -> None:

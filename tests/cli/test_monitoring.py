@@ -117,9 +117,9 @@ def test_a_night_stopped_by_its_budget_writes_its_changes_with_the_summarys_coun
     assert sum(doc["transitions"].values()) == len(rows)
     assert "80 rows still without a final answer" in night.stdout
     labels = {"normal": "正常", "cancelled": "销号", "out_of_service": "停机"}
-    for row in rows:
-        assert row["mobile_previous_status"] != row["mobile_status"]
-        assert row["上次状态"] == labels[row["mobile_previous_status"]]
+    for row in rows:  # a Chinese night: its added headers in Chinese
+        assert row["上次状态代码"] != row["状态代码"]
+        assert row["上次状态"] == labels[row["上次状态代码"]]
 
 
 def test_the_notification_is_signed_retried_and_never_changes_the_exit_code(

@@ -215,11 +215,15 @@ def test_a_named_job_with_a_budget_from_plan_to_workbook(
     _shot(page, f"serve-{'zh' if zh else 'en'}-{size[0]}.png", tmp_path)
 
 
+@pytest.mark.parametrize("size", [LAPTOP, PHONE])
 def test_a_list_whose_phone_column_cannot_be_told_asks_for_it(
-    team: tuple[Served, SimulatorServer, dict[str, str]], open_page: Any, tmp_path: Path
+    team: tuple[Served, SimulatorServer, dict[str, str]],
+    open_page: Any,
+    tmp_path: Path,
+    size: tuple[int, int],
 ) -> None:
     server, sim, codes = team
-    page = open_page("zh-CN", LAPTOP)
+    page = open_page("zh-CN", size)
     _login(page, server, codes["bob"])
     two = tmp_path / "两列号码.csv"
     two.write_text(
@@ -233,7 +237,10 @@ def test_a_list_whose_phone_column_cannot_be_told_asks_for_it(
     candidates = page.locator("#candidates li")
     expect(candidates).to_have_count(3)
     assert "13900000001" in candidates.nth(2).inner_text() and "2 个" in candidates.nth(2).inner_text()
-    _shot(page, "serve-column-question-zh.png", tmp_path)
+    if size == LAPTOP:
+        _shot(page, "serve-column-question-zh.png", tmp_path)
+    else:
+        _no_sideways_scroll(page)
     page.click("#candidates li:nth-child(3) button")
     page.wait_for_selector("#question", state="hidden")
     expect(page.locator("#plan-figures")).to_contain_text("2 个待核验")
@@ -269,19 +276,32 @@ def test_a_list_whose_phone_column_cannot_be_told_asks_for_it(
     assert sim.ledger()["requests"] == sent
 
 
+@pytest.mark.parametrize("size", [LAPTOP, PHONE])
 def test_two_users_never_see_each_others_lists(
-    team: tuple[Served, SimulatorServer, dict[str, str]], open_page: Any, tmp_path: Path
+    team: tuple[Served, SimulatorServer, dict[str, str]],
+    open_page: Any,
+    tmp_path: Path,
+    size: tuple[int, int],
 ) -> None:
     server, _sim, codes = team
-    alice = open_page("zh-CN", LAPTOP)
+    alice = open_page("zh-CN", size)
     _login(alice, server, codes["alice"])
     listed = tmp_path / "alice.csv"
-    listed.write_text("姓名,手机\n甲,13800138000\n", encoding="utf-8")
+    # a number at its daily limit: the job is finished for today, and says when to come back
+    listed.write_text("姓名,手机\n甲,13800138000\n乙,13900000004\n", encoding="utf-8")
     alice.set_input_files("#file", str(listed))
     alice.wait_for_selector("#job:not([hidden])")
     job_id = alice.locator("#history tbody tr").first.get_attribute("data-id")
+    alice.click("#start")
+    alice.wait_for_selector("#job[data-state=finished]", timeout=60_000)
+    expect(alice.locator("#job-state")).to_have_text("今天已完成")
+    assert "超出当日查询次数" in alice.inner_text("#retry") and "00:00:00 (GMT+8)" in alice.inner_text(
+        "#retry"
+    )
+    assert alice.is_hidden("#resume") and _on_screen(alice, "#download")
+    expect(alice.locator("#history tbody tr .badge").first).to_have_text("今天已完成")
 
-    bob = open_page("zh-CN", LAPTOP)
+    bob = open_page("zh-CN", size)
     _login(bob, server, codes["bob"])
     assert bob.is_visible("#no-jobs") and bob.locator("#history tbody tr").count() == 0
     seen = bob.evaluate(
@@ -292,14 +312,15 @@ def test_two_users_never_see_each_others_lists(
     )
     assert seen == [404, 404, 404]
 
-    carol = open_page("zh-CN", LAPTOP)  # the admin: every list, with who uploaded it
+    carol = open_page("zh-CN", size)  # the admin: every list, with who uploaded it
     _login(carol, server, codes["carol"])
     expect(carol.locator("#history tbody tr")).to_have_count(1)
     assert carol.locator("#history tbody tr td.owner").inner_text() == "alice"
-    assert carol.is_visible("#history thead th.owner")
+    assert carol.is_visible("#history thead th.owner") == (size == LAPTOP)  # a phone: cards
 
     trail = [json.loads(line) for line in (tmp_path / "data" / "audit.log").read_text().splitlines()]
     actions = [(e["user"], e["action"]) for e in trail]
     assert ("alice", "login") in actions and ("alice", "upload") in actions and ("bob", "login") in actions
+    assert ("alice", "start") in actions
     assert not any(e["action"] == "delete" for e in trail)  # bob's try never reached the job
     assert all(codes["alice"] not in json.dumps(e) for e in trail)
