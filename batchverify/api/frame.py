@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from batchverify.api.files import raise_for
 from batchverify.api.sync import Handle, run_sync
 from batchverify.build import connect, language_of, prepare
-from batchverify.core.labels import own_result_headers
+from batchverify.core.labels import result_positions
 from batchverify.engine.annotate import Annotator, WriteResult
 from batchverify.engine.events import EventSink, ignore
 from batchverify.engine.options import Options
@@ -91,8 +92,12 @@ def _frame(df: pd.DataFrame, rows: list[list[CellValue]]) -> pd.DataFrame:
     import pandas as pd
 
     # A frame that already has result columns (an earlier result fed back): they are replaced.
-    own = own_result_headers([str(c) for c in df.columns])
-    out = df.drop(columns=[c for c in df.columns if str(c) in own])
+    # An earlier output's result columns, by position (pandas names a repeated header "状态代码.1"):
+    # side by side, else the mobile_* names; a customer's own column of the same name stays.
+    labels = [re.sub(r"\.[0-9]+$", "", str(c)) for c in df.columns]
+    block = result_positions(labels)
+    drop = block if block is not None else [i for i, c in enumerate(df.columns) if str(c) in OUTPUT_COLUMNS]
+    out = df.iloc[:, [i for i in range(len(df.columns)) if i not in set(drop)]].copy()
     columns = list(zip(*rows, strict=True)) if rows else [() for _ in OUTPUT_COLUMNS]
     for name, values in zip(OUTPUT_COLUMNS, columns, strict=True):
         if name == "mobile_checked_at":

@@ -20,7 +20,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from batchverify.core.labels import own_result_headers
+from batchverify.core.labels import own_result_headers, result_positions
 from batchverify.core.normalize import normalize_mobile
 from batchverify.errors import InputError
 from batchverify.models import OUTPUT_COLUMNS
@@ -175,8 +175,13 @@ def detect_phone_column(
     if requested is not None:
         return _requested_column(header, width, requested)
     names = [h.strip() for h in header]
-    # an earlier output's result columns: the last of each name (they come after the customer's)
-    own = frozenset(len(names) - 1 - names[::-1].index(h) for h in own_result_headers(header))
+    # an earlier output's result columns: side by side, else the last of each name
+    block = result_positions(header)
+    own = frozenset(
+        block
+        if block is not None
+        else (len(names) - 1 - names[::-1].index(h) for h in own_result_headers(header))
+    )
     evidence = [_gather(i, header, sample, valid_cell, own) for i in range(width)]
     candidates = [e for e in evidence if e.candidate]
     if not candidates:

@@ -36,6 +36,7 @@ __all__ = [
     "phone_header",
     "reason_cell",
     "resolve_language",
+    "result_positions",
     "source_cell",
 ]
 
@@ -228,6 +229,19 @@ def own_result_headers(header: Sequence[str]) -> frozenset[str]:
     if len(own & set(OUTPUT_COLUMNS)) >= SIGNATURE:
         own |= {w for w in _OLD_WORDS if w in present}
     return frozenset(own)
+
+
+def result_positions(header: Sequence[str]) -> list[int] | None:
+    """Where an earlier output's result columns are: the last run of every result column side by
+    side, in order, each under one of its headers (how batchverify writes them); None when the row
+    has no such run. A column a person added before or after them, whatever its name, is theirs."""
+    names = [str(h).strip() for h in header]
+    width = len(OUTPUT_COLUMNS)
+    known = [set(column_aliases(c)) for c in OUTPUT_COLUMNS]
+    for start in range(len(names) - width, -1, -1):
+        if all(names[start + k] in known[k] for k in range(width)):
+            return list(range(start, start + width))
+    return None
 
 
 def column_aliases(column: str) -> tuple[str, ...]:

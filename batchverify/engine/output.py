@@ -25,7 +25,7 @@ from pathlib import Path
 
 from batchverify._version import __version__
 from batchverify.core.freshness import Freshness
-from batchverify.core.labels import StatusClass, class_of, own_result_headers
+from batchverify.core.labels import StatusClass, class_of, own_result_headers, result_positions
 from batchverify.engine.annotate import STATUS_INDEX, Annotator, WriteResult, is_change
 from batchverify.engine.keepedits import place_all, refuse_kept
 from batchverify.engine.paths import (
@@ -267,7 +267,10 @@ def _reopen(spec: WriteSpec) -> Table:
 def write_files(spec: WriteSpec, table: Table, store: Store) -> WriteResult:
     """The output, then the problems-only and changes-only files."""
     names, aliases = headers(spec.language, spec.headers)
-    own = own_result_headers(table.header)  # an earlier output's, never the customer's own columns
+    # An earlier output's result columns (never a customer's column of the same name): where they
+    # stand side by side, else by their headers where the row carries most of them.
+    fixed = result_positions(table.header)
+    own = own_result_headers(table.header)
     aliases = [tuple(a for a in known if a in own) for known in aliases]
     words = spec.headers == "words"
     annotate = Annotator(spec.freshness, store, spec.job_id, spec.language, words=words)
@@ -293,6 +296,7 @@ def write_files(spec: WriteSpec, table: Table, store: Store) -> WriteResult:
             aliases=aliases,
             annotate=annotate,
             output_encoding=spec.output_encoding,
+            fixed=fixed,
             look=lambda positions: look.presentation(
                 positions, annotate.counts, lambda: len(annotate.billable)
             ),
@@ -322,6 +326,7 @@ def write_files(spec: WriteSpec, table: Table, store: Store) -> WriteResult:
                 output_encoding=spec.output_encoding if output_kind(path) == "csv" else None,
                 look=OutputLook(spec.language, False, None, zone, spec.headers).presentation,
                 keep=keep,
+                fixed=fixed,
             )
         _check_input(spec)  # not changed while it was read for any of them
         if not result.kept_output:

@@ -48,10 +48,14 @@ class Layout:
         width: int,
         names: list[str],
         aliases: Sequence[Sequence[str]] | None = None,
+        fixed: Sequence[int] | None = None,
     ) -> Layout:
         """``names`` placed: over a column of the header that carries the name, else after the
         widest row. With ``aliases`` only those are recognised (an earlier output in any language;
-        the caller leaves out what is the customer's own column), not the name itself."""
+        the caller leaves out what is the customer's own column), not the name itself. ``fixed``:
+        the columns an earlier output's results are in, one per name (they are replaced there)."""
+        if fixed is not None:
+            return cls(list(names), list(fixed))
         positions: list[int] = []
         next_free = max(width, len(header))
         for i, name in enumerate(names):

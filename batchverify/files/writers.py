@@ -43,6 +43,7 @@ def write_table(
     look: Callable[[list[int]], Presentation] | None = None,
     keep: Keep | None = None,
     batch_size: int = 5000,
+    fixed: Sequence[int] | None = None,
 ) -> int:
     """Write ``table`` to ``out`` with ``columns`` added; returns the number of data rows written.
 
@@ -58,7 +59,7 @@ def write_table(
     """
     out = Path(out)
     check_target(table, out)
-    layout = Layout.build(table.header, table.max_width(), columns, aliases)
+    layout = Layout.build(table.header, table.max_width(), columns, aliases, fixed)
     source, target = table.format.kind, output_kind(out)
     presentation = look(layout.positions) if look is not None else None
     if keep is None and source == "csv" and target == "csv":

@@ -96,6 +96,7 @@ class WebJob:
             and r.state in ("planned", "stopped", "failed", "finished")
             and not self.replanning
             and not (r.plan or {}).get("needs_column")
+            and self.budget_left() != 0
         )
 
     @property
@@ -152,10 +153,7 @@ class WebJob:
         """What the job's budget still allows (None: no budget): the budget is the job's, across its
         runs, not each run's."""
         r = self.record
-        if r.budget is None:
-            return None
-        spent = (r.summary or {}).get("job_billable") if not r.closed else 0
-        return max(0, r.budget - (spent if isinstance(spent, int) else 0))
+        return None if r.budget is None else max(0, r.budget - r.spent)
 
     def request(self, choice: Choice | None = None) -> RunRequest:
         f = self.files
@@ -215,13 +213,13 @@ class WebJob:
         try:
             summary = await self._run(target, session, closing)
         except BatchVerifyError as exc:
+            self.save(state="failed", error=self.scrub(str(exc)), spent=self._spent_now())
             self.tally = None
-            self.save(state="failed", error=self.scrub(str(exc)))
             return
         except Exception as exc:
             log.exception("job %s failed", self.record.id)
+            self.save(state="failed", error=f"internal error: {type(exc).__name__}", spent=self._spent_now())
             self.tally = None
-            self.save(state="failed", error=f"internal error: {type(exc).__name__}")
             return
         finally:
             self.engine = None
@@ -243,7 +241,12 @@ class WebJob:
             counts=dict(sorted(tally.counts.items())),
             closed=summary.job_closed,
             runs=self.record.runs + 1,
+            spent=self.record.spent + summary.billable_calls,
         )
+
+    def _spent_now(self) -> int:
+        """The job's spend with the billable answers of a run that ended in an error (counted live)."""
+        return self.record.spent + (self.tally.billable if self.tally is not None else 0)
 
     def _shown(self, summary: Summary) -> dict[str, Any]:
         """The summary as the page, the API and a notification see it: no path of the server's."""

@@ -97,7 +97,7 @@ def job_view(
         "can_start": job.can_start(),
         "needs_column": bool((r.plan or {}).get("needs_column")),
         "live": live,
-        "retry": next_try(r.state, r.closed, summary, now),
+        "retry": next_try(r.state, r.closed, summary, now, budget_spent=job.budget_left() == 0),
         # Stop was asked and the run is landing its last calls and writing what it has.
         "stopping": job.stop_requested and r.state in ACTIVE,
         **({"plan": r.plan} if plan else {}),
@@ -110,7 +110,7 @@ def job_view(
 
 
 def next_try(
-    state: str, closed: bool, summary: dict[str, Any], now: datetime.datetime
+    state: str, closed: bool, summary: dict[str, Any], now: datetime.datetime, *, budget_spent: bool = True
 ) -> dict[str, Any] | None:
     """The rows without a final answer after the last run, in groups by when trying again can
     help: ``now`` (never asked: a Stop, a full disk); ``minutes`` (busy, failed, or the service
@@ -131,6 +131,8 @@ def next_try(
         ended = now
     reason = summary.get("stop_reason")
     whole = {"fatal": "account", "budget": "budget", "daily_limit": "tomorrow"}.get(str(reason))
+    if whole == "budget" and not budget_spent:
+        whole = None  # raised since: each row by its status again
     if closed:
         whole = "never"
     elif reason in _SHORT:

@@ -209,7 +209,7 @@ class JobManager(JobPlanning):
         its SHA-256 and dropped). Raises ``TooLarge``, ``UploadError``, ``ServerBusy``,
         ``PlanError``, or ``JobConflict`` for a key in progress or used for another file."""
         if not key:
-            return await self._counted(request, self._create(request, language, owner)), False
+            return await self.counted(request, self._create(request, language, owner)), False
         scoped = f"{owner}@{client_of(request)} {key}"  # one user's (and client's) keys never meet another's
         if scoped in self._keys_in_progress:
             raise JobConflict("an upload with this Idempotency-Key is in progress", code="key_in_progress")
@@ -217,9 +217,9 @@ class JobManager(JobPlanning):
         try:
             earlier = next((j for j in self.jobs.values() if j.record.upload_key == scoped), None)
             if earlier is not None:
-                await self._counted(request, self._same_upload(request, earlier))
+                await self.counted(request, self._same_upload(request, earlier))
                 return earlier, True
-            job = await self._counted(request, self._create(request, language, owner))
+            job = await self.counted(request, self._create(request, language, owner))
             job.save(upload_key=scoped)
             return job, False
         finally:
@@ -239,7 +239,7 @@ class JobManager(JobPlanning):
             )
         return earlier
 
-    async def _counted(self, request: web.Request, work: Coroutine[Any, Any, WebJob]) -> WebJob:
+    async def counted(self, request: web.Request, work: Coroutine[Any, Any, WebJob]) -> WebJob:
         """``work`` (receiving an upload) within the caps on uploads at once."""
         client = client_of(request)
         if (
@@ -298,13 +298,13 @@ class JobManager(JobPlanning):
                 raise JobConflict("the job is already {state}", code="job_active", state=job.record.state)
             if (job.record.plan or {}).get("needs_column"):
                 raise JobConflict("choose the phone column first", code="choose_column")
+            if job.budget_left() == 0:
+                raise JobConflict(
+                    "the job's budget ({budget} billable answers) is spent: raise it to go on",
+                    code="budget_spent",
+                    budget=job.record.budget,
+                )
             raise JobConflict("the job is finished: every number has its answer", code="job_finished")
-        if job.budget_left() == 0:
-            raise JobConflict(
-                "the job's budget ({budget} billable answers) is spent: raise it to go on",
-                code="budget_spent",
-                budget=job.record.budget,
-            )
         job.stop_requested = False
         job.save(state="queued", error=None)
         _event(job, "started (queued for a running slot)" if self._slots.locked() else "started")

@@ -10,9 +10,11 @@ import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from aiohttp import web
+
 from batchverify.core.timeutil import utc_now_iso
 from batchverify.errors import BatchVerifyError
-from batchverify.web.fields import job_fields
+from batchverify.web.fields import clean_title, job_fields
 from batchverify.web.jobevents import event as _event
 from batchverify.web.jobs import ACTIVE, Choice, WebJob, choice_of
 from batchverify.web.messages import JobConflict, PlanError, in_words, one_line
@@ -39,10 +41,17 @@ class JobPlanning:
         """A new job on the same upload that asks which other column to check: a choice, with no
         upload again and no warning about paying for the same list twice."""
         r = job.record
+        if r.state not in ("finished", "stopped", "failed"):
+            raise JobConflict(
+                "the job is {state}: another column is checked once it has run",
+                code="not_run",
+                state=r.state,
+            )
         folder = self.root / new_id()
         await asyncio.to_thread(folder.mkdir, mode=0o700)
         other = "另一列" if r.language == "zh-CN" else "another column"
-        record = dataclasses.replace(r, id=folder.name, title=f"{r.title or r.name} · {other}")
+        title = clean_title(f"{(r.title or r.name)[:100]} · {other}")
+        record = dataclasses.replace(r, id=folder.name, title=title)
         record = dataclasses.replace(
             record, created_at=utc_now_iso(), state="planned", summary=None, error=None, runs=0,
             closed=False, upload_key="", start_key="", column=None, max_age=None, total=0, done=0, counts={},
@@ -53,6 +62,9 @@ class JobPlanning:
             await self._plan(
                 copy, {"sheet": r.sheet, "header_row": r.header_row}, ask=True, another=r.plan.get("column")
             )
+        except FileNotFoundError:  # deleted meanwhile
+            await asyncio.to_thread(_remove, folder)
+            raise web.HTTPNotFound(text='{"error": "no such job"}', content_type="application/json") from None
         except BaseException:
             await asyncio.to_thread(_remove, folder)
             raise

@@ -94,6 +94,7 @@ class JobRecord:
     owner: str = ""  # who uploaded it (a users file's name; "": the operator, or before users)
     time_zone: str | None = None  # the uploader's (their browser's): the times in the workbook
     budget: int | None = None  # the most billable answers the uploader allows (max_billable)
+    spent: int = 0  # billable answers of the job's runs so far (what the budget is counted against)
     output_suffix: str = ""  # the result's kind (".xlsx" for a CSV upload; "": as the upload)
     headers: str = "words"  # the result columns' headers: words (the language) or names (mobile_*)
 

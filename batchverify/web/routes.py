@@ -198,8 +198,15 @@ async def start_job(request: web.Request) -> web.Response:
 )
 async def another_column(request: web.Request) -> web.Response:
     job = _job(request)
-    try:
-        made = await _manager(request).another_column(job)
+    manager = _manager(request)
+    try:  # within the caps on uploads at once: each copies a whole list
+        made = await manager.counted(request, manager.another_column(job))
+    except JobConflict as exc:
+        return _error(409, exc, _language(request))
+    except ServerBusy as exc:
+        busy = _error(429, exc, _language(request))
+        busy.headers["Retry-After"] = str(RETRY_AFTER)
+        return busy
     except PlanError as exc:
         return _error(400, exc, _language(request))
     audit(request, "another_column", made, of=job.record.id)
@@ -328,8 +335,9 @@ async def job_events(request: web.Request) -> web.StreamResponse:
         while True:
             changed.clear()
             gone = job.record.id not in manager.jobs
-            if manager.closing or auth.identify(request) is None:
-                break  # the server stops, the browser logged out, or the user was removed
+            who = auth.identify(request)
+            if manager.closing or who is None or not who[1].can_see(job.record.owner):
+                break  # the server stops, the browser logged out, the user was removed or demoted
             if gone:
                 doc: dict[str, object] = {"id": job.record.id, "deleted": True}
             else:

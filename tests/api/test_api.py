@@ -220,3 +220,27 @@ def test_every_ending_has_the_command_lines_exit_code_on_the_summary(tmp_path: P
     with pytest.raises(UsageError) as bad:
         verify_file(src, simulator_night=2)  # a night is the built-in simulator's
     assert bad.value.exit_code == 2 and bad.value.option == "simulator_night"
+
+
+def test_a_frame_of_an_earlier_chinese_output_keeps_the_customers_own_columns() -> None:
+    """A Chinese output read back with pandas (a repeated header becomes 状态代码.1): the result
+    columns side by side are replaced, the customer's own 状态代码 and 核验时间 stay."""
+    from batchverify.core.labels import column_header
+    from batchverify.models import OUTPUT_COLUMNS
+
+    results = [column_header(c, "zh-CN") for c in OUTPUT_COLUMNS]
+    seen: set[str] = set()
+    labels = ["姓名", "手机", "状态代码", "核验时间"]
+    seen.update(labels)
+    for name in results:
+        labels.append(f"{name}.1" if name in seen else name)
+        seen.add(name)
+    df = pd.DataFrame(
+        [["张三", numbers(1)[0], "VIP", "2024-01-01", *(["old"] * len(results))]], columns=labels
+    )
+    with Simulator(rate_limit=0) as sim:
+        out = verify_dataframe(df, "手机", endpoint=sim, progress=False)
+    assert list(out.columns) == ["姓名", "手机", "状态代码", "核验时间", *OUTPUT_COLUMNS]
+    assert out.loc[0, "状态代码"] == "VIP" and out.loc[0, "核验时间"] == "2024-01-01"
+    with pytest.raises(UsageError):
+        verify_dataframe(df, "手机", endpoint="http://127.0.0.1:9", time_zone="Asia/Shanghai", progress=False)

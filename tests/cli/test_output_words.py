@@ -23,6 +23,7 @@ from batchverify.models import Status
 from batchverify.simulator import SimulatorServer
 from tests.support.cli import run_cli
 from tests.support.tables import read_rows as read_any
+from tests.support.tables import write_csv
 
 
 def read_rows(path: Path, encoding: str = "utf-8-sig") -> list[list[str]]:
@@ -233,3 +234,36 @@ def test_a_customers_own_columns_named_like_result_headers_are_theirs(
     assert again.returncode in (0, 1), again.stderr
     back = read_rows(tmp_path / "again.csv")
     assert back[0] == out[0] and back[1][:4] == out[1][:4]  # fed back: ours replaced, theirs kept
+
+
+def test_a_column_added_after_the_results_is_the_customers(
+    tmp_path: Path, fast_sim: SimulatorServer, env: dict[str, str]
+) -> None:
+    """The result columns fed back are the run of them side by side: a 核验时间 the person added after
+    them is theirs, and the results are refreshed where they are."""
+    src = tmp_path / "l.csv"
+    src.write_text("姓名,手机\n张三,13800138000\n", encoding="utf-8")
+    assert run_cli("run", src, "--yes", "--language", "zh-CN", "--answers", "none", env=env).returncode in (
+        0,
+        1,
+    )
+    out = read_rows(tmp_path / "l.verified.csv")
+    edited = tmp_path / "edited.csv"
+    write_csv(edited, [[*out[0], "核验时间"], [*out[1], "回访-张三"]])
+    again = run_cli(
+        "run",
+        edited,
+        "-o",
+        tmp_path / "again.csv",
+        "--yes",
+        "--language",
+        "zh-CN",
+        "--answers",
+        "none",
+        env=env,
+    )
+    assert again.returncode in (0, 1), again.stderr
+    back = read_rows(tmp_path / "again.csv")
+    assert back[0] == [*out[0], "核验时间"] and back[1][-1] == "回访-张三"
+    checked = out[0].index("核验时间")
+    assert back[1][checked] and back[1][checked] != "回访-张三"

@@ -306,10 +306,14 @@ def test_a_print_area_the_sheet_has_takes_in_the_results(
     sheet.append(["姓名", "手机", "城市"])
     for i in range(30):
         sheet.append([f"n{i}", str(13800138000 + i), "x"])
-    sheet.print_area = "A1:C32"
-    sheet.print_title_rows = "1:2"
-    book.save(src)
-    assert run_cli("run", src, "--yes", "--answers", "none", env=env).returncode in (0, 1)
-    out = load(tmp_path / "pa.verified.xlsx").worksheets[0]
-    assert out.print_area == "'客户 列表'!$A$1:$Q$32" and out.print_title_rows == "$1:$2"  # theirs kept
-    assert out.page_setup.orientation == "landscape"
+    for area, widened in [
+        ("A1:C32", "'客户 列表'!$A$1:$Q$32"),
+        ("A1:A6,C1:C6", "'客户 列表'!$A$1:$A$6,'客户 列表'!$C$1:$C$6"),  # several: as its author made it
+    ]:
+        sheet.print_area = area
+        sheet.print_title_rows = "1:2"
+        book.save(src)
+        assert run_cli("run", src, "--yes", "--answers", "none", env=env).returncode in (0, 1)
+        out = load(tmp_path / "pa.verified.xlsx").worksheets[0]
+        assert out.print_area == widened and out.print_title_rows == "$1:$2", (area, out.print_area)
+        assert out.page_setup.orientation == "landscape"

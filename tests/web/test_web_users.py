@@ -219,11 +219,26 @@ async def test_a_budget_is_the_jobs_across_its_runs(make_client: Any, web_sim: A
     job = await (await upload(client, listed, max_billable="2")).json()
     assert (await client.post(f"/api/jobs/{job['id']}/start", headers=AUTH)).status == 202
     first = await wait_state(client, job["id"], ("finished", "stopped"))
-    assert first["budget_left"] == 0 and first["retry"]["when"] == "budget"
+    assert first["budget_left"] == 0 and first["retry"]["when"] == "budget" and not first["can_start"]
     again = await client.post(f"/api/jobs/{job['id']}/start", headers=AUTH)
     assert again.status == 409 and (await again.json())["code"] == "budget_spent"
     raised = await client.patch(f"/api/jobs/{job['id']}", json={"max_billable": "5"}, headers=AUTH)
-    assert (await raised.json())["budget_left"] == 3
+    raised_doc = await raised.json()
+    assert raised_doc["budget_left"] == 3 and raised_doc["can_start"] and raised_doc["retry"]["when"] == "now"
+    assert (await client.post(f"/api/jobs/{job['id']}/another", headers=AUTH)).status in (201, 409)
     assert (await client.post(f"/api/jobs/{job['id']}/start", headers=AUTH)).status == 202
     second = await wait_state(client, job["id"], ("finished", "stopped"))
     assert second["summary"]["job_billable"] <= 5 and web_sim.ledger()["billed"] <= 5
+
+
+async def test_another_column_only_of_a_list_that_has_run(make_client: Any, tmp_path: Path) -> None:
+    client = await make_client()
+    job = await (await upload(client, numbers_csv(tmp_path / "list.csv", 2), name="x" * 120)).json()
+    refused = await client.post(f"/api/jobs/{job['id']}/another", headers=AUTH)
+    assert refused.status == 409 and (await refused.json())["code"] == "not_run"
+    await client.post(f"/api/jobs/{job['id']}/start", headers=AUTH)
+    await wait_state(client, job["id"], ("finished",))
+    made = await client.post(f"/api/jobs/{job['id']}/another", headers=AUTH)
+    doc = await made.json()
+    assert made.status == 201 and doc["needs_column"] and len(doc["title"]) <= 120
+    assert doc["plan"]["checked_column"]["letter"] == "C" and not doc["can_start"]

@@ -36,7 +36,7 @@ WORKBOOK_ORDER = (
 FILTER_NAME = "_xlnm._FilterDatabase"
 PRINT_TITLES = "_xlnm.Print_Titles"
 PRINT_AREA = "_xlnm.Print_Area"
-_AREA_RE = re.compile(r"(.+!)(\$?[A-Za-z]{1,3}\$?[0-9]+):\$?([A-Za-z]{1,3})\$?([0-9]+)")
+_AREA_RE = re.compile(r"([^,]+!)(\$?[A-Za-z]{1,3}(?:\$?[0-9]+)?):\$?([A-Za-z]{1,3})(\$?[0-9]+)?")
 WORKSHEET_REL = REL_NS + "/worksheet"
 STYLES_REL = REL_NS + "/styles"
 WORKSHEET_CT = "application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"
@@ -116,8 +116,10 @@ class WorkbookEdits:
             match = _AREA_RE.fullmatch(el.text.strip())
             if match is None:
                 return  # several ranges, or a formula: left as the sheet's author made it
-            if col_index(match.group(3)) < last_col:
-                el.text = f"{match.group(1)}{match.group(2)}:${col_letters(last_col)}${match.group(4)}"
+            if col_index(match.group(3)) < last_col:  # $A$1:$C$32, or whole columns $A:$C
+                row = match.group(4) or ""
+                end = f"${col_letters(last_col)}" + (("$" + row.lstrip("$")) if row else "")
+                el.text = f"{match.group(1)}{match.group(2)}:{end}"
                 self.changed.add(self.package.workbook_part)
             return
 
