@@ -28,7 +28,9 @@
   }
 
   function words(template, values) {
-    return template.replace(/\{(\w+)\}/g, (_, key) => String(values[key]));
+    const text = template.replace(/\{(\w+)\}/g, (_, key) => String(values[key]));
+    // English: one row, not "1 rows"
+    return setup.lang === "en" ? text.replace(/(^|[^\d.,])1 (rows|numbers|answers)\b/g, (_, pre, noun) => pre + "1 " + noun.slice(0, -1)) : text;
   }
 
   function showError(box, text) {
