@@ -14,6 +14,12 @@ _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$", re.IGNORECASE | r
 _LONGEST = datetime.timedelta(days=3650)
 
 
+def parse_iso_utc(text: str) -> datetime.datetime:
+    """ "2026-11-26T23:01:59Z" -> an aware datetime (naive text is taken as UTC)."""
+    moment = datetime.datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=datetime.UTC)
+
+
 def utc_now_iso(now: datetime.datetime | None = None) -> str:
     """ISO 8601 UTC to the second (``2026-11-26T23:01:59Z``); text order is time order."""
     moment = now or datetime.datetime.now(datetime.UTC)

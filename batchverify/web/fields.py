@@ -5,9 +5,9 @@ here, for the page and the JSON API alike; a bad value is a 400 naming the field
 from __future__ import annotations
 
 import re
-import zoneinfo
 from typing import Any
 
+from batchverify.engine.optionchecks import known_zone
 from batchverify.web.messages import UploadError
 
 __all__ = ["JOB_FIELDS", "job_fields"]
@@ -24,16 +24,12 @@ def job_fields(fields: dict[str, str], *, upload_suffix: str | None = None) -> d
     if "name" in fields:
         found["title"] = clean_title(fields["name"])
     browser = fields.get("browser_time_zone", "").strip()
-    if browser and not fields.get("time_zone", "").strip() and _known_zone(browser):
+    if browser and not fields.get("time_zone", "").strip() and known_zone(browser):
         found["time_zone"] = browser  # the page's guess: used when this server knows it, else its own
     if "time_zone" in fields and fields["time_zone"].strip():
         zone = fields["time_zone"].strip()
-        try:
-            zoneinfo.ZoneInfo(zone)
-        except (ValueError, KeyError, OSError):
-            raise _bad(
-                "time_zone", "a time zone name such as Asia/Shanghai", "时区名称，例如 Asia/Shanghai"
-            ) from None
+        if not known_zone(zone):
+            raise _bad("time_zone", "a time zone name such as Asia/Shanghai", "时区名称，例如 Asia/Shanghai")
         found["time_zone"] = zone
     if "max_billable" in fields:
         text = fields["max_billable"].strip()
@@ -68,14 +64,6 @@ def clean_title(text: str) -> str:
 
 
 _ZH_FIELDS = {"time_zone": "时区", "max_billable": "最多计费次数", "headers": "表头", "output": "结果格式"}
-
-
-def _known_zone(name: str) -> bool:
-    try:
-        zoneinfo.ZoneInfo(name)
-    except (ValueError, KeyError, OSError):
-        return False
-    return True
 
 
 def _bad(field: str, expected: str, expected_zh: str) -> UploadError:

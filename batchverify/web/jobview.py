@@ -8,7 +8,7 @@ import datetime
 import zoneinfo
 from typing import TYPE_CHECKING, Any
 
-from batchverify.core.timeutil import utc_now_iso
+from batchverify.core.timeutil import parse_iso_utc, utc_now_iso
 from batchverify.models import Status
 
 if TYPE_CHECKING:
@@ -22,11 +22,6 @@ _OPEN = frozenset(s.value for s in Status if not s.is_final)
 QUOTA_ZONE = zoneinfo.ZoneInfo("Asia/Shanghai")
 BUSY_PAUSE = datetime.timedelta(minutes=5)
 _SHORT = frozenset({"throttled", "network", "no_answer", "bad_replies"})
-
-
-def parse_iso_utc(text: str) -> datetime.datetime:
-    moment = datetime.datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=datetime.UTC)
 
 
 def _midnight_after(moment: datetime.datetime) -> datetime.datetime:

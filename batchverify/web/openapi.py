@@ -12,7 +12,7 @@ from aiohttp import web
 
 from batchverify._version import __version__
 
-__all__ = ["JOB_REF", "describe", "described", "openapi_document"]
+__all__ = ["JOB_REF", "UPLOAD_FORM", "describe", "described", "openapi_document"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 Doc = dict[str, Any]
@@ -33,6 +33,26 @@ ERROR: Doc = {
         "message": {"type": "string", "description": "The same in the browser's language."},
         "field": {"type": "string", "description": "The field at fault, when there is one."},
     },
+}
+_TEXT: Doc = {"type": "string"}
+# The upload's form: the file, the planning choices and the job's own fields (web/fields.py).
+UPLOAD_FORM: Doc = {
+    "multipart/form-data": {
+        "schema": {
+            "type": "object",
+            "required": ["file"],
+            "properties": {
+                "file": {"type": "string", "contentMediaType": "application/octet-stream"},
+                **dict.fromkeys(("column", "sheet", "header_row", "max_age"), _TEXT),
+                "name": {"type": "string", "description": "The job's name (default: the file's)"},
+                "time_zone": {"type": "string", "description": "The workbook's zone (Asia/Shanghai)"},
+                "browser_time_zone": {"type": "string", "description": "As time_zone; ignored if unknown"},
+                "max_billable": {"type": "string", "description": "The job's budget across its runs"},
+                "output": {"type": "string", "enum": ["workbook", "same"]},
+                "headers": {"type": "string", "enum": ["words", "names"]},
+            },
+        }
+    }
 }
 JOB: Doc = {
     "type": "object",

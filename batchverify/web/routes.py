@@ -25,7 +25,7 @@ from batchverify.web.messages import (
     in_words,
     one_line,
 )
-from batchverify.web.openapi import JOB_REF, describe
+from batchverify.web.openapi import JOB_REF, UPLOAD_FORM, describe
 from batchverify.web.users import OPERATOR
 from batchverify.web.words import browser_language
 
@@ -69,26 +69,7 @@ def _job(request: web.Request) -> WebJob:
 
 @describe(
     "Upload a customer list and plan it (nothing is sent)",
-    body={
-        "multipart/form-data": {
-            "schema": {
-                "type": "object",
-                "required": ["file"],
-                "properties": {
-                    "file": {"type": "string", "contentMediaType": "application/octet-stream"},
-                    "column": {"type": "string"},
-                    "sheet": {"type": "string"},
-                    "header_row": {"type": "string"},
-                    "max_age": {"type": "string"},
-                    "name": {"type": "string", "description": "The job's name (default: the file's)"},
-                    "time_zone": {"type": "string", "description": "The uploader's zone (Asia/Shanghai)"},
-                    "max_billable": {"type": "string", "description": "The most billable answers"},
-                    "output": {"type": "string", "enum": ["workbook", "same"]},
-                    "headers": {"type": "string", "enum": ["words", "names"]},
-                },
-            }
-        }
-    },
+    body=UPLOAD_FORM,
     query={"language": "zh-CN or en: the output's language (default: Accept-Language)"},
     headers={"Idempotency-Key": "The same key again (a retry) answers the job it made, and makes none"},
     responses={

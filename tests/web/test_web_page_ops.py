@@ -149,7 +149,13 @@ def test_a_named_job_with_a_budget_from_plan_to_workbook(
     page.wait_for_selector("#job:not([hidden])")
     expect(page.locator("#job-name")).to_have_text("十二月回访" if zh else "December call-backs")
     cost = page.inner_text("#cost")
-    assert "57" in cost and "52" in cost and "5" in cost and "100" in cost and "2.85" in cost, cost
+    why = (
+        "最多计费 57 次：52 个待核验号码，加上最多 5 次重发"
+        if zh
+        else "Billed at most 57 times: 52 numbers to check, plus up to 5 repeats"
+    )
+    budget = "最多 100 次（还剩 100 次）" if zh else "at most 100 billed answers (100 left)"
+    assert why in cost and budget in cost and "2.85" in cost, cost
     assert _on_screen(page, "#start") and page.is_enabled("#start")
     phone = page.locator("#preview th.phone").bounding_box()
     box = page.locator("#preview-box").bounding_box()

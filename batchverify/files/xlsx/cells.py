@@ -8,6 +8,7 @@ import math
 import re
 from typing import TYPE_CHECKING
 
+from batchverify.core.timeutil import parse_iso_utc
 from batchverify.files.xlsx.styles import TEXT_FORMAT
 
 if TYPE_CHECKING:
@@ -76,14 +77,6 @@ def escape_text(value: str) -> str:
 
 def escape_attr(value: str) -> str:
     return escape_text(value).replace('"', "&quot;")
-
-
-def parse_iso_utc(text: str) -> datetime.datetime:
-    """ "2026-11-26T23:01:59Z" -> an aware datetime (naive text is taken as UTC)."""
-    moment = datetime.datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=datetime.UTC)
-    return moment
 
 
 def serial(moment: datetime.datetime, date1904: bool = False) -> float:
