@@ -121,6 +121,7 @@ class AnswerStore:
                 con.executescript(_SCHEMA)
                 con.execute("INSERT OR IGNORE INTO meta VALUES ('kind', ?)", (_KIND,))
             con.execute("PRAGMA synchronous=NORMAL")
+            con.execute("PRAGMA cache_size=-32768")
             row = con.execute("SELECT value FROM meta WHERE key='kind'").fetchone()
             if row is None or row[0] != _KIND:
                 con.close()
@@ -197,6 +198,7 @@ class AnswerStore:
         ]
         if not rows:
             return 0
+        rows.sort()  # in key order the upserts walk the index once instead of jumping about it
         with self._transaction():
             self._con.executemany(
                 "INSERT INTO answers VALUES (?,?,?,?,?,?,?,?,?) ON CONFLICT(key) DO UPDATE SET "

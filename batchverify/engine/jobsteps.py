@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import datetime
+import itertools
 import logging
 import socket
+from collections.abc import Collection
 from urllib.parse import urlsplit
 
 from batchverify.core.timeutil import utc_now_iso
@@ -43,12 +45,15 @@ async def resolve_host(endpoint: Endpoint) -> None:
         ) from None
 
 
+SHARE_CHUNK = 50_000
+
+
 def adopt_answers(store: Store, shared: dict[int, RowResult]) -> None:
     for number, result in shared.items():
         store.adopt(number, result)
 
 
-def share_answers(made: Plan, numbers: list[int], store: Store, job_id: int) -> None:
+def share_answers(made: Plan, numbers: Collection[int], store: Store, job_id: int) -> None:
     """Keep the job's final answers in the answer store, for every later job and front end.
 
     The store is shared and may be slow or unusable: that costs reuse later, never this run."""
@@ -56,10 +61,11 @@ def share_answers(made: Plan, numbers: list[int], store: Store, job_id: int) -> 
     if path is None or not numbers:
         return
     try:
-        answered = store.lookup(numbers)
-        finals = [(n, a.result) for n, a in answered.items() if a.job_id == job_id and a.final]
         with AnswerStore.open(path) as shared:
-            shared.put(made.endpoint_identity, finals)
+            # A chunk at a time: a million answers as objects at once would take a gigabyte.
+            answers = store.job_answers(job_id)
+            while chunk := list(itertools.islice(answers, SHARE_CHUNK)):
+                shared.put(made.endpoint_identity, chunk)
             keep = made.request.answers_keep
             if keep is not None:
                 shared.forget(before=utc_now_iso(datetime.datetime.now(datetime.UTC) - keep))

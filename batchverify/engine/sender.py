@@ -156,7 +156,7 @@ class Sender:
             else f"internal: {type(exc).__name__}",
         )
         try:
-            await self._store.run(self._store.store.record, number, result)
+            await self._store.write(self._store.store.record, number, result)
         except CheckpointError as failure:
             self._storage_failed(failure)
             return
@@ -183,18 +183,18 @@ class Sender:
         store = self._store
         while True:
             # Marked before the gate, so nothing stands between the gate's slot and the send.
-            await store.run(store.store.mark_inflight, number, utc_now_iso())
+            await store.write(store.store.mark_inflight, number, utc_now_iso())
             try:
                 slot = await self._gate.acquire()
             except asyncio.CancelledError:
                 # Stopped while waiting for a slot: never sent, so never "may have been billed".
-                await asyncio.shield(store.run(store.store.clear_inflight, number))
+                await asyncio.shield(store.write(store.store.clear_inflight, number))
                 raise
             if self._stop.is_set():
-                await store.run(store.store.clear_inflight, number)
+                await store.write(store.store.clear_inflight, number)
                 return
             if self._over_cap():
-                await store.run(store.store.clear_inflight, number)
+                await store.write(store.store.clear_inflight, number)
                 self.stop(StopReason.BUDGET)
                 return
             self._count_send()
@@ -207,7 +207,7 @@ class Sender:
                 self.stats.abandoned_in_flight += 1
                 raise
             except FatalApiError as exc:
-                await store.run(store.store.clear_inflight, number)
+                await store.write(store.store.clear_inflight, number)
                 self.fatal = exc
                 self.stop(StopReason.FATAL)
                 return
@@ -223,7 +223,7 @@ class Sender:
                 self.stats.bad_replies += 1
             if not lost and kind is not CallKind.ANSWER:
                 # Certainly not billed: no false "may have been billed" if the run stops now.
-                await store.run(store.store.clear_inflight, number)
+                await store.write(store.store.clear_inflight, number)
             if kind is CallKind.THROTTLED:
                 self.stats.throttled += 1
                 self._gate.throttled()
@@ -292,7 +292,7 @@ class Sender:
                 )
         store = self._store
         try:
-            await store.run(store.store.record, number, result)
+            await store.write(store.store.record, number, result)
         except CheckpointError:
             self.stats.billable += int(result.billable)
             self.stats.not_stored += 1

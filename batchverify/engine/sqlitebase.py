@@ -65,6 +65,12 @@ class Guarded:
         except sqlite3.DatabaseError as exc:
             raise storage_error(self._path, exc) from None
 
+    def executemany(self, sql: str, rows: Iterable[tuple[object, ...]]) -> Any:
+        try:
+            return self._con.executemany(sql, rows)
+        except sqlite3.DatabaseError as exc:
+            raise storage_error(self._path, exc) from None
+
     def stream(self, sql: str, params: Iterable[object] = ()) -> Iterator[tuple[Any, ...]]:
         """Rows one by one (a million answers need not sit in memory at once)."""
         try:
@@ -187,3 +193,24 @@ def holds_store(path: Path | None) -> bool:
         return path.stat().st_size > 0
     except OSError:
         return False
+
+
+@contextlib.contextmanager
+def transaction(con: Guarded) -> Iterator[None]:
+    """One transaction on ``con``; inside another (a batch of writes), a savepoint of it, so a
+    write that fails undoes only itself and the batch decides what commits."""
+    raw: sqlite3.Connection = con._con
+    nested = raw.in_transaction
+    try:
+        con.execute("SAVEPOINT write" if nested else "BEGIN IMMEDIATE")
+        yield
+        con.execute("RELEASE write" if nested else "COMMIT")
+    except BaseException:
+        # SQLite may have rolled back by itself (a full disk); a second ROLLBACK would then fail
+        # and hide the real error.
+        if raw.in_transaction:
+            with contextlib.suppress(sqlite3.Error):
+                raw.execute("ROLLBACK TO write" if nested else "ROLLBACK")
+                if nested:
+                    raw.execute("RELEASE write")
+        raise

@@ -7,9 +7,10 @@ the daily quota) leaves its job open, and the next run of the same output resume
 ends with every row final closes the job, and the next run starts a new one.
 
 WAL with ``synchronous=NORMAL``: a committed answer survives a crash or ``kill -9``; a power cut may
-lose the last few, which are then asked again (at-least-once). One commit per answer keeps the
-window of re-asked numbers to the calls in flight. The store is used from one worker thread
-(``AsyncStore``); at 20 answers a second a commit costs tens of microseconds.
+lose the last few, which are then asked again (at-least-once). An answer is committed before the
+sender goes on with it, so the window of re-asked numbers is the calls in flight. The store is used
+from one worker thread (``AsyncStore``), which commits the writes that queued while it was busy
+together (each its own savepoint).
 """
 
 from __future__ import annotations
@@ -21,7 +22,16 @@ from pathlib import Path
 from typing import Any
 
 from batchverify.core.timeutil import fresh_until
-from batchverify.engine.sqlitebase import Guarded, busy, create_whole, lock_held, release_lock, take_lock
+from batchverify.engine.sqlitebase import (
+    Guarded,
+    busy,
+    create_whole,
+    lock_held,
+    release_lock,
+    take_lock,
+    transaction,
+)
+from batchverify.engine.storejobs import JobBook
 from batchverify.engine.storeschema import (
     ANSWER_COLUMNS,
     MIGRATE_FROM_1,
@@ -58,7 +68,7 @@ def checkpoint_path(output: Path) -> Path:
     return output.with_name(output.name + ".checkpoint.sqlite")
 
 
-class Checkpoint:
+class Checkpoint(JobBook):
     """The durable store of one output. Use ``Checkpoint.open`` and close it (or use ``with``)."""
 
     def __init__(self, path: Path, con: sqlite3.Connection, lock_fd: int | None) -> None:
@@ -92,6 +102,7 @@ class Checkpoint:
             con = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
             con.execute("PRAGMA journal_mode=WAL")
             con.execute("PRAGMA synchronous=NORMAL")
+            con.execute("PRAGMA cache_size=-32768")
             con.execute("PRAGMA busy_timeout=5000")
             row = (
                 con.execute("SELECT name FROM sqlite_master WHERE type='table' AND name='meta'").fetchone()
@@ -149,113 +160,9 @@ class Checkpoint:
         else:
             check_endpoint(self.path, bound, identity)
 
-    # --- jobs ----------------------------------------------------------------------------------
-
-    def open_job(self, *, now: str, restart: bool, expire_before: str | None = None) -> JobInfo:
-        """Resume the open job, or start a new one: always with ``restart``, and when the open job
-        started before ``expire_before`` (older than ``--max-age``: its answers are too old to show)."""
-        con = self._con
-        row = con.execute(
-            "SELECT id, started_at FROM jobs WHERE closed_at IS NULL ORDER BY id DESC LIMIT 1"
-        ).fetchone()
-        expired = None
-        with self._transaction():
-            if row is not None and (restart or (expire_before is not None and str(row[1]) < expire_before)):
-                state = "abandoned" if restart else "expired"
-                con.execute("UPDATE jobs SET closed_at=?, last_state=? WHERE id=?", (now, state, row[0]))
-                expired = None if restart else int(row[0])
-                row = None
-            if row is None:
-                job_id = con.execute("INSERT INTO jobs (started_at) VALUES (?)", (now,)).lastrowid
-                assert job_id is not None
-                started_at, resumed = now, False
-            else:
-                job_id, started_at, resumed = int(row[0]), str(row[1]), True
-            orphans = con.execute("SELECT COUNT(*) FROM inflight").fetchone()[0]
-            con.execute("DELETE FROM inflight")
-            con.execute("UPDATE jobs SET runs=runs+1, last_state='running' WHERE id=?", (job_id,))
-            run_id = con.execute(
-                "INSERT INTO runs (job_id, started_at) VALUES (?, ?)", (job_id, now)
-            ).lastrowid
-            assert run_id is not None
-        self.job_id, self.run_id = job_id, run_id
-        return JobInfo(job_id, resumed, started_at, orphans, run_id, expired)
-
-    def peek_job(self) -> tuple[int, str] | None:
-        """The open job a run would resume and when it started, without changing anything."""
-        row = self._con.execute(
-            "SELECT id, started_at FROM jobs WHERE closed_at IS NULL ORDER BY id DESC LIMIT 1"
-        ).fetchone()
-        return None if row is None else (int(row[0]), str(row[1]))
-
     def answer_count(self) -> int:
         """How many numbers have a stored answer."""
         return int(self._con.execute("SELECT COUNT(*) FROM answers").fetchone()[0])
-
-    def end_run(
-        self,
-        *,
-        state: str,
-        now: str,
-        close_job: bool,
-        numbers: Iterable[int] = (),
-        requests: int = 0,
-        billable: int = 0,
-    ) -> None:
-        """Record how the run ended; ``close_job`` when the job is done (every row final, or the
-        rest given up). A closed job keeps the status of each of ``numbers`` (the list's distinct
-        numbers), so the next job can say what changed; only the two latest are kept."""
-        con = self._con
-        with self._transaction():
-            con.execute(
-                "UPDATE jobs SET last_state=?, closed_at=? WHERE id=?",
-                (state, now if close_job else None, self.job_id),
-            )
-            con.execute(
-                "UPDATE runs SET ended_at=?, state=?, requests=?, billable=? WHERE id=?",
-                (now, state, requests, billable, self.run_id),
-            )
-            if close_job:
-                batch = list(numbers)
-                for start in range(0, len(batch), 500):
-                    chunk = batch[start : start + 500]
-                    con.execute(
-                        "INSERT OR REPLACE INTO job_status SELECT ?, number, status FROM answers "
-                        f"WHERE number IN ({','.join('?' * len(chunk))})",
-                        [self.job_id, *chunk],
-                    )
-                con.execute(
-                    "DELETE FROM job_status WHERE job_id NOT IN "
-                    "(SELECT DISTINCT job_id FROM job_status ORDER BY job_id DESC LIMIT 2)"
-                )
-
-    def previous_job(self, job_id: int) -> int | None:
-        """The latest finished job before ``job_id`` whose statuses were kept."""
-        row = self._con.execute("SELECT MAX(job_id) FROM job_status WHERE job_id < ?", (job_id,)).fetchone()
-        return None if row is None or row[0] is None else int(row[0])
-
-    def statuses(self, job_id: int, numbers: Iterable[int]) -> dict[int, str]:
-        """The status each of ``numbers`` had when job ``job_id`` finished."""
-        found: dict[int, str] = {}
-        batch = list(dict.fromkeys(numbers))
-        for start in range(0, len(batch), 500):
-            chunk = batch[start : start + 500]
-            marks = ",".join("?" * len(chunk))
-            rows = self._con.execute(
-                f"SELECT number, status FROM job_status WHERE job_id=? AND number IN ({marks})",
-                [job_id, *chunk],
-            )
-            found.update((int(n), str(st)) for n, st in rows)
-        return found
-
-    def job_totals(self, job_id: int) -> tuple[int, int, int]:
-        """(runs, requests, billable answers) of the runs of ``job_id`` that have ended."""
-        row = self._con.execute(
-            "SELECT COUNT(*), COALESCE(SUM(requests), 0), COALESCE(SUM(billable), 0) FROM runs "
-            "WHERE job_id=? AND ended_at IS NOT NULL",
-            (job_id,),
-        ).fetchone()
-        return (int(row[0]), int(row[1]), int(row[2])) if row else (0, 0, 0)
 
     def get_meta(self, key: str) -> str | None:
         row = self._con.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
@@ -351,6 +258,12 @@ class Checkpoint:
         for (number,) in self._con.stream(sql, params):
             yield int(number)
 
+    def job_answers(self, job_id: int) -> Iterator[tuple[int, RowResult]]:
+        """The final answers job ``job_id`` got, one at a time."""
+        sql = f"SELECT {ANSWER_COLUMNS} FROM answers WHERE job_id=? AND final=1"
+        for row in self._con.stream(sql, (job_id,)):
+            yield int(row[0]), row_result(row)
+
     def adopt(self, number: int, result: RowResult) -> None:
         """Keep ``result``, a final answer from the answer store, as no job's own (it is shown as
         reused), unless this checkpoint holds a newer answer for ``number``."""
@@ -395,17 +308,9 @@ class Checkpoint:
                 found[int(row[0])] = StoredAnswer(int(row[1]), row_result(row), int(row[11]), attempt)
         return found
 
-    @contextlib.contextmanager
-    def _transaction(self) -> Iterator[None]:
-        try:
-            self._con.execute("BEGIN IMMEDIATE")
-            yield
-            self._con.execute("COMMIT")
-        except BaseException:
-            # SQLite may have rolled back by itself (a full disk); a second ROLLBACK would then fail
-            # and hide the real error.
-            raw = self._con._con
-            if raw.in_transaction:
-                with contextlib.suppress(sqlite3.Error):
-                    raw.execute("ROLLBACK")
-            raise
+    def _transaction(self) -> contextlib.AbstractContextManager[None]:
+        return transaction(self._con)
+
+    def batched(self) -> contextlib.AbstractContextManager[None]:
+        """One commit for several writes (``AsyncStore.write``): each write inside is a savepoint."""
+        return transaction(self._con)

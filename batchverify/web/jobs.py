@@ -10,6 +10,7 @@ import asyncio
 import datetime
 import logging
 import os
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
@@ -72,7 +73,7 @@ class WebJob:
         self.engine: Job | None = None
         self.stop_requested = False
         self._waiters: set[asyncio.Event] = set()
-        self._numbers: list[int] = []
+        self._numbers: Collection[int] = ()
         self._freshness: Freshness | None = None  # the run's max_age: answers fresh by it count as done
         self._waiting = False  # queued: waiting for one of the server's running slots
         self.plan_lock = asyncio.Lock()  # one change of column at a time, and none during Start
@@ -231,7 +232,7 @@ class WebJob:
         except (BatchVerifyError, OSError):
             tally = self.tally or Tally(total=self.record.total)  # the live figures, then
         self.tally = None
-        self._numbers = []
+        self._numbers = ()
         self.save(
             state=state,
             summary=self._shown(summary),
@@ -271,7 +272,7 @@ class WebJob:
             language=self.record.language,
         )
         made = job.plan
-        self._numbers = list(made.distinct)
+        self._numbers = made.distinct  # the plan's own: a copy of two million numbers is 16 MB
         self._freshness = made.freshness
         tally = await asyncio.to_thread(
             count_stored, self.files.checkpoint, self._numbers, None, made.freshness
