@@ -68,8 +68,9 @@ drawing: $(STAMP)
 	$(BIN)/pydeps batchverify --only batchverify --max-module-depth 2 --rankdir BT --no-show \
 		--noise-level 0 -x batchverify.__main__ -o docs/layers.svg
 
-# Benchmarks against the local simulator (not tests): full sizes write bench/RESULTS.md (about
-# 30 minutes), quick sizes bench/RESULTS-quick.md (under 3 minutes). Inputs go to bench/work/.
+# Benchmarks against the local simulator (not tests): full sizes write the record, bench/RESULTS.md
+# (about 35 minutes); quick sizes bench/work/RESULTS-quick.md (a few minutes). Inputs go to
+# bench/work/. A section that fails makes the run exit 1.
 # The bench extra (aiolimiter, the official SDK, httpx) is installed when it is missing.
 bench: $(STAMP)
 	$(BIN)/python -c 'import aiolimiter, httpx, tencentcloud.faceid' 2>/dev/null \

@@ -383,11 +383,15 @@ def people_xlsx_excel_like(
 
 
 if __name__ == "__main__":
-    # python -m bench.datagen PATH ROWS SEED: the Excel-like workbook, made in a process of its own,
-    # so that the generator's memory does not raise the peak RSS the kernel reports for the
+    # python -m bench.datagen PATH ROWS SEED [DUP_SHARE]: the Excel-like workbook, made in a process
+    # of its own, so that the generator's memory does not raise the peak RSS the kernel reports for the
     # measured programs the benchmark starts afterwards (a child's maxrss starts at its parent's).
     import sys
 
     people_xlsx_excel_like(
-        Path(sys.argv[1]), int(sys.argv[2]), dup_share=0.10, invalid_share=0.02, seed=int(sys.argv[3])
+        Path(sys.argv[1]),
+        int(sys.argv[2]),
+        dup_share=float(sys.argv[4]) if len(sys.argv) > 4 else 0.10,
+        invalid_share=0.02,
+        seed=int(sys.argv[3]),
     )

@@ -25,6 +25,7 @@ from batchverify.simulator import DEMO_SECRET_ID, DEMO_SECRET_KEY
 ROOT = Path(__file__).resolve().parent.parent
 WORK = ROOT / "bench" / "work"
 LOGS = WORK / "logs"
+HOME = WORK / "home"  # the measured programs' home: their answer store is the bench's, never the user's
 PYTHON = sys.executable
 PROXY_VARS = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy")
 _CLK_TCK = os.sysconf("SC_CLK_TCK")
@@ -41,6 +42,9 @@ def child_env(endpoint_url: str | None = None) -> dict[str, str]:
     env["TENCENTCLOUD_SECRET_ID"] = DEMO_SECRET_ID
     env["TENCENTCLOUD_SECRET_KEY"] = DEMO_SECRET_KEY
     env["PYTHONPATH"] = str(ROOT)
+    env["HOME"] = str(HOME)
+    for name in ("XDG_DATA_HOME", "XDG_CACHE_HOME", "XDG_STATE_HOME", "XDG_CONFIG_HOME"):
+        env.pop(name, None)
     if endpoint_url is not None:
         env["BATCHVERIFY_ENDPOINT"] = endpoint_url
     else:
@@ -321,3 +325,11 @@ def machine_state() -> str:
         f"load average {load}; CPU steal {steal * 100:.0f} %; "
         f"CPU probe (fixed 3M-iteration loop) {wall:.0f} ms wall / {cpu:.0f} ms CPU"
     )
+
+
+def forget_answers() -> None:
+    """Remove the measured programs' answer store: the next run shares its answers into a new one
+    (what a first run pays), and nothing it reuses comes from an earlier measurement."""
+    folder = HOME / ".local" / "share" / "batchverify"
+    for path in folder.glob("answers.sqlite*"):
+        path.unlink()

@@ -72,6 +72,9 @@ class Sizes:
     crowd_burners: int = 6  # §7: busy processes beside them (3 per core: oversubscribed)
     big_upload_rows: int = 300_000  # §8: rows per list, many large uploads at once
     big_uploads: int = 8  # §8: how many, from four client addresses at once
+    stop_rows: int = 2_000_000  # §8: the list of the server's stop
+    conditions_numbers: int = 600  # §9: numbers per condition (split between its processes)
+    conditions_repeats: int = 2  # §9: runs of each condition
 
 
 # --------------------------------------------------------------------------------------------------
@@ -226,8 +229,30 @@ def machine_info() -> list[str]:
         f"- Python {platform.python_version()} ({sys.executable}); SQLite {sqlite3.sqlite_version}; "
         f"{ssl.OPENSSL_VERSION}",
         f"- {versions}",
-        f"- batchverify tree: git {commit or 'unknown'} (plus any uncommitted changes)",
+        f"- batchverify tree: git {commit or 'unknown'}, {_changes()}",
     ]
+
+
+def _changes() -> str:
+    """The tree's uncommitted changes, in words (the record and the bench's own work folder aside)."""
+    try:
+        status = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=all"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=False,
+        ).stdout
+    except OSError:
+        return "uncommitted changes unknown"
+    changed = [
+        line[3:]
+        for line in status.splitlines()
+        if line[3:] != "bench/RESULTS.md" and not line[3:].startswith("bench/work/")
+    ]
+    if not changed:
+        return "a clean tree"
+    return f"with uncommitted changes to {', '.join(changed[:20])}" + (" ..." if len(changed) > 20 else "")
 
 
 # --------------------------------------------------------------------------------------------------

@@ -6,7 +6,8 @@ Sections:
   1. ceiling   2,000 numbers, strict 20/s simulator with 50-250 ms latency; also --faults 0.05, and
                aiolimiter side by side.
   2. peers     the same numbers through scripts users would write with the official SDK.
-  3. headroom  20,000 numbers, limit off and no latency: rows/s and CPU per row of batchverify.
+  3. headroom  the CPU of one more row (6,000 minus 1,000 numbers, --rate 1000) beside a bare
+               aiohttp client's; 20,000 numbers, limit off and no latency: rows/s and CPU per row.
   4. scale     generated 1,000,000-row CSV and 200,000-row XLSX: dry runs, writing a finished
                job, resuming a 99 %-done job, per-answer checkpoint cost.
   5. library   the engine in process: the composed rate gate against the first release's limiter
@@ -16,10 +17,13 @@ Sections:
                sheet at Excel's 1,048,576-row limit (time and peak memory of the write alone).
   7. sharing   two processes on one key against the strict simulator; a --max-billable stop.
   8. serve     batchverify serve: five uploads of 2,000 numbers at once; rate, RLE, API p95 latency.
+  9. conditions the rate where users run it: idle, both cores busy, two environments on one host,
+               two hosts on one Redis, 1-2 s API latency (requests, rate, share, RLE, most in 1 s).
 
 Every measured program runs as its own process (CPU and peak RSS from ``os.wait4``); the simulator
 is another process. Generated inputs go to bench/work/ (not committed). Full mode writes
-bench/RESULTS.md, quick mode bench/RESULTS-quick.md.
+bench/RESULTS.md (the record), quick mode bench/work/RESULTS-quick.md. A section that fails is
+written as failed and makes the run exit 1.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ import argparse
 import dataclasses
 import datetime
 import json
+import shutil
 import sys
 import time
 import traceback
@@ -36,9 +41,10 @@ from pathlib import Path
 from typing import Any
 
 from bench import notes
-from bench.proc import ROOT, STATES, WORK, cpu_ticks, loadavg, machine_state, steal_share
+from bench.proc import HOME, ROOT, STATES, WORK, cpu_ticks, loadavg, machine_state, steal_share
 from bench.report import Context, Sizes, Target, _f, _met, machine_info, progress
 from bench.sections.ceiling import section_ceiling
+from bench.sections.conditions import section_conditions
 from bench.sections.headroom import section_headroom
 from bench.sections.library import section_library
 from bench.sections.peers import section_peers
@@ -47,7 +53,7 @@ from bench.sections.serve import section_serve
 from bench.sections.sharing import section_sharing
 from bench.sections.xlsx_write import section_xlsx
 
-SECTIONS = ("ceiling", "peers", "headroom", "scale", "library", "xlsx", "sharing", "serve")
+SECTIONS = ("ceiling", "peers", "headroom", "scale", "library", "xlsx", "sharing", "serve", "conditions")
 
 FULL = Sizes("full", 2000, 3, 1, 600, 20_000, 3, 1_000_000, 200_000, 3, 2000, 100, 20_000, 400, 150)
 QUICK = Sizes(
@@ -79,7 +85,15 @@ QUICK = Sizes(
     crowd_burners=4,
     big_upload_rows=30_000,
     big_uploads=4,
+    stop_rows=200_000,
+    conditions_numbers=100,
+    conditions_repeats=1,
 )
+
+
+def results_path(quick: bool) -> Path:
+    """The record is bench/RESULTS.md, from a full run; a quick run's figures stay in bench/work/."""
+    return WORK / "RESULTS-quick.md" if quick else ROOT / "bench" / "RESULTS.md"
 
 
 def write_results(state: dict[str, Any], path: Path) -> None:
@@ -112,7 +126,7 @@ def write_results(state: dict[str, Any], path: Path) -> None:
     if quick:
         head += [
             "Quick mode uses smaller sizes than the targets assume (see `QUICK` in bench/run.py); the "
-            "met/not met column is indicative only. The full figures are in bench/RESULTS.md.",
+            "met/not met column is indicative only. The record is bench/RESULTS.md, from `make bench`.",
             "",
         ]
     summary = ["## Targets at a glance", "", "| section | target | measured | |", "|---|---|---|---|"]
@@ -130,19 +144,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument(
         "--set", action="append", default=[], metavar="FIELD=N", help="override one size (debugging)"
     )
-    ap.add_argument("--output", type=Path, help="where to write the results [default: bench/RESULTS*.md]")
+    ap.add_argument(
+        "--output",
+        type=Path,
+        help="where to write the results [default: bench/RESULTS.md; quick: bench/work/]",
+    )
     ap.add_argument(
         "--render", type=Path, metavar="STATE_JSON", help="only re-render the results of a saved run"
     )
     args = ap.parse_args(argv)
     if args.render:
         state = json.loads(args.render.read_text())
-        output = args.output or ROOT / "bench" / (
-            "RESULTS-quick.md" if state["mode"] == "quick" else "RESULTS.md"
-        )
+        output = args.output or results_path(state["mode"] == "quick")
         write_results(state, output)
         progress(f"wrote {output}")
-        return 0
+        return 1 if state["raw"].get("failed") else 0
     sizes = QUICK if args.quick else FULL
     for item in args.set:
         name, _, value = item.partition("=")
@@ -153,8 +169,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     unknown = [s for s in sections if s not in SECTIONS]
     if unknown:
         ap.error(f"unknown section(s) {unknown}; choose from {SECTIONS}")
-    output = args.output or ROOT / "bench" / ("RESULTS-quick.md" if args.quick else "RESULTS.md")
+    output = args.output or results_path(args.quick)
     WORK.mkdir(parents=True, exist_ok=True)
+    shutil.rmtree(HOME, ignore_errors=True)  # every run of the bench starts without stored answers
+    HOME.mkdir(parents=True)
     started = time.perf_counter()
     ctx = Context(sizes, args.repeats)
     ctx.report.raw["load_start"] = machine_state()
@@ -168,6 +186,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "xlsx": section_xlsx,
         "sharing": section_sharing,
         "serve": section_serve,
+        "conditions": section_conditions,
     }
     try:
         for name in SECTIONS:
@@ -211,6 +230,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     (WORK / f"state-{sizes.mode}.json").write_text(json.dumps(state, indent=1, default=str))
     write_results(state, output)
     progress(f"wrote {output} in {_f(state['minutes'], 1)} min")
+    failed = raw.get("failed") or []
+    if failed:
+        progress(f"FAILED: section(s) {', '.join(failed)} did not run to the end (see {output})")
+        return 1
     return 0
 
 

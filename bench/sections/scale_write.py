@@ -7,7 +7,7 @@ from collections import Counter
 from pathlib import Path
 
 from bench import datagen, store
-from bench.proc import Simulator
+from bench.proc import Simulator, forget_answers
 from bench.report import Context, _f, _median, output_statuses, progress, run_batchverify
 
 
@@ -27,6 +27,7 @@ def write_finished_csv(ctx: Context, sim: Simulator, d: Path, big_csv: Path) -> 
         progress(f"§4 writing a finished job {i + 1}")
         output.unlink(missing_ok=True)
         store.install_store(template, output)
+        forget_answers()
         sim.reset()
         m, summary = run_batchverify(sim, big_csv, f"write-{i + 1}")
         sent = sim.ledger()["requests"]
@@ -60,11 +61,19 @@ def write_finished_csv(ctx: Context, sim: Simulator, d: Path, big_csv: Path) -> 
         ],
     )
     write_rss = max(w["m"].maxrss_mb for w in writes)
+    walls = [w["m"].wall for w in writes]
+    complete = all(w["sent"] == 0 and sum(w["counts"].values()) == rows for w in writes)
+    rep.target(
+        "scale",
+        f"writing a finished {rows:,}-row CSV job (the whole run) in at most 20 s; first release 24 s",
+        f"{_f(_median(walls), 1)} s median, {_f(max(walls), 1)} worst of {len(walls)}",
+        complete and max(walls) <= 20,
+    )
     rep.target(
         "scale",
         f"writing a finished {rows:,}-row job under 500 MB",
-        f"{_f(write_rss, 0)} MiB (largest); wall {_f(_median([w['m'].wall for w in writes]), 2)} s (median)",
-        write_rss < 500 and all(w["sent"] == 0 and sum(w["counts"].values()) == rows for w in writes),
+        f"{_f(_median([w['m'].maxrss_mb for w in writes]), 0)} MiB median, {_f(write_rss, 0)} worst",
+        write_rss < 500 and complete,
     )
 
 

@@ -25,6 +25,7 @@ import aiohttp
 from bench import datagen
 from bench.proc import LOGS, ROOT, WORK, batchverify, child_env, ledger_rate
 from bench.report import CAP, Context, _f, progress
+from bench.sections.serve_stop import big_stop
 
 TOKEN = "bench-token-0123456789abcdef-0123456789"
 HEADERS = {"Authorization": f"Bearer {TOKEN}"}
@@ -101,6 +102,7 @@ def section_serve(ctx: Context) -> None:
         share >= 0.98 and limited == 0 and p95 < 100 and figures["finished"] == jobs,
     )
     _big_uploads(ctx, d, env)
+    big_stop(ctx, d, env, _wait_ready, _rss_mib)
 
 
 def _big_uploads(ctx: Context, d: Path, env: dict[str, str]) -> None:
