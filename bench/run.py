@@ -131,7 +131,14 @@ def write_results(state: dict[str, Any], path: Path) -> None:
         ]
     summary = ["## Targets at a glance", "", "| section | target | measured | |", "|---|---|---|---|"]
     summary += [f"| {t.section} | {t.target} | {t.measured} | {_met(t.met)} |" for t in targets]
+    missed = [t for t in targets if not t.met]
     summary.append("")
+    if missed:
+        summary += [
+            f"{len(missed)} of {len(targets)} targets are not met; the Notes at the end say for each "
+            "what the time or memory goes to and what would meet it.",
+            "",
+        ]
     text = "\n".join(head + summary + state["lines"] + notes.render(raw, targets, quick)).rstrip() + "\n"
     path.write_text(text, encoding="utf-8")
 

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from batchverify.core.timeutil import fresh_until
+from batchverify.engine.sqlitebase import PAGE_CACHE
 from batchverify.errors import CheckpointError
 from batchverify.models import RowResult, Status
 
@@ -121,7 +122,7 @@ class AnswerStore:
                 con.executescript(_SCHEMA)
                 con.execute("INSERT OR IGNORE INTO meta VALUES ('kind', ?)", (_KIND,))
             con.execute("PRAGMA synchronous=NORMAL")
-            con.execute("PRAGMA cache_size=-32768")
+            con.execute(PAGE_CACHE)
             row = con.execute("SELECT value FROM meta WHERE key='kind'").fetchone()
             if row is None or row[0] != _KIND:
                 con.close()

@@ -47,6 +47,11 @@ class _Rows(list[tuple[Any, ...]]):
         return list(self)
 
 
+# 32 MB of pages (the default is 2 MB): a million-row write looks up answers all over the store,
+# and each page missed is a read from the kernel.
+PAGE_CACHE = "PRAGMA cache_size=-32768"
+
+
 class Guarded:
     """The store's connection, with every SQLite failure (a damaged page, a full disk, an I/O
     error) turned into one ``CheckpointError`` that names the file."""

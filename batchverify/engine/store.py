@@ -23,13 +23,13 @@ from typing import Any
 
 from batchverify.core.timeutil import fresh_until
 from batchverify.engine.sqlitebase import (
+    PAGE_CACHE,
     Guarded,
     busy,
     create_whole,
     lock_held,
     release_lock,
     take_lock,
-    transaction,
 )
 from batchverify.engine.storejobs import JobBook
 from batchverify.engine.storeschema import (
@@ -102,7 +102,7 @@ class Checkpoint(JobBook):
             con = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
             con.execute("PRAGMA journal_mode=WAL")
             con.execute("PRAGMA synchronous=NORMAL")
-            con.execute("PRAGMA cache_size=-32768")
+            con.execute(PAGE_CACHE)
             con.execute("PRAGMA busy_timeout=5000")
             row = (
                 con.execute("SELECT name FROM sqlite_master WHERE type='table' AND name='meta'").fetchone()
@@ -308,9 +308,6 @@ class Checkpoint(JobBook):
                 found[int(row[0])] = StoredAnswer(int(row[1]), row_result(row), int(row[11]), attempt)
         return found
 
-    def _transaction(self) -> contextlib.AbstractContextManager[None]:
-        return transaction(self._con)
-
     def batched(self) -> contextlib.AbstractContextManager[None]:
         """One commit for several writes (``AsyncStore.write``): each write inside is a savepoint."""
-        return transaction(self._con)
+        return self._transaction()

@@ -7,6 +7,7 @@ import contextlib
 from collections.abc import Iterable
 from typing import Any
 
+from batchverify.engine.sqlitebase import transaction
 from batchverify.engine.storetypes import JobInfo
 
 
@@ -18,7 +19,7 @@ class JobBook:
     run_id: int
 
     def _transaction(self) -> contextlib.AbstractContextManager[None]:
-        raise NotImplementedError
+        return transaction(self._con)
 
     def open_job(self, *, now: str, restart: bool, expire_before: str | None = None) -> JobInfo:
         """Resume the open job, or start a new one: always with ``restart``, and when the open job

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import threading
 from pathlib import Path
 
 import pytest
@@ -66,9 +67,17 @@ def test_a_failing_write_fails_alone_and_the_others_of_its_batch_commit(tmp_path
         store = AsyncStore(lambda: Checkpoint.open(path))
         await store.open()
         await store.run(store.store.open_job, now=T0, restart=False)
+        # The thread held busy while the writes queue, so all 21 are one batch.
+        release = threading.Event()
+        held = asyncio.ensure_future(store.run(release.wait))
         writes = [store.write(store.store.mark_inflight, 13800000000 + i, T0) for i in range(20)]
         writes.insert(10, store.write(refuse, 1))
-        outcomes = await asyncio.gather(*writes, return_exceptions=True)
+        queued = [asyncio.ensure_future(w) for w in writes]
+        await asyncio.sleep(0.05)
+        assert len(store._queued) == 21
+        release.set()
+        await held
+        outcomes = await asyncio.gather(*queued, return_exceptions=True)
         await store.close()
         return outcomes
 
