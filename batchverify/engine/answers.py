@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import hmac
+import itertools
 import os
 import secrets
 import sqlite3
@@ -152,12 +153,13 @@ class AnswerStore:
     def fresh(self, endpoint: str, numbers: Iterable[int], since: str, until: str) -> dict[int, RowResult]:
         """The final answers for ``numbers`` at ``endpoint`` checked between ``since`` and ``until``
         (ISO UTC texts): an answer stamped after ``until`` (a clock that was ahead) is never fresh."""
-        wanted = {self._hash(endpoint, n): n for n in numbers}
         found: dict[int, RowResult] = {}
-        keys = list(wanted)
+        them = iter(numbers)
         try:
-            for start in range(0, len(keys), 500):
-                chunk = keys[start : start + 500]
+            # A chunk's keys at a time: two million numbers' keys at once held 280 MB.
+            while chunk_numbers := list(itertools.islice(them, 500)):
+                wanted = {self._hash(endpoint, n): n for n in chunk_numbers}
+                chunk = list(wanted)
                 marks = ",".join("?" * len(chunk))
                 rows = self._con.execute(
                     "SELECT key, status, status_code, result_code, billable, description, request_id, "

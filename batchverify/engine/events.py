@@ -27,6 +27,7 @@ __all__ = [
     "OutputWritten",
     "PlanReady",
     "Retrying",
+    "SendingEnded",
     "Sharing",
     "StopReason",
     "Stopped",
@@ -113,6 +114,16 @@ class Stopped:
 
 
 @dataclass(frozen=True, slots=True)
+class SendingEnded:
+    """Nothing more is sent in this run and every answer it got is in the checkpoint; the output
+    is written next (for a long list, that takes a while). ``reason``: why sending ended before
+    every number had its turn (None: it did not)."""
+
+    reason: StopReason | None
+    requests: int = 0
+
+
+@dataclass(frozen=True, slots=True)
 class OutputWritten:
     """The annotated output is in place."""
 
@@ -121,7 +132,17 @@ class OutputWritten:
     counts: dict[str, int]
 
 
-Event = PlanReady | JobStarted | AnswerRecorded | Retrying | Throttled | Sharing | Stopped | OutputWritten
+Event = (
+    PlanReady
+    | JobStarted
+    | AnswerRecorded
+    | Retrying
+    | Throttled
+    | Sharing
+    | Stopped
+    | SendingEnded
+    | OutputWritten
+)
 EventSink = Callable[[Event], None]
 
 

@@ -14,7 +14,7 @@ import contextlib
 import logging
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Collection
 from dataclasses import dataclass, field
 
 import aiohttp
@@ -29,6 +29,7 @@ from batchverify.engine.events import (
     JobStarted,
     OutputWritten,
     PlanReady,
+    SendingEnded,
     Sharing,
     Stopped,
     StopReason,
@@ -217,6 +218,8 @@ class Job:
                         await sender.run(iter(to_send))
                     finally:
                         share.close()
+            asked = sender.stop_reason if sender is not None else self._stop_reason
+            self._emit(SendingEnded(asked, sender.stats.requests if sender is not None else 0))
             # Every final answer of the job, not only this run's: a run killed before its end
             # shared nothing, and what it paid for must still reach other lists.
             await store.run(share_answers, made, made.distinct, store.store, info.job_id)
@@ -310,11 +313,11 @@ class Job:
             raise CheckpointError("the checkpoint changed since the plan was made; plan again")
         return info
 
-    def _remaining(self, store: Store, info: JobInfo) -> list[int]:
+    def _remaining(self, store: Store, info: JobInfo) -> Collection[int]:
         """The plan's numbers that still need a call: another run may have answered some since."""
         made = self.plan
         if not made.to_send or store.answer_count() == 0:
-            return list(made.to_send)
+            return made.to_send
         stored = store.lookup(made.to_send)
         freshness = made.freshness
         remaining: list[int] = []

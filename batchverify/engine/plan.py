@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime
 import itertools
 import logging
+from array import array
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from batchverify.core.freshness import Freshness
 from batchverify.core.header import SAMPLE_ROWS, SCAN_ROWS, locate_header
 from batchverify.core.labels import phone_header
 from batchverify.core.normalize import normalize_mobile
+from batchverify.core.numberset import NumberSet, first_occurrences
 from batchverify.core.timeutil import utc_now_iso
 from batchverify.engine.answers import AnswerStore
 from batchverify.engine.encodings import check_codec, encodable, output_encoding_for
@@ -103,10 +105,10 @@ class Plan:
     empty: int = 0
     invalid: int = 0
     duplicate_rows: int = 0
-    distinct: dict[int, None] = field(default_factory=dict)
+    distinct: NumberSet = field(default_factory=NumberSet)  # in the list's order
     already_answered: int = 0  # final answers this job already has (a resumed run)
     reused: int = 0  # final answers from earlier jobs, younger than --max-age
-    to_send: list[int] = field(default_factory=list)
+    to_send: NumberSet = field(default_factory=NumberSet)
     resumed_job: int | None = None  # the open job this run would resume
     resumed_started_at: str | None = None
     expiring_job: int | None = None  # an open job older than --max-age: closed, a new one starts
@@ -180,7 +182,7 @@ def build_plan(
         plan.reuse_since = plan.freshness.since
     path = request.store_path
     if path is None or not holds_store(path):
-        plan.to_send = list(plan.distinct)
+        plan.to_send = plan.distinct
         if not checkpoint_only:
             _reuse_shared(plan)
         return plan
@@ -201,13 +203,15 @@ def build_plan(
         done_this_job = set(store.finals(plan.resumed_job, None)) if peeked else set()
         if plan.freshness is not None:  # --max-age bounds the resumed job's answers too
             done_this_job = _fresh_finals(store, plan.freshness, own=done_this_job)
+    to_send = array("q")
     for number in plan.distinct:
         if number in done_this_job:
             plan.already_answered += 1
         elif number in reusable:
             plan.reused += 1
         else:
-            plan.to_send.append(number)
+            to_send.append(number)
+    plan.to_send = NumberSet(to_send)
     if not checkpoint_only:
         _reuse_shared(plan)
     return plan
@@ -247,7 +251,7 @@ def _reuse_shared(plan: Plan) -> None:
     plan.shared = found
     plan.shared_oldest = min(r.checked_at for r in found.values())
     plan.reused += len(found)
-    plan.to_send = [n for n in plan.to_send if n not in found]
+    plan.to_send = plan.to_send.without(found)
 
 
 def _scan(request: RunRequest, table: Table, endpoint_identity: str) -> Plan:
@@ -282,7 +286,7 @@ def _scan(request: RunRequest, table: Table, endpoint_identity: str) -> Plan:
         column_named=named,
         endpoint_identity=endpoint_identity,
     )
-    distinct = plan.distinct
+    seen = array("q")  # every valid row's number: 8 bytes a row, made distinct once at the end
     codec = None
     plan.output_encoding = output_encoding_for(request, table)
     if plan.output_encoding is not None:
@@ -305,12 +309,10 @@ def _scan(request: RunRequest, table: Table, endpoint_identity: str) -> Plan:
             else:
                 plan.invalid += 1
             continue
-        number = int(norm.number)
-        if number in distinct:
-            plan.duplicate_rows += 1
-        else:
-            distinct[number] = None
+        seen.append(int(norm.number))
     limits.check()
+    plan.distinct = first_occurrences(seen)
+    plan.duplicate_rows = len(seen) - len(plan.distinct)
     if plan.empty and isinstance(table, ExcelTable):
         _refuse_unsaved_formulas(table, phone_col)
     return plan

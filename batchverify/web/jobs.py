@@ -20,7 +20,7 @@ from batchverify.build import prepare, run_request
 from batchverify.core.freshness import Freshness
 from batchverify.core.timeutil import fresh_until, parse_duration, utc_now_iso
 from batchverify.engine.answers import AnswerStore
-from batchverify.engine.events import Event
+from batchverify.engine.events import Event, SendingEnded
 from batchverify.engine.job import Job, Target
 from batchverify.engine.options import Options
 from batchverify.engine.plan import Plan, RunRequest, build_plan
@@ -76,6 +76,9 @@ class WebJob:
         self._numbers: Collection[int] = ()
         self._freshness: Freshness | None = None  # the run's max_age: answers fresh by it count as done
         self._waiting = False  # queued: waiting for one of the server's running slots
+        # Stopped, and the run still writes the file it has (every row of a long list): no download,
+        # no Start, no change of budget until it is written.
+        self.writing = False
         self.plan_lock = asyncio.Lock()  # one change of column at a time, and none during Start
 
     # -- what the API shows ------------------------------------------------------------------
@@ -96,6 +99,7 @@ class WebJob:
             not r.closed
             and r.state in ("planned", "stopped", "failed", "finished")
             and not self.replanning
+            and not self.writing
             and not (r.plan or {}).get("needs_column")
             and self.budget_left() != 0
         )
@@ -103,6 +107,11 @@ class WebJob:
     @property
     def replanning(self) -> bool:
         return self.plan_lock.locked()
+
+    @property
+    def busy(self) -> bool:
+        """A run goes on: queued, sending, or stopped and writing its file."""
+        return self.record.state in ACTIVE or self.writing
 
     # -- change notification (the event stream) -----------------------------------------------
 
@@ -214,16 +223,22 @@ class WebJob:
         try:
             summary = await self._run(target, session, closing)
         except BatchVerifyError as exc:
+            self.writing = False
             self.save(state="failed", error=self.scrub(str(exc)), spent=self._spent_now())
             self.tally = None
             return
         except Exception as exc:
             log.exception("job %s failed", self.record.id)
+            self.writing = False
             self.save(state="failed", error=f"internal error: {type(exc).__name__}", spent=self._spent_now())
             self.tally = None
             return
         finally:
             self.engine = None
+        if summary is None:  # stopped while the plan was made again: nothing sent, the file as it was
+            self.writing, self.tally, self._numbers = False, None, ()
+            self.save(state="queued" if closing.is_set() and not self.stop_requested else "stopped")
+            return
         state = state_after(summary)
         if closing.is_set() and state == "stopped" and not self.stop_requested:
             state = "queued"  # the server is stopping: the job resumes when it starts again
@@ -233,6 +248,7 @@ class WebJob:
             tally = self.tally or Tally(total=self.record.total)  # the live figures, then
         self.tally = None
         self._numbers = ()
+        self.writing = False
         self.save(
             state=state,
             summary=self._shown(summary),
@@ -259,7 +275,8 @@ class WebJob:
 
     async def _run(
         self, target: Target, session: aiohttp.ClientSession | None, closing: asyncio.Event
-    ) -> Summary:
+    ) -> Summary | None:
+        """The run's summary; None when a Stop (or the server's) came before anything was sent."""
         # Planned again: the checkpoint says what is left. The record keeps the upload's plan.
         f = self.files
         job = await prepare(
@@ -280,10 +297,12 @@ class WebJob:
         for result in made.shared.values():  # reused from the answer store: final before anything is sent
             tally.counts[result.status.value] += 1
             tally.done += 1
+        if self.stop_requested or closing.is_set():
+            # Asked while the plan was made: nothing was sent, so the file of the last run (if any)
+            # stays as it is, and a long list is not written again only to say every row is pending.
+            return None
         self.tally = tally
         self.engine = job
-        if self.stop_requested or closing.is_set():
-            job.stop()  # asked while the plan was made: nothing is sent
         self.notify()
         return await job.run()
 
@@ -293,8 +312,17 @@ class WebJob:
         )
 
     def _on_event(self, event: Event) -> None:
-        if self.tally is not None and self.tally.apply(event):
+        if isinstance(event, SendingEnded) and self.stop_requested:
+            self._stopped_writing()
+        elif self.tally is not None and self.tally.apply(event):
             self.notify()
+
+    def _stopped_writing(self) -> None:
+        """A Stop is final once nothing more is sent: the job says stopped then, and its file
+        (for two million rows, a minute or more) follows."""
+        if not self.writing:
+            self.writing = True
+            self.save(state="stopped")
 
     def stop(self) -> None:
         self.stop_requested = True
@@ -302,6 +330,8 @@ class WebJob:
             self.engine.stop()
         elif self._waiting and self.task is not None:
             self.task.cancel()  # queued behind other jobs: it stops without waiting for its turn
+        elif self.task is not None and not self.task.done() and self.record.state == "running":
+            self._stopped_writing()  # the plan is being made again: nothing has been sent
 
 
 def reuse_offer(made: Plan) -> dict[str, Any] | None:

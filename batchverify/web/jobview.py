@@ -52,7 +52,8 @@ def job_view(
         if job.tally is not None
         else {"total": r.total, "done": r.done, "counts": dict(r.counts)}
     )
-    has_result = r.state not in ACTIVE and job.files.output.exists()
+    busy = job.busy
+    has_result = not busy and job.files.output.exists()
     base = f"/api/jobs/{r.id}/result"
     price = job.options.price
     live = None
@@ -60,9 +61,9 @@ def job_view(
         live = job.tally.pace(job.options.rate)
         live["cost"] = money(int(live["billable"] or 0), price)
     summary = r.summary or {}
-    rows = summary.get("by_status") if r.state not in ACTIVE and summary else None
+    rows = summary.get("by_status") if not busy and summary else None
     expires = None
-    if keep is not None and r.state not in ACTIVE:
+    if keep is not None and not busy:
         try:
             expires = utc_now_iso(parse_iso_utc(r.updated_at or r.created_at) + keep)
         except (ValueError, OverflowError):  # a record edited by hand: no date, no error
@@ -92,9 +93,13 @@ def job_view(
         "can_start": job.can_start(),
         "needs_column": bool((r.plan or {}).get("needs_column")),
         "live": live,
-        "retry": next_try(r.state, r.closed, summary, now, budget_spent=job.budget_left() == 0),
+        "retry": None
+        if busy
+        else next_try(r.state, r.closed, summary, now, budget_spent=job.budget_left() == 0),
         # Stop was asked and the run is landing its last calls and writing what it has.
         "stopping": job.stop_requested and r.state in ACTIVE,
+        # Stopped: nothing more is sent, and the file of what it has is being written.
+        "writing": job.writing,
         **({"plan": r.plan} if plan else {}),
         "same_file": same_file,
         "downloads": {

@@ -294,6 +294,9 @@ class JobManager(JobPlanning):
                 raise JobConflict(
                     "the plan is being made again for the new column; start when it shows", code="replanning"
                 )
+            if job.writing:
+                raise JobConflict("the job stopped and is writing its result file: start it once written",
+                                  code="writing")  # fmt: skip
             if job.record.state in ACTIVE:
                 raise JobConflict("the job is already {state}", code="job_active", state=job.record.state)
             if (job.record.plan or {}).get("needs_column"):

@@ -85,6 +85,7 @@ _ZH: dict[str, str] = {
     "out_of_range": "{o[max_age]}超出范围",
     "job_active": "任务正在进行，请等待完成或先停止",
     "job_finished": "任务已完成：每个号码都有结果了",
+    "writing": "任务已停止，正在写出结果文件，请稍候",
     "replanning": "正在按新的列重新统计，请稍候再开始",
     "server_stopping": "服务正在停止，请稍后再试",
     "not_planned": "任务已经开始，不能再更改号码列",

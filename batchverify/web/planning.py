@@ -16,7 +16,7 @@ from batchverify.core.timeutil import utc_now_iso
 from batchverify.errors import BatchVerifyError
 from batchverify.web.fields import clean_title, job_fields
 from batchverify.web.jobevents import event as _event
-from batchverify.web.jobs import ACTIVE, Choice, WebJob, choice_of
+from batchverify.web.jobs import Choice, WebJob, choice_of
 from batchverify.web.messages import JobConflict, PlanError, in_words, one_line
 from batchverify.web.records import new_id
 
@@ -127,7 +127,7 @@ class JobPlanning:
     def rename(self, job: WebJob, fields: dict[str, str]) -> None:
         """A new name or budget (before it runs, or between runs)."""
         changes = job_fields({k: v for k, v in fields.items() if k in ("name", "max_billable")})
-        if "budget" in changes and job.record.state in ACTIVE:
+        if "budget" in changes and job.busy:
             raise JobConflict("the job is {state}: change its budget when it stops", code="job_active",
                               state=job.record.state)  # fmt: skip
         if changes:

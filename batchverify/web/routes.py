@@ -310,11 +310,13 @@ async def job_events(request: web.Request) -> web.StreamResponse:
         ),
         400: "rows is neither all nor problems",
         404: "No such job, or not started yet",
-        409: "Queued or running: the result is ready when it stops",
+        409: "Queued, running, or stopped and still writing its file: the result is ready when it is written",
     },
 )
 async def job_result(request: web.Request) -> web.StreamResponse:
     job = _job(request)
+    if job.writing:
+        return _error(409, JobConflict("the job stopped and is writing its result file", code="writing"))
     if job.record.state in ACTIVE:
         return _error(
             409,

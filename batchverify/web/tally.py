@@ -4,15 +4,17 @@ events while a run goes on."""
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from batchverify.core.freshness import Freshness
 from batchverify.engine.events import AnswerRecorded, Event
 from batchverify.engine.store import Checkpoint
+from batchverify.engine.storetypes import StoredAnswer
 
 __all__ = ["Tally", "count_stored"]
 
@@ -68,13 +70,12 @@ class Tally:
 
 
 def count_stored(
-    store: Path, numbers: Iterable[int], job_id: int | None = None, freshness: Freshness | None = None
+    store: Path, numbers: Collection[int], job_id: int | None = None, freshness: Freshness | None = None
 ) -> Tally:
     """The tally of ``numbers`` in the checkpoint at ``store``: the answers of ``job_id``, or of the
     job still open (none: a new job starts, nothing is answered yet), and the final answers reused
     because they are fresh (``max_age``). Blocks: run in a thread."""
-    wanted = list(numbers)
-    tally = Tally(total=len(wanted))
+    tally = Tally(total=len(numbers))
     if not store.exists():
         return tally
     with Checkpoint.open(store, lock=False, create=False) as opened:
@@ -83,7 +84,14 @@ def count_stored(
             if peeked is None:
                 return tally
             job_id = peeked[0]
-        stored = opened.lookup(wanted)
+        them = iter(numbers)
+        # A chunk at a time: the answers of two million numbers at once are a gigabyte of objects.
+        while chunk := list(itertools.islice(them, 50_000)):
+            _count(tally, opened.lookup(chunk), job_id, freshness)
+    return tally
+
+
+def _count(tally: Tally, stored: dict[int, StoredAnswer], job_id: int, freshness: Freshness | None) -> None:
     for number, answer in stored.items():
         result = answer.result
         reused = (
@@ -97,4 +105,3 @@ def count_stored(
             tally.done += 1
         else:
             tally.open_answers[number] = status.value
-    return tally

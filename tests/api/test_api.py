@@ -37,9 +37,9 @@ def numbers(n: int, start: int = 13600000000) -> list[str]:
 def test_public_names_are_exported_documented_and_importable() -> None:
     expected = {
         "AnswerRecorded", "Credentials", "Event", "EventSink", "Job", "JobStarted", "OutputWritten",
-        "Options", "Plan", "PlanReady", "RateGate", "Retrying", "RunRequest", "Simulator", "StopReason",
-        "Stopped", "StrictGate", "Summary", "Target", "Throttled", "__version__", "averify_dataframe",
-        "averify_file", "errors", "execute", "load_credentials", "plan", "shared_gate",
+        "Options", "Plan", "PlanReady", "RateGate", "Retrying", "RunRequest", "SendingEnded", "Simulator",
+        "StopReason", "Stopped", "StrictGate", "Summary", "Target", "Throttled", "__version__",
+        "averify_dataframe", "averify_file", "errors", "execute", "load_credentials", "plan", "shared_gate",
         "verify_dataframe", "verify_file",
     }  # fmt: skip
     assert set(batchverify.__all__) == expected

@@ -103,14 +103,20 @@ async def upload(
 
 
 async def wait_state(
-    client: TestClient[Any, Any], job_id: str, states: tuple[str, ...], timeout: float = 60.0
+    client: TestClient[Any, Any],
+    job_id: str,
+    states: tuple[str, ...],
+    timeout: float = 60.0,
+    *,
+    written: bool = True,
 ) -> dict[str, Any]:
-    """Poll the job until its state is one of ``states``."""
+    """Poll the job until its state is one of ``states`` (and, with ``written``, a stopped job's
+    file is written)."""
     deadline = time.monotonic() + timeout
     while True:
         response = await client.get(f"/api/jobs/{job_id}", headers=AUTH)
         doc: dict[str, Any] = await response.json()
-        if doc["state"] in states:
+        if doc["state"] in states and not (written and doc.get("writing")):
             return doc
         assert time.monotonic() < deadline, f"job stayed {doc['state']}"
         await asyncio.sleep(0.1)

@@ -199,7 +199,7 @@
     $("job-name").title = job.name;
     const badge = $("job-state");
     const today = forToday(job);
-    badge.textContent = job.stopping ? W.stopping : today ? W.finished_today : W["state_" + job.state] || job.state;
+    badge.textContent = job.writing ? W.writing : job.stopping ? W.stopping : today ? W.finished_today : W["state_" + job.state] || job.state;
     badge.className = "badge " + job.state;
     $("plan-title").textContent = job.state === "planned" ? W.plan : W.plan_after;
     renderFigures(job, plan);
