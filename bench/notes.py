@@ -258,13 +258,15 @@ def _owed(raw: dict[str, Any], targets: list[_Target]) -> list[str]:
         lines.append(
             f"- **Writing a finished 1,000,000-row CSV, missed** ({_median(walls):.0f} s median against 20"
             " s; 82 s and 948 MiB on this tree before this issue's changes). A profile of the whole run "
-            "splits it into writing the rows (about 60 %: the stored answer of each number looked up, the"
-            " 14 result cells formatted and guarded against formulas, the row written), sharing the job's"
-            " 880,000 answers with the answer store (about 20 %, into a new store), reading and planning "
-            "the list (about 9 %) and keeping each number's status for the next job (about 5 %). Each "
-            "piece is a few microseconds a row in Python; 20 s needs the row's path rebuilt (the lookup "
-            "and formatting in bulk rather than per row), not done yet. The first "
-            "release's 24 s wrote neither the answer store nor the per-job statuses."
+            "(py-spy, 2026-12-08) splits it into writing the rows (about half: the stored answer of each "
+            "number looked up, the 14 result cells formatted and guarded against formulas, the row "
+            "written), sharing the job's 880,000 answers with the answer store (about a third, into a new"
+            " store: a run shares every final answer of its job again, so that a run killed before its "
+            "end loses none), reading and planning the list (about 9 %) and keeping each number's status "
+            "for the next job (about 4 %). Each piece is a few microseconds a row in Python; 20 s needs "
+            "the row's path rebuilt in bulk and the answers shared once each (a mark in the checkpoint of"
+            " what reached which answer store), not done yet. The first release's 24 s wrote neither the "
+            "answer store nor the per-job statuses."
         )
     if _missed(targets, "xlsx", "whole run"):
         lines.append(
@@ -277,38 +279,14 @@ def _owed(raw: dict[str, Any], targets: list[_Target]) -> list[str]:
     if _missed(targets, "serve", "stopping a"):
         stop = raw.get("serve_stop") or {}
         lines.append(
-            f"- **Stopping a {stop.get('rows', 0):,}-row job on the server, missed** "
-            f"({stop.get('stop_s', 0):.0f} s, peak {stop.get('peak_mib', 0):.0f} MiB). Sending stops at "
-            "once; the job says stopped only after its output is written (every row, pending rows "
-            "included), which for two million rows takes minutes. What would meet it: the job stopped "
-            "when sending ends and the file written after it (downloads waiting for it). The memory "
-            "grows with the list: the plan keeps every distinct number as a Python int in a dict, and "
-            "the writer keeps sets of numbers to count distinct ones (about 70 bytes a number each); "
-            "under 300 MiB for any size needs those held packed or counted in the store."
+            f"- **Stopping a {stop.get('rows', 0):,}-row job on the server, missed** (stopped in "
+            f"{stop.get('stop_s', 0):.1f} s, its file written {stop.get('written_s', 0):.0f} s after the "
+            f"stop, peak {stop.get('peak_mib', 0):.0f} MiB). The job says stopped once nothing more is "
+            "sent, and writes its file after; the plan's numbers are packed (8 bytes each) and the "
+            "writer counts distinct numbers from packed arrays. See the section's figures for which "
+            "half was missed."
         )
     return lines
-
-
-def _rss_floor(raw: dict[str, Any]) -> list[str]:
-    """A child's peak RSS from ``wait4`` is never below its parent's size when it started: when the
-    workbook rows all read the same peak, that is the bench process's own size, not theirs."""
-    peaks = [r["rss"] for r in raw.get("xlsx_write") or [] if "rss" in r]
-    peaks += [run["rss"] for case in raw.get("xlsx_whole") or [] for run in case["runs"]]
-    if len(peaks) < 3:
-        return []
-    floor = min(peaks)
-    at_floor = [p for p in peaks if p - floor < 1]
-    if len(at_floor) < 3:
-        return []
-    return [
-        f"- **Peaks of {floor:.0f} MiB in section 6 are the bench's own size.** Several "
-        "measurements of different programs (the 200,000-row and the row-limit writes, the 200,000-row "
-        f"runs) read the same {floor:.0f} MiB: a child's peak as `wait4` reports it starts at its "
-        "parent's size, and the bench process had grown to that holding section 4's million numbers. "
-        "Those rows say the program stayed under that size, not how much it used; the row limit's "
-        "whole run, above it, is its own. (Owed: section 4's generation and seeding in processes of "
-        "their own, as section 6's already are.)"
-    ]
 
 
 def _scale(raw: dict[str, Any], targets: list[_Target]) -> list[str]:
@@ -357,7 +335,7 @@ def render(raw: dict[str, Any], targets: list[_Target], quick: bool) -> list[str
         + _headroom(raw, targets)
         + _margin(raw, targets)
     )
-    body += _scale(raw, targets) + _owed(raw, targets) + _rss_floor(raw)
+    body += _scale(raw, targets) + _owed(raw, targets)
     if quick:
         body.append(
             "- Quick mode: the sizes are small, so start-up weighs much more per row than in the full "

@@ -81,6 +81,37 @@ def running(proc: subprocess.Popen[bytes]) -> bool:
         return False
 
 
+class _PeakWatch:
+    """The measured process's own peak RSS: its ``VmHWM``, read every 20 ms once it has become the
+    program (its command line is ``argv``). ``wait4``'s peak starts at the bench's own size, since a
+    child's high-water mark carries its parent's pages from before its ``exec``."""
+
+    def __init__(self, pid: int, argv: list[str]) -> None:
+        self._status = Path(f"/proc/{pid}/status")
+        self._cmdline = Path(f"/proc/{pid}/cmdline")
+        self._argv = ("\0".join(argv) + "\0").encode()
+        self.peak_kib: int | None = None
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+        self._thread.start()
+
+    def _watch(self) -> None:
+        while not self._done.is_set():
+            with contextlib.suppress(OSError, ValueError):
+                if self._cmdline.read_bytes() == self._argv:
+                    for line in self._status.read_text().splitlines():
+                        if line.startswith("VmHWM:"):
+                            kib = int(line.split()[1])
+                            self.peak_kib = max(self.peak_kib or 0, kib)
+            self._done.wait(0.02)
+
+    def stop(self) -> float | None:
+        """The peak seen, MiB (None: the process ended before one was read)."""
+        self._done.set()
+        self._thread.join()
+        return None if self.peak_kib is None else self.peak_kib / 1024
+
+
 def run_measured(
     argv: list[str],
     *,
@@ -101,6 +132,7 @@ def run_measured(
         started_epoch = time.time()
         t0 = time.perf_counter()
         proc = subprocess.Popen(argv, stdout=out, stderr=err, env=env, cwd=ROOT)
+        peak = _PeakWatch(proc.pid, argv)
         watchdog = threading.Timer(timeout, _kill, (proc.pid,))
         watchdog.daemon = True
         watchdog.start()
@@ -113,6 +145,7 @@ def run_measured(
             raise
         finally:
             watchdog.cancel()
+            own_peak = peak.stop()
         wall = time.perf_counter() - t0
     proc.returncode = os.waitstatus_to_exitcode(status)
     return Measured(
@@ -122,7 +155,8 @@ def run_measured(
         wall=wall,
         user=usage.ru_utime,
         sys=usage.ru_stime,
-        maxrss_mb=usage.ru_maxrss / 1024,
+        # The program's own peak when it was seen; else wait4's, which may be the bench's size.
+        maxrss_mb=own_peak if own_peak is not None else usage.ru_maxrss / 1024,
         stdout=out_path.read_text(errors="replace"),
         stderr=err_path.read_text(errors="replace"),
         steal=steal_share(ticks0, cpu_ticks()),

@@ -65,7 +65,7 @@ def share_answers(made: Plan, numbers: Collection[int], store: Store, job_id: in
             # A chunk at a time: a million answers as objects at once would take a gigabyte.
             answers = store.job_answers(job_id)
             while chunk := list(itertools.islice(answers, SHARE_CHUNK)):
-                shared.put(made.endpoint_identity, chunk)
+                shared.put_values(made.endpoint_identity, chunk)
             keep = made.request.answers_keep
             if keep is not None:
                 shared.forget(before=utc_now_iso(datetime.datetime.now(datetime.UTC) - keep))

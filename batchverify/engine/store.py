@@ -39,6 +39,7 @@ from batchverify.engine.storeschema import (
     QUALIFIED_COLUMNS,
     SCHEMA,
     SCHEMA_VERSION,
+    AnswerValues,
     answer_values,
 )
 from batchverify.engine.storetypes import (
@@ -259,11 +260,13 @@ class Checkpoint(JobBook):
         for (number,) in self._con.stream(sql, params):
             yield int(number)
 
-    def job_answers(self, job_id: int) -> Iterator[tuple[int, RowResult]]:
-        """The final answers job ``job_id`` got, one at a time."""
-        sql = f"SELECT {ANSWER_COLUMNS} FROM answers WHERE job_id=? AND final=1"
-        for row in self._con.stream(sql, (job_id,)):
-            yield int(row[0]), row_result(row)
+    def job_answers(self, job_id: int) -> Iterator[AnswerValues]:
+        """The final answers job ``job_id`` got, one at a time, as their columns (``AnswerValues``)."""
+        sql = (
+            "SELECT number, status, status_code, result_code, billable, description, request_id, "
+            "checked_at FROM answers WHERE job_id=? AND final=1"
+        )
+        yield from self._con.stream(sql, (job_id,))
 
     def adopt(self, number: int, result: RowResult) -> None:
         """Keep ``result``, a final answer from the answer store, as no job's own (it is shown as

@@ -74,7 +74,12 @@ ANSWER_COLUMNS = (
 QUALIFIED_COLUMNS = ", ".join("a." + name.strip() for name in ANSWER_COLUMNS.split(","))
 
 
-def answer_values(result: RowResult) -> tuple[object, ...]:
+# A final answer as both stores keep it: number, status, status_code, result_code, billable (0/1),
+# description, request_id, checked_at.
+AnswerValues = tuple[int, str, int | None, str | None, int, str, str, str]
+
+
+def answer_values(result: RowResult) -> tuple[str, int | None, str | None, int, str, str, str]:
     """The answer's columns from ``status`` to ``checked_at``, in the table's order."""
     return (
         result.status.value,

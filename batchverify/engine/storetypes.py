@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from batchverify.engine.storeschema import AnswerValues
 from batchverify.errors import CheckpointError
 from batchverify.models import RowResult, Status
 
@@ -90,25 +91,30 @@ class Store(Protocol):
     def record(self, number: int, result: RowResult) -> None: ...
     def batched(self) -> contextlib.AbstractContextManager[None]: ...
     def finals(self, job_id: int | None, reuse_since: str | None, until: str = "~") -> Iterator[int]: ...
-    def job_answers(self, job_id: int) -> Iterator[tuple[int, RowResult]]: ...
+    def job_answers(self, job_id: int) -> Iterator[AnswerValues]: ...
     def adopt(self, number: int, result: RowResult) -> None: ...
     def lookup(self, numbers: Iterable[int]) -> dict[int, StoredAnswer]: ...
     def answer_count(self) -> int: ...
     def close(self) -> None: ...
 
 
+_STATUS_OF = {status.value: status for status in Status}  # Status(text) costs an enum call a row
+
+
 def row_result(row: tuple[object, ...]) -> RowResult:
     """A stored answer row (the columns of ``answers``, in order) as a ``RowResult``."""
     _, _, status, status_code, result_code, billable, description, request_id, checked_at, error = row[:10]
+    # SQLite gives these types back as they were stored; anything else (a file edited by hand) is
+    # converted, or refused by Status as before.
     return RowResult(
-        status=Status(str(status)),
-        status_code=None if status_code is None else int(str(status_code)),
-        result_code=None if result_code is None else str(result_code),
-        billable=bool(billable),
-        description=str(description),
-        request_id=str(request_id),
-        checked_at=str(checked_at),
-        error=str(error),
+        _STATUS_OF[status] if isinstance(status, str) and status in _STATUS_OF else Status(str(status)),
+        status_code if status_code is None or type(status_code) is int else int(str(status_code)),
+        result_code if result_code is None or type(result_code) is str else str(result_code),
+        bool(billable),
+        description if type(description) is str else str(description),
+        request_id if type(request_id) is str else str(request_id),
+        checked_at if type(checked_at) is str else str(checked_at),
+        error if type(error) is str else str(error),
     )
 
 
