@@ -38,7 +38,8 @@ class NumberSet(Collection[int]):
             order = numbers.astype(np_.int64, copy=False)
         else:
             packed = numbers if isinstance(numbers, array) else array("q", numbers)
-            order = np_.frombuffer(packed, dtype=np_.int64) if packed else np_.empty(0, np_.int64)
+            # A copy: a view would hold the caller's array, which could then never grow again.
+            order = np_.frombuffer(packed, dtype=np_.int64).copy() if packed else np_.empty(0, np_.int64)
         self._order: npt.NDArray[np.int64] = order
         self._sorted: npt.NDArray[np.int64] | None = None
 
@@ -51,8 +52,10 @@ class NumberSet(Collection[int]):
             yield from order[start : start + _CHUNK].tolist()
 
     def __contains__(self, number: object) -> bool:
-        if not isinstance(number, int) or not self._order.size:
+        index = getattr(number, "__index__", None)  # an int, or numpy's
+        if index is None or isinstance(number, bool) or not self._order.size:
             return False
+        number = int(index())
         if self._sorted is None:
             self._sorted = _np().sort(self._order)
         where = int(self._sorted.searchsorted(number))

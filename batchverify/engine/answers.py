@@ -45,6 +45,7 @@ CREATE INDEX IF NOT EXISTS answers_checked ON answers (checked_at);
 """
 
 
+_FINAL = frozenset(status.value for status in Status if status.is_final)
 _KIND = "batchverify answers 1"  # what makes a file an answer store (and its schema's version)
 
 
@@ -194,7 +195,11 @@ class AnswerStore:
         object made for each of a million answers on their way from one store to the other."""
         until = fresh_until()
         hash_ = self._hash
-        rows = [(hash_(endpoint, number), endpoint, *values) for number, *values in answers if values[-1]]
+        rows = [
+            (hash_(endpoint, number), endpoint, *values)
+            for number, *values in answers
+            if values[0] in _FINAL and values[-1]  # final, and stamped: no reader takes others
+        ]
         if not rows:
             return 0
         rows.sort()  # in key order the upserts walk the index once instead of jumping about it

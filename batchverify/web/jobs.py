@@ -76,9 +76,9 @@ class WebJob:
         self._numbers: Collection[int] = ()
         self._freshness: Freshness | None = None  # the run's max_age: answers fresh by it count as done
         self._waiting = False  # queued: waiting for one of the server's running slots
-        # Stopped, and the run still writes the file it has (every row of a long list): no download,
-        # no Start, no change of budget until it is written.
-        self.writing = False
+        self._planning = False  # the run makes its plan again: nothing sent yet
+        self._sending_ended = False  # the run sends nothing more: it writes its file
+        self.write_only = False  # a run that sends nothing: the file a Stop left unwritten (a restart)
         self.plan_lock = asyncio.Lock()  # one change of column at a time, and none during Start
 
     # -- what the API shows ------------------------------------------------------------------
@@ -107,6 +107,12 @@ class WebJob:
     @property
     def replanning(self) -> bool:
         return self.plan_lock.locked()
+
+    @property
+    def writing(self) -> bool:
+        """Stopped, and the run still writes the file it has (every row of a long list): no
+        download, no Start, no change of budget until it is written."""
+        return self.record.writing
 
     @property
     def busy(self) -> bool:
@@ -216,28 +222,49 @@ class WebJob:
     ) -> None:
         if closing.is_set():
             return  # the server is stopping: still queued, it starts with the next server
-        if self.stop_requested:
+        if self.stop_requested and not self.write_only:
             self.save(state="stopped")
             return
-        self.save(state="running", error=None)
+        if not self.write_only:
+            self.save(state="running", error=None)
+        self._sending_ended = False
+        try:
+            await self._run_and_save(target, closing, session)
+        except BaseException as exc:
+            # Cancelled (the server going down): the record keeps writing, and the next server
+            # writes the file. Anything else must not leave the job unable to start or download.
+            if self.record.writing and not isinstance(exc, asyncio.CancelledError):
+                self.save(writing=False)
+            raise
+        finally:
+            self.write_only = False
+
+    async def _run_and_save(
+        self, target: Target, closing: asyncio.Event, session: aiohttp.ClientSession | None
+    ) -> None:
         try:
             summary = await self._run(target, session, closing)
         except BatchVerifyError as exc:
-            self.writing = False
-            self.save(state="failed", error=self.scrub(str(exc)), spent=self._spent_now())
+            self.save(state="failed", error=self.scrub(str(exc)), spent=self._spent_now(), writing=False)
             self.tally = None
             return
         except Exception as exc:
             log.exception("job %s failed", self.record.id)
-            self.writing = False
-            self.save(state="failed", error=f"internal error: {type(exc).__name__}", spent=self._spent_now())
+            self.save(
+                state="failed",
+                error=f"internal error: {type(exc).__name__}",
+                spent=self._spent_now(),
+                writing=False,
+            )
             self.tally = None
             return
         finally:
             self.engine = None
         if summary is None:  # stopped while the plan was made again: nothing sent, the file as it was
-            self.writing, self.tally, self._numbers = False, None, ()
-            self.save(state="queued" if closing.is_set() and not self.stop_requested else "stopped")
+            self.tally, self._numbers = None, ()
+            self.save(
+                state="queued" if closing.is_set() and not self.stop_requested else "stopped", writing=False
+            )
             return
         state = state_after(summary)
         if closing.is_set() and state == "stopped" and not self.stop_requested:
@@ -248,8 +275,8 @@ class WebJob:
             tally = self.tally or Tally(total=self.record.total)  # the live figures, then
         self.tally = None
         self._numbers = ()
-        self.writing = False
         self.save(
+            writing=False,
             state=state,
             summary=self._shown(summary),
             error=self.scrub(summary.error or summary.output_error or "") or None,
@@ -279,25 +306,31 @@ class WebJob:
         """The run's summary; None when a Stop (or the server's) came before anything was sent."""
         # Planned again: the checkpoint says what is left. The record keeps the upload's plan.
         f = self.files
-        job = await prepare(
-            self.job_options(),
-            target,
-            f.upload,
-            f.output,
-            session=session,
-            events=self._on_event,
-            language=self.record.language,
-        )
-        made = job.plan
-        self._numbers = made.distinct  # the plan's own: a copy of two million numbers is 16 MB
-        self._freshness = made.freshness
-        tally = await asyncio.to_thread(
-            count_stored, self.files.checkpoint, self._numbers, None, made.freshness
-        )
+        self._planning = True
+        try:
+            job = await prepare(
+                self.job_options(),
+                target,
+                f.upload,
+                f.output,
+                session=session,
+                events=self._on_event,
+                language=self.record.language,
+            )
+            made = job.plan
+            self._numbers = made.distinct  # the plan's own: a copy of two million numbers is 16 MB
+            self._freshness = made.freshness
+            tally = await asyncio.to_thread(
+                count_stored, self.files.checkpoint, self._numbers, None, made.freshness
+            )
+        finally:
+            self._planning = False
         for result in made.shared.values():  # reused from the answer store: final before anything is sent
             tally.counts[result.status.value] += 1
             tally.done += 1
-        if self.stop_requested or closing.is_set():
+        if self.write_only:
+            job.stop()  # the file a Stop owed when the server went down: nothing is sent
+        elif self.stop_requested or closing.is_set():
             # Asked while the plan was made: nothing was sent, so the file of the last run (if any)
             # stays as it is, and a long list is not written again only to say every row is pending.
             return None
@@ -312,8 +345,10 @@ class WebJob:
         )
 
     def _on_event(self, event: Event) -> None:
-        if isinstance(event, SendingEnded) and self.stop_requested:
-            self._stopped_writing()
+        if isinstance(event, SendingEnded):
+            self._sending_ended = True
+            if self.stop_requested:
+                self._stopped_writing()
         elif self.tally is not None and self.tally.apply(event):
             self.notify()
 
@@ -321,16 +356,17 @@ class WebJob:
         """A Stop is final once nothing more is sent: the job says stopped then, and its file
         (for two million rows, a minute or more) follows."""
         if not self.writing:
-            self.writing = True
-            self.save(state="stopped")
+            self.save(state="stopped", writing=True)
 
     def stop(self) -> None:
         self.stop_requested = True
         if self.engine is not None:
             self.engine.stop()
+            if self._sending_ended:
+                self._stopped_writing()  # it had sent all it would: the Stop is final at once
         elif self._waiting and self.task is not None:
             self.task.cancel()  # queued behind other jobs: it stops without waiting for its turn
-        elif self.task is not None and not self.task.done() and self.record.state == "running":
+        elif self._planning:
             self._stopped_writing()  # the plan is being made again: nothing has been sent
 
 

@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from batchverify.core.timeutil import utc_now_iso
-from batchverify.web.jobs import ACTIVE
 from batchverify.web.records import ID_RE
 
 if TYPE_CHECKING:
@@ -36,7 +35,7 @@ async def sweep(manager: JobManager, now: datetime.datetime | None = None) -> li
     cutoff = utc_now_iso(now - keep)
     for job in list(manager.jobs.values()):
         record = job.record
-        if record.state not in ACTIVE and (record.updated_at or record.created_at) < cutoff:
+        if not job.busy and (record.updated_at or record.created_at) < cutoff:
             await manager.delete(job)
             removed.append(record.id)
             log.info("removed job %s (%s): unchanged for longer than --keep", record.id, record.name)

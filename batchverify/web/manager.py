@@ -104,7 +104,12 @@ class JobManager(JobPlanning):
         for job in self.jobs.values():
             if job.record.state in ACTIVE and job.task is None:
                 log.info("resuming job %s (%s) after a restart", job.record.id, job.record.name)
-                job.save(state="queued")
+                job.save(state="queued", writing=False)
+                self._launch(job)
+            elif job.record.writing and job.task is None:
+                # Stopped while its file was written: the file is written now, nothing is sent.
+                log.info("writing the file of job %s (%s) after a restart", job.record.id, job.record.name)
+                job.write_only = True
                 self._launch(job)
 
     async def close(self) -> None:

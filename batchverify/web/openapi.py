@@ -67,6 +67,12 @@ JOB: Doc = {
         "summary": {"type": ["object", "null"], "description": "The last run's summary (as --summary-json)."},
         "plan": {"type": "object", "description": "The plan: rows, columns, preview, what would be sent."},
         "error": {"type": ["string", "null"]},
+        "stopping": {"type": "boolean", "description": "A Stop was asked; calls in flight land."},
+        "writing": {
+            "type": "boolean",
+            "description": "Stopped: nothing more is sent, and the file of what it has is being written "
+            "(no download or Start until it is).",
+        },
     },
     "additionalProperties": True,
 }

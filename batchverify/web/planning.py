@@ -41,6 +41,8 @@ class JobPlanning:
         """A new job on the same upload that asks which other column to check: a choice, with no
         upload again and no warning about paying for the same list twice."""
         r = job.record
+        if job.writing:
+            raise JobConflict("the job stopped and is writing its result file", code="writing")
         if r.state not in ("finished", "stopped", "failed"):
             raise JobConflict(
                 "the job is {state}: another column is checked once it has run",
@@ -127,6 +129,8 @@ class JobPlanning:
     def rename(self, job: WebJob, fields: dict[str, str]) -> None:
         """A new name or budget (before it runs, or between runs)."""
         changes = job_fields({k: v for k, v in fields.items() if k in ("name", "max_billable")})
+        if "budget" in changes and job.writing:
+            raise JobConflict("the job stopped and is writing its result file", code="writing")
         if "budget" in changes and job.busy:
             raise JobConflict("the job is {state}: change its budget when it stops", code="job_active",
                               state=job.record.state)  # fmt: skip

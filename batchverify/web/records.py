@@ -97,6 +97,8 @@ class JobRecord:
     spent: int = 0  # billable answers of the job's runs so far (what the budget is counted against)
     output_suffix: str = ""  # the result's kind (".xlsx" for a CSV upload; "": as the upload)
     headers: str = "words"  # the result columns' headers: words (the language) or names (mobile_*)
+    # Stopped, and its file not written yet: a server that went down meanwhile writes it at its start.
+    writing: bool = False
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

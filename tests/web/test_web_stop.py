@@ -6,6 +6,8 @@ gate so the window between the two can be looked at."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
 import threading
 import time
 from collections.abc import Iterator
@@ -17,6 +19,7 @@ import pytest
 import batchverify.engine.job as engine_job
 import batchverify.web.jobs as web_jobs
 from batchverify.simulator import SimulatorServer
+from batchverify.web.routes import MANAGER
 from tests.support.web import AUTH, make_client, numbers_csv, upload, wait_done, wait_state, web_sim
 
 __all__ = ["make_client", "web_sim"]  # fixtures used below
@@ -116,3 +119,49 @@ async def test_a_stop_while_the_plan_is_made_again_sends_nothing_and_writes_noth
     assert (await client.post(f"/api/jobs/{job}/start", headers=AUTH)).status == 202
     finished = await wait_state(client, job, ("finished",))
     assert finished["done"] == 30 and _requests(web_sim) == 30
+
+
+async def test_a_stop_after_the_last_call_is_final_at_once_and_the_job_finishes(
+    make_client: Any, web_sim: SimulatorServer, held_writes: threading.Event, tmp_path: Path
+) -> None:
+    client = await make_client()
+    job = (await (await upload(client, numbers_csv(tmp_path / "l.csv", 10))).json())["id"]
+    await client.post(f"/api/jobs/{job}/start", headers=AUTH)
+    await wait_done(client, job, 10)
+    await asyncio.sleep(0.5)  # the last answer is in: the run writes (held)
+    assert (await client.post(f"/api/jobs/{job}/stop", headers=AUTH)).status == 202
+    stopped = await _job(client, job)
+    assert stopped["state"] == "stopped" and stopped["writing"] is True and stopped["stopping"] is False
+    held_writes.set()
+    finished = await wait_state(client, job, ("finished",))
+    assert finished["done"] == 10 and finished["writing"] is False and _requests(web_sim) == 10
+
+
+async def test_a_file_a_stop_left_unwritten_is_written_by_the_next_server_sending_nothing(
+    make_client: Any, web_sim: SimulatorServer, held_writes: threading.Event, tmp_path: Path
+) -> None:
+    client = await make_client(rate=8.0)
+    job = (await (await upload(client, numbers_csv(tmp_path / "l.csv", 80))).json())["id"]
+    await client.post(f"/api/jobs/{job}/start", headers=AUTH)
+    await wait_done(client, job, 4)
+    assert (await client.post(f"/api/jobs/{job}/stop", headers=AUTH)).status == 202
+    assert (await wait_state(client, job, ("stopped",), timeout=10, written=False))["writing"] is True
+    task = client.server.app[MANAGER].jobs[job].task
+    task.cancel()  # what the server's close does to a run that outlives its wait
+    await asyncio.sleep(0.2)
+    record = json.loads((tmp_path / "data" / "jobs" / job / "job.json").read_text(encoding="utf-8"))
+    assert record["state"] == "stopped" and record["writing"] is True
+    assert not (tmp_path / "data" / "jobs" / job / "result.xlsx").exists()
+    sent = _requests(web_sim)
+    held_writes.set()  # the cancelled run's writing thread ends and lets go of the checkpoint
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+    assert json.loads((tmp_path / "data" / "jobs" / job / "job.json").read_text(encoding="utf-8"))["writing"]
+    await client.close()
+    again = await make_client(rate=8.0)
+    again.server.app[MANAGER].resume()  # as `batchverify serve` does once it listens
+    written = await wait_state(again, job, ("stopped",))
+    assert written["writing"] is False and written["can_start"] is True
+    assert written["downloads"]["result"] is not None and _requests(web_sim) == sent
+    result = await again.get(f"/api/jobs/{job}/result", headers=AUTH)
+    assert result.status == 200
