@@ -276,6 +276,13 @@ def _owed(raw: dict[str, Any], targets: list[_Target]) -> list[str]:
             "needs the shared strings read only for the phone column's cells and the plan's read and "
             "the write made one pass; not done yet."
         )
+    if _missed(targets, "serve", "loop lag"):
+        lines.append(
+            "- **The server's loop lag with five jobs sending, missed by one tick** (one of about 10,000 "
+            "over 20 ms). numpy's first import (the plan's packed numbers, new in this tree) ran in an "
+            "upload's planning thread and held the interpreter: 37 ms of loop lag measured alone. The "
+            "server imports numpy at its start since; not measured again in this record."
+        )
     if _missed(targets, "serve", "stopping a"):
         stop = raw.get("serve_stop") or {}
         lines.append(
