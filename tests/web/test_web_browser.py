@@ -168,7 +168,9 @@ def test_upload_start_stop_resume_download(
     page.wait_for_selector("#job[data-state=stopped]", timeout=30_000)
     stopped_at = _done(page)
     assert 3 <= stopped_at < 52
-    assert page.is_visible("#download") and page.is_visible("#resume")
+    # Stopped at once; the file follows ("writing…"), then the download and Resume show.
+    expect(page.locator("#download")).to_be_visible(timeout=30_000)
+    expect(page.locator("#resume")).to_be_visible()
 
     page.click("#resume")
     page.wait_for_selector("#job[data-state=finished]", timeout=60_000)
