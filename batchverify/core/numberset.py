@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     import numpy as np
     import numpy.typing as npt
 
-__all__ = ["NumberSet", "first_occurrences"]
+__all__ = ["DistinctCount", "NumberSet", "first_occurrences"]
 
 _CHUNK = 65_536  # numbers turned into Python ints at a time while iterating
 
@@ -96,3 +96,25 @@ def first_occurrences(seen: array[int]) -> NumberSet:
     _unique, first = np_.unique(rows, return_index=True)  # the first of each: a stable sort
     first.sort()
     return NumberSet(rows[first])
+
+
+class DistinctCount:
+    """How many distinct numbers were added: 8 bytes a row, counted once when asked (a set held
+    about 70 bytes a number: 140 MB for the two million pending numbers of a stopped job)."""
+
+    def __init__(self) -> None:
+        self._numbers = array("q")
+
+    def add(self, number: int) -> None:
+        self._numbers.append(number)
+
+    def __len__(self) -> int:
+        if not self._numbers:
+            return 0
+        import numpy as np  # here: the engine's start-up never pays for it
+
+        # Sorted in place and counted where a number changes: np.unique's copies of two million
+        # numbers stayed in the process's heap (60 MB) after it returned.
+        rows = np.frombuffer(self._numbers, dtype=np.int64)
+        rows.sort()
+        return 1 + int(np.count_nonzero(rows[1:] != rows[:-1]))

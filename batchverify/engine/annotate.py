@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from array import array
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
@@ -14,6 +13,7 @@ from typing import Any
 from batchverify.core.freshness import Freshness
 from batchverify.core.labels import action_of, billable_cell, label_of, reason_cell, source_cell
 from batchverify.core.normalize import normalize_mobile
+from batchverify.core.numberset import DistinctCount
 from batchverify.engine.storetypes import GIVE_UP_AFTER, Store, StoredAnswer
 from batchverify.files.layout import CellValue
 from batchverify.models import OUTPUT_COLUMNS, RowResult, Status
@@ -49,28 +49,6 @@ class WriteResult:
     def from_dict(cls, doc: dict[str, Any]) -> WriteResult:
         names = {f.name for f in dataclasses.fields(cls)}
         return cls(**{k: v for k, v in doc.items() if k in names})
-
-
-class DistinctCount:
-    """How many distinct numbers were added: 8 bytes a row, counted once when asked (a set held
-    about 70 bytes a number: 140 MB for the two million pending numbers of a stopped job)."""
-
-    def __init__(self) -> None:
-        self._numbers = array("q")
-
-    def add(self, number: int) -> None:
-        self._numbers.append(number)
-
-    def __len__(self) -> int:
-        if not self._numbers:
-            return 0
-        import numpy as np  # here: the engine's start-up never pays for it
-
-        # Sorted in place and counted where a number changes: np.unique's copies of two million
-        # numbers stayed in the process's heap (60 MB) after it returned.
-        rows = np.frombuffer(self._numbers, dtype=np.int64)
-        rows.sort()
-        return 1 + int(np.count_nonzero(rows[1:] != rows[:-1]))
 
 
 def is_change(values: list[CellValue]) -> bool:

@@ -18,21 +18,21 @@ import aiohttp
 
 from batchverify.build import prepare, run_request
 from batchverify.core.freshness import Freshness
-from batchverify.core.timeutil import fresh_until, parse_duration, utc_now_iso
-from batchverify.engine.answers import AnswerStore
+from batchverify.core.timeutil import utc_now_iso
 from batchverify.engine.events import Event, SendingEnded
 from batchverify.engine.job import Job, Target
 from batchverify.engine.options import Options
 from batchverify.engine.plan import Plan, RunRequest, build_plan
 from batchverify.engine.summary import Summary
-from batchverify.errors import PLAIN_NAMES, BatchVerifyError
+from batchverify.errors import BatchVerifyError
+from batchverify.web.choice import CHOICES, Choice, reuse_offer
 from batchverify.web.jobview import job_view
-from batchverify.web.messages import JobConflict, PlanError
+from batchverify.web.messages import JobConflict
 from batchverify.web.planview import plan_view
 from batchverify.web.records import JobFiles, JobRecord
 from batchverify.web.tally import Tally, count_stored
 
-__all__ = ["JobConflict", "WebJob", "choice_of"]
+__all__ = ["JobConflict", "WebJob"]
 
 log = logging.getLogger("batchverify")
 
@@ -40,12 +40,6 @@ ACTIVE = frozenset({"queued", "running"})
 # Server paths: never shown, nor sent in a notification (the rate window names the state folder).
 _HIDDEN_SUMMARY = frozenset({"input", "output", "checkpoint", "rate_window"})
 _SCRUBBED_SUMMARY = ("error", "stop_message", "output_error", "rate_store_problem")
-
-
-# The upload's own choices: column, sheet, header_row, max_age (the rest are the server's options).
-Choice = dict[str, Any]
-CHOICES = ("column", "sheet", "header_row", "max_age")
-REUSE_OFFER = "7d"  # the window the page offers when the uploader has not chosen one
 
 
 def state_after(summary: Summary) -> str:
@@ -368,43 +362,3 @@ class WebJob:
             self.task.cancel()  # queued behind other jobs: it stops without waiting for its turn
         elif self._planning:
             self._stopped_writing()  # the plan is being made again: nothing has been sent
-
-
-def reuse_offer(made: Plan) -> dict[str, Any] | None:
-    """What reusing the answer store's answers younger than ``REUSE_OFFER`` would save, when the
-    uploader has not chosen a window (None when it would save nothing)."""
-    path = made.request.answers
-    if made.reuse_since is not None or path is None or not path.exists() or not made.to_send:
-        return None
-    now = datetime.datetime.now(datetime.UTC)
-    since = utc_now_iso(now - parse_duration(REUSE_OFFER))
-    try:
-        with AnswerStore.open(path, create=False, wait=2.0) as store:
-            found = store.fresh(made.endpoint_identity, made.to_send, since, fresh_until(now))
-    except BatchVerifyError as exc:  # busy or damaged: the upload is planned without an offer
-        log.warning("%s", exc.render(PLAIN_NAMES))
-        return None
-    if not found:
-        return None
-    return {"max_age": REUSE_OFFER, "numbers": len(found), "saved_calls": len(found)}
-
-
-def choice_of(fields: dict[str, str]) -> Choice:
-    """The planning fields of a form: empty means "detect" (or, for max_age, "reuse nothing")."""
-    header: int | None = None
-    text = fields.get("header_row", "").strip()
-    if text:
-        if not (text.isascii() and text.isdigit()) or int(text) > 1_048_576:
-            raise PlanError(
-                "{o[header_row]} {value!r} must be a row number (0: the list has no header)",
-                code="bad_header_row",
-                option="header_row",
-                value=text,
-            )
-        header = int(text)
-    return {
-        "column": fields.get("column", "").strip() or None,
-        "sheet": fields.get("sheet", "").strip() or None,
-        "header_row": header,
-        "max_age": fields.get("max_age", "").strip() or None,
-    }

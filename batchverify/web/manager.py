@@ -22,11 +22,12 @@ from batchverify.engine.options import Options
 from batchverify.errors import UsageError
 from batchverify.report.notify import Notifier
 from batchverify.tencent.client import make_session
+from batchverify.web.choice import choice_of
 from batchverify.web.clients import client_of
 from batchverify.web.fields import job_fields
 from batchverify.web.jobevents import event as _event
 from batchverify.web.jobevents import run_ended
-from batchverify.web.jobs import ACTIVE, WebJob, choice_of
+from batchverify.web.jobs import ACTIVE, WebJob
 from batchverify.web.keep import sweep
 from batchverify.web.messages import JobConflict, PlanError, ServerBusy
 from batchverify.web.planning import JobPlanning

@@ -14,9 +14,10 @@ from aiohttp import web
 
 from batchverify.core.timeutil import utc_now_iso
 from batchverify.errors import BatchVerifyError
+from batchverify.web.choice import Choice, choice_of
 from batchverify.web.fields import clean_title, job_fields
 from batchverify.web.jobevents import event as _event
-from batchverify.web.jobs import Choice, WebJob, choice_of
+from batchverify.web.jobs import WebJob
 from batchverify.web.messages import JobConflict, PlanError, in_words, one_line
 from batchverify.web.records import new_id
 

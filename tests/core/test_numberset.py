@@ -6,7 +6,7 @@ import json
 import sqlite3
 from array import array
 
-from batchverify.core.numberset import NumberSet, first_occurrences
+from batchverify.core.numberset import DistinctCount, NumberSet, first_occurrences
 
 
 def test_first_occurrences_keep_the_lists_order_and_drop_repeats() -> None:
@@ -35,3 +35,14 @@ def test_membership_and_removal() -> None:
     assert list(rest) == [18600000002, 13900000003] and 13500000001 not in rest
     assert numbers.without(()) is numbers and list(numbers.without(numbers)) == []
     assert NumberSet() == [] and NumberSet([1, 2]) != [2, 1]
+
+
+def test_a_distinct_count_counts_each_number_once_and_may_be_asked_again() -> None:
+    count = DistinctCount()
+    assert len(count) == 0
+    for number in (13900000003, 13500000001, 13900000003, 13500000001, 18600000002):
+        count.add(number)
+    assert len(count) == 3
+    count.add(13700000000)
+    count.add(18600000002)
+    assert len(count) == 4 and len(count) == 4  # sorting in place to count loses nothing

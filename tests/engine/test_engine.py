@@ -13,7 +13,15 @@ import pytest
 
 from batchverify.cli.exits import exit_code_of
 from batchverify.core.classify import RetryPolicy
-from batchverify.engine.events import AnswerRecorded, Event, JobStarted, OutputWritten, PlanReady, Throttled
+from batchverify.engine.events import (
+    AnswerRecorded,
+    Event,
+    JobStarted,
+    OutputWritten,
+    PlanReady,
+    SendingEnded,
+    Throttled,
+)
 from batchverify.engine.gate import StrictGate
 from batchverify.engine.job import Job, Target, plan
 from batchverify.engine.plan import RunRequest
@@ -51,6 +59,11 @@ async def test_run_answers_every_number_once_and_reports_events(tmp_path: Path) 
     assert [a.done for a in answers] == list(range(1, 21))
     assert answers[-1].counts == {"normal": 20} and answers[-1].billable == 20
     assert written[0].rows == 25 and written[0].counts == {"normal": 25}
+    # Sending ends after the last answer and before the file: a front end can say "stopped" then.
+    ended = [i for i, e in enumerate(seen) if isinstance(e, SendingEnded)]
+    assert len(ended) == 1 and seen.index(answers[-1]) < ended[0] < seen.index(written[0])
+    last = seen[ended[0]]
+    assert isinstance(last, SendingEnded) and last.reason is None and last.requests == 20
 
 
 async def test_stop_keeps_answers_and_a_rerun_sends_only_the_rest(tmp_path: Path) -> None:
@@ -59,9 +72,13 @@ async def test_stop_keeps_answers_and_a_rerun_sends_only_the_rest(tmp_path: Path
     script = Script(delay=0.01)
     job: Job
 
+    ended: list[tuple[SendingEnded, bool]] = []
+
     def stop_after_ten(event: Event) -> None:
         if isinstance(event, AnswerRecorded) and event.done == 10:
             job.stop()
+        if isinstance(event, SendingEnded):
+            ended.append((event, (tmp_path / "out.csv").exists()))
 
     job = Job(made, TARGET, verifier=script, gate=StrictGate(200), events=stop_after_ten)
     first = await job.run()
@@ -70,6 +87,7 @@ async def test_stop_keeps_answers_and_a_rerun_sends_only_the_rest(tmp_path: Path
     )
     answered = sum(first.by_status.get(s, 0) for s in ("normal",))
     assert answered >= 10 and first.by_status.get("pending", 0) == 40 - answered
+    assert [(e.reason, e.requests, before) for e, before in ended] == [("interrupted", answered, False)]
     again = await plan(req, endpoint_identity="scripted")
     assert again.resumed and again.already_answered == answered and len(again.to_send) == 40 - answered
     second = await Job(again, TARGET, verifier=script, gate=fast_gate()).run()
