@@ -148,6 +148,14 @@ class AnswerStore:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    def identity(self) -> str:
+        """This store's own name, made when first asked: a checkpoint notes up to which run its
+        answers reached it, and a store made again (or another file at the same path) is another."""
+        with self._transaction():
+            self._con.execute("INSERT OR IGNORE INTO meta VALUES ('id', ?)", (secrets.token_hex(16),))
+            row = self._con.execute("SELECT value FROM meta WHERE key='id'").fetchone()
+        return str(row[0])
+
     def _hash(self, endpoint: str, number: int) -> bytes:
         # The one-shot digest is OpenSSL's own: hmac.new built a Python object for each number
         # (4.5 µs a number, 4 s of a million answers shared).

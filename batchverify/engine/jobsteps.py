@@ -8,7 +8,6 @@ import datetime
 import itertools
 import logging
 import socket
-from collections.abc import Collection
 from urllib.parse import urlsplit
 
 from batchverify.core.timeutil import utc_now_iso
@@ -53,19 +52,25 @@ def adopt_answers(store: Store, shared: dict[int, RowResult]) -> None:
         store.adopt(number, result)
 
 
-def share_answers(made: Plan, numbers: Collection[int], store: Store, job_id: int) -> None:
+def share_answers(made: Plan, store: Store, job_id: int, run_id: int) -> None:
     """Keep the job's final answers in the answer store, for every later job and front end.
 
     The store is shared and may be slow or unusable: that costs reuse later, never this run."""
     path = made.request.answers
-    if path is None or not numbers:
+    if path is None or not made.distinct:
         return
     try:
         with AnswerStore.open(path) as shared:
+            # Each answer once: a finished job run again (a million rows written anew) shared its
+            # million answers again, and a number forgotten in the store came back.
+            mark = f"shared:{shared.identity()}:{made.endpoint_identity}"
+            through = store.get_meta(mark)
+            answers = store.job_answers(job_id, int(through) if through is not None else None)
             # A chunk at a time: a million answers as objects at once would take a gigabyte.
-            answers = store.job_answers(job_id)
             while chunk := list(itertools.islice(answers, SHARE_CHUNK)):
                 shared.put_values(made.endpoint_identity, chunk)
+            if run_id:
+                store.set_meta(mark, str(run_id))
             keep = made.request.answers_keep
             if keep is not None:
                 shared.forget(before=utc_now_iso(datetime.datetime.now(datetime.UTC) - keep))

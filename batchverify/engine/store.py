@@ -260,13 +260,17 @@ class Checkpoint(JobBook):
         for (number,) in self._con.stream(sql, params):
             yield int(number)
 
-    def job_answers(self, job_id: int) -> Iterator[AnswerValues]:
-        """The final answers job ``job_id`` got, one at a time, as their columns (``AnswerValues``)."""
+    def job_answers(self, job_id: int, after_run: int | None = None) -> Iterator[AnswerValues]:
+        """The final answers job ``job_id`` got, one at a time, as their columns (``AnswerValues``);
+        with ``after_run``, only those a later run recorded."""
         sql = (
             "SELECT number, status, status_code, result_code, billable, description, request_id, "
             "checked_at FROM answers WHERE job_id=? AND final=1"
         )
-        yield from self._con.stream(sql, (job_id,))
+        if after_run is None:
+            yield from self._con.stream(sql, (job_id,))
+        else:
+            yield from self._con.stream(sql + " AND tried_run > ?", (job_id, after_run))
 
     def adopt(self, number: int, result: RowResult) -> None:
         """Keep ``result``, a final answer from the answer store, as no job's own (it is shown as
