@@ -45,6 +45,19 @@ CREATE INDEX IF NOT EXISTS answers_checked ON answers (checked_at);
 """
 
 
+_INCOMING = (
+    "CREATE TEMP TABLE IF NOT EXISTS incoming (key BLOB, endpoint TEXT, status TEXT, status_code INTEGER, "
+    "result_code TEXT, billable INTEGER, description TEXT, request_id TEXT, checked_at TEXT)"
+)
+# A newer answer replaces an older one, never the reverse; any answer replaces one stamped in the
+# future (which no reader takes as fresh). "WHERE true": an upsert after a SELECT needs a WHERE.
+_UPSERT = (
+    "INSERT INTO answers SELECT * FROM temp.incoming WHERE true ORDER BY key ON CONFLICT(key) DO UPDATE SET "
+    "status=excluded.status, status_code=excluded.status_code, result_code=excluded.result_code, "
+    "billable=excluded.billable, description=excluded.description, "
+    "request_id=excluded.request_id, checked_at=excluded.checked_at "
+    "WHERE excluded.checked_at > answers.checked_at OR answers.checked_at > ?"
+)
 _FINAL = frozenset(status.value for status in Status if status.is_final)
 _KIND = "batchverify answers 1"  # what makes a file an answer store (and its schema's version)
 
@@ -201,26 +214,33 @@ class AnswerStore:
     def put_values(self, endpoint: str, answers: Iterable[AnswerValues]) -> int:
         """``put`` for final answers as the checkpoint holds them (``Checkpoint.job_answers``): no
         object made for each of a million answers on their way from one store to the other."""
-        until = fresh_until()
         hash_ = self._hash
-        rows = [
+        rows = (
             (hash_(endpoint, number), endpoint, *values)
             for number, *values in answers
             if values[0] in _FINAL and values[-1]  # final, and stamped: no reader takes others
-        ]
-        if not rows:
-            return 0
-        rows.sort()  # in key order the upserts walk the index once instead of jumping about it
-        with self._transaction():
-            self._con.executemany(
-                "INSERT INTO answers VALUES (?,?,?,?,?,?,?,?,?) ON CONFLICT(key) DO UPDATE SET "
-                "status=excluded.status, status_code=excluded.status_code, result_code=excluded.result_code, "
-                "billable=excluded.billable, description=excluded.description, "
-                "request_id=excluded.request_id, checked_at=excluded.checked_at "
-                "WHERE excluded.checked_at > answers.checked_at OR answers.checked_at > ?",
-                [(*row, until) for row in rows],
-            )
-        return len(rows)
+        )
+        con = self._con
+        with self._reading("write"):
+            # Staged in a temporary table (appended, spilled to a temporary file when large) and
+            # upserted in key order in one statement: upserts in the answers' own order jumped about
+            # the key index, chunk after chunk (14 s for 880,000 answers into a new store).
+            con.execute(_INCOMING)
+            con.execute("BEGIN")  # touches only the temporary table: takes no lock on the store
+            try:
+                con.execute("DELETE FROM temp.incoming")
+                staged = con.executemany(
+                    "INSERT INTO temp.incoming VALUES (?,?,?,?,?,?,?,?,?)", rows
+                ).rowcount
+            finally:
+                con.execute("COMMIT")
+            try:
+                if staged > 0:
+                    with self._transaction():
+                        con.execute(_UPSERT, (fresh_until(),))
+            finally:
+                con.execute("DELETE FROM temp.incoming")
+        return max(staged, 0)
 
     def forget(self, before: str | None = None) -> int:
         """Remove the answers checked before ``before`` (every answer when None); returns how many."""

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime
-import itertools
 import logging
 import socket
 from urllib.parse import urlsplit
@@ -44,9 +43,6 @@ async def resolve_host(endpoint: Endpoint) -> None:
         ) from None
 
 
-SHARE_CHUNK = 50_000
-
-
 def adopt_answers(store: Store, shared: dict[int, RowResult]) -> None:
     for number, result in shared.items():
         store.adopt(number, result)
@@ -65,10 +61,11 @@ def share_answers(made: Plan, store: Store, job_id: int, run_id: int) -> None:
             # million answers again, and a number forgotten in the store came back.
             mark = f"shared:{shared.identity()}:{made.endpoint_identity}"
             through = store.get_meta(mark)
-            answers = store.job_answers(job_id, int(through) if through is not None else None)
-            # A chunk at a time: a million answers as objects at once would take a gigabyte.
-            while chunk := list(itertools.islice(answers, SHARE_CHUNK)):
-                shared.put_values(made.endpoint_identity, chunk)
+            # Streamed: the store stages them on disk and takes them in key order in one statement.
+            shared.put_values(
+                made.endpoint_identity,
+                store.job_answers(job_id, int(through) if through is not None else None),
+            )
             if run_id:
                 store.set_meta(mark, str(run_id))
             keep = made.request.answers_keep
