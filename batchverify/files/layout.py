@@ -9,7 +9,7 @@ import os
 import re
 import secrets
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -40,6 +40,11 @@ class Layout:
 
     names: list[str]
     positions: list[int]
+    # Asked for every row a writer places: kept, not worked out a million times.
+    width: int = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "width", max(self.positions, default=-1) + 1)
 
     @classmethod
     def build(
@@ -68,10 +73,6 @@ class Layout:
                 positions.append(next_free)
                 next_free += 1
         return cls(list(names), positions)
-
-    @property
-    def width(self) -> int:
-        return max(self.positions, default=-1) + 1
 
 
 def annotated(
