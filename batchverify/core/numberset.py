@@ -51,15 +51,25 @@ class NumberSet(Collection[int]):
         for start in range(0, order.size, _CHUNK):
             yield from order[start : start + _CHUNK].tolist()
 
+    def ascending(self) -> Iterator[int]:
+        """The numbers from the smallest (SQLite inserts them into a keyed table 3x faster)."""
+        ordered = self._ascending()
+        for start in range(0, ordered.size, _CHUNK):
+            yield from ordered[start : start + _CHUNK].tolist()
+
+    def _ascending(self) -> npt.NDArray[np.int64]:
+        if self._sorted is None:
+            self._sorted = _np().sort(self._order)
+        return self._sorted
+
     def __contains__(self, number: object) -> bool:
         index = getattr(number, "__index__", None)  # an int, or numpy's
         if index is None or isinstance(number, bool) or not self._order.size:
             return False
         number = int(index())
-        if self._sorted is None:
-            self._sorted = _np().sort(self._order)
-        where = int(self._sorted.searchsorted(number))
-        return where < self._sorted.size and int(self._sorted[where]) == number
+        ordered = self._ascending()
+        where = int(ordered.searchsorted(number))
+        return where < ordered.size and int(ordered[where]) == number
 
     def __eq__(self, other: object) -> bool:
         if isinstance(other, NumberSet):

@@ -256,7 +256,7 @@ class Job:
                     state=summary.outcome,
                     now=utc_now_iso(),
                     close_job=done,
-                    numbers=made.distinct if done else (),  # not copied: a million numbers
+                    numbers=made.distinct.ascending() if done else (),  # not copied: a million numbers
                     requests=stats.requests if stats else 0,
                     billable=stats.billable if stats else 0,
                 )

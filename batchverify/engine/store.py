@@ -301,17 +301,23 @@ class Checkpoint(JobBook):
         """The stored answers for ``numbers`` (those that have one)."""
         found: dict[int, StoredAnswer] = {}
         them = iter(numbers)
+        # Most stores hold no failed recheck: then the join finds nothing, at a fifth of the cost.
+        joined = self._con.execute("SELECT 1 FROM attempts LIMIT 1").fetchone() is not None
+        attempts = (
+            ", t.job_id, t.at, t.status, t.error, t.tries FROM answers AS a "
+            "LEFT JOIN attempts AS t ON t.number = a.number"
+            if joined
+            else " FROM answers AS a"
+        )
         # 500 at a time, never all of them in a list first: two million were 100 MB more.
         while chunk := list(dict.fromkeys(itertools.islice(them, 500))):
             marks = ",".join("?" * len(chunk))
             rows = self._con.execute(
-                f"SELECT {QUALIFIED_COLUMNS}, t.job_id, t.at, t.status, t.error, t.tries FROM answers AS a "
-                f"LEFT JOIN attempts AS t ON t.number = a.number WHERE a.number IN ({marks})",
-                chunk,
+                f"SELECT {QUALIFIED_COLUMNS}{attempts} WHERE a.number IN ({marks})", chunk
             )
             for row in rows:
                 attempt = None
-                if row[12] is not None:
+                if joined and row[12] is not None:
                     attempt = Attempt(int(row[12]), str(row[13]), str(row[14]), str(row[15]), int(row[16]))
                 found[int(row[0])] = StoredAnswer(int(row[1]), row_result(row), int(row[11]), attempt)
         return found

@@ -46,3 +46,11 @@ def test_a_distinct_count_counts_each_number_once_and_may_be_asked_again() -> No
     count.add(13700000000)
     count.add(18600000002)
     assert len(count) == 4 and len(count) == 4  # sorting in place to count loses nothing
+
+
+def test_the_numbers_ascending_are_every_number_once_from_the_smallest() -> None:
+    numbers = first_occurrences(array("q", [18600000002, 13500000001, 18600000002, 13700000000]))
+    assert list(numbers.ascending()) == [13500000001, 13700000000, 18600000002]
+    assert list(numbers) == [18600000002, 13500000001, 13700000000]  # its own order is kept
+    assert 13700000000 in numbers and 13700000001 not in numbers
+    assert list(NumberSet().ascending()) == []
