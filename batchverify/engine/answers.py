@@ -45,19 +45,24 @@ CREATE INDEX IF NOT EXISTS answers_checked ON answers (checked_at);
 """
 
 
-_INCOMING = (
+_STAGE = (
     "CREATE TEMP TABLE IF NOT EXISTS incoming (key BLOB, endpoint TEXT, status TEXT, status_code INTEGER, "
     "result_code TEXT, billable INTEGER, description TEXT, request_id TEXT, checked_at TEXT)"
 )
+# In key order, so that slices of rowids are slices of the key index.
+_SORT = "CREATE TEMP TABLE sorted AS SELECT * FROM temp.incoming ORDER BY key"
 # A newer answer replaces an older one, never the reverse; any answer replaces one stamped in the
-# future (which no reader takes as fresh). "WHERE true": an upsert after a SELECT needs a WHERE.
+# future (which no reader takes as fresh). (An upsert after a SELECT needs a WHERE.)
 _UPSERT = (
-    "INSERT INTO answers SELECT * FROM temp.incoming WHERE true ORDER BY key ON CONFLICT(key) DO UPDATE SET "
+    "INSERT INTO answers SELECT * FROM temp.sorted WHERE rowid BETWEEN ? AND ? "
+    "ON CONFLICT(key) DO UPDATE SET "
     "status=excluded.status, status_code=excluded.status_code, result_code=excluded.result_code, "
     "billable=excluded.billable, description=excluded.description, "
     "request_id=excluded.request_id, checked_at=excluded.checked_at "
     "WHERE excluded.checked_at > answers.checked_at OR answers.checked_at > ?"
 )
+_INSERT_STAGED = "INSERT INTO temp.incoming VALUES (?,?,?,?,?,?,?,?,?)"
+_SLICE = 100_000  # answers a write transaction: others wait for one slice at most, never a whole job
 _FINAL = frozenset(status.value for status in Status if status.is_final)
 _KIND = "batchverify answers 1"  # what makes a file an answer store (and its schema's version)
 
@@ -162,12 +167,26 @@ class AnswerStore:
         self.close()
 
     def identity(self) -> str:
-        """This store's own name, made when first asked: a checkpoint notes up to which run its
-        answers reached it, and a store made again (or another file at the same path) is another."""
-        with self._transaction():
-            self._con.execute("INSERT OR IGNORE INTO meta VALUES ('id', ?)", (secrets.token_hex(16),))
-            row = self._con.execute("SELECT value FROM meta WHERE key='id'").fetchone()
-        return str(row[0])
+        """This store's own name: a random id kept in it, made when first asked, with a fingerprint
+        of its key. A checkpoint notes up to which run its answers reached the store of that name;
+        a store made again, or whose key was lost (its answers then match nothing), is another."""
+        row = self._select_meta("id")
+        if row is None:
+            with self._transaction():
+                self._con.execute("INSERT OR IGNORE INTO meta VALUES ('id', ?)", (secrets.token_hex(16),))
+            row = self._select_meta("id")
+        fingerprint = hmac.digest(self._key, b"batchverify answer store", "sha256")[:8].hex()
+        return f"{row}.{fingerprint}"
+
+    def shared_through(self, mark: str) -> int | None:
+        """The run up to which the checkpoint ``mark`` names put its answers here (None: unknown)."""
+        value = self._select_meta("from:" + mark)
+        return int(value) if value is not None and value.isdigit() else None
+
+    def _select_meta(self, key: str) -> str | None:
+        with self._reading():
+            row = self._con.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
+        return None if row is None else str(row[0])
 
     def _hash(self, endpoint: str, number: int) -> bytes:
         # The one-shot digest is OpenSSL's own: hmac.new built a Python object for each number
@@ -211,9 +230,12 @@ class AnswerStore:
             endpoint, ((n, *answer_values(r)) for n, r in answers if r.status.is_final and r.checked_at)
         )
 
-    def put_values(self, endpoint: str, answers: Iterable[AnswerValues]) -> int:
-        """``put`` for final answers as the checkpoint holds them (``Checkpoint.job_answers``): no
-        object made for each of a million answers on their way from one store to the other."""
+    def put_values(
+        self, endpoint: str, answers: Iterable[AnswerValues], mark: tuple[str, int] | None = None
+    ) -> int:
+        """``put`` for final answers as the checkpoint holds them (``Checkpoint.final_answers``): no
+        object made for each of a million answers on their way from one store to the other. With
+        ``mark`` (a checkpoint's name, a run), note with the last of them that they came up to that run."""
         hash_ = self._hash
         rows = (
             (hash_(endpoint, number), endpoint, *values)
@@ -222,25 +244,31 @@ class AnswerStore:
         )
         con = self._con
         with self._reading("write"):
-            # Staged in a temporary table (appended, spilled to a temporary file when large) and
-            # upserted in key order in one statement: upserts in the answers' own order jumped about
-            # the key index, chunk after chunk (14 s for 880,000 answers into a new store).
-            con.execute(_INCOMING)
-            con.execute("BEGIN")  # touches only the temporary table: takes no lock on the store
+            # Staged in a temporary table (appended; spilled to a temporary file when large), then
+            # upserted in key order a slice at a time: upserts in the answers' own order jumped
+            # about the key index (14 s for 880,000 answers into a new store).
             try:
+                con.execute(_STAGE)
+                con.execute("BEGIN")  # only the temporary tables: no lock on the store
                 con.execute("DELETE FROM temp.incoming")
-                staged = con.executemany(
-                    "INSERT INTO temp.incoming VALUES (?,?,?,?,?,?,?,?,?)", rows
-                ).rowcount
-            finally:
+                staged = max(con.executemany(_INSERT_STAGED, rows).rowcount, 0)
+                con.execute("DROP TABLE IF EXISTS temp.sorted")
+                con.execute(_SORT)
+                con.execute("DELETE FROM temp.incoming")
                 con.execute("COMMIT")
-            try:
-                if staged > 0:
+                until = fresh_until()
+                for first in range(1, staged + 1, _SLICE):
                     with self._transaction():
-                        con.execute(_UPSERT, (fresh_until(),))
+                        con.execute(_UPSERT, (first, first + _SLICE - 1, until))
+                        if mark is not None and first + _SLICE > staged:
+                            con.execute(
+                                "INSERT OR REPLACE INTO meta VALUES (?, ?)", ("from:" + mark[0], str(mark[1]))
+                            )
             finally:
-                con.execute("DELETE FROM temp.incoming")
-        return max(staged, 0)
+                if con.in_transaction:
+                    con.execute("ROLLBACK")
+                con.execute("DROP TABLE IF EXISTS temp.sorted")
+        return staged
 
     def forget(self, before: str | None = None) -> int:
         """Remove the answers checked before ``before`` (every answer when None); returns how many."""

@@ -220,9 +220,9 @@ class Job:
                         share.close()
             asked = sender.stop_reason if sender is not None else self._stop_reason
             self._emit(SendingEnded(asked, sender.stats.requests if sender is not None else 0))
-            # Every final answer of the job, not only this run's: a run killed before its end
+            # Every final answer not shared yet, not only this run's: a run killed before its end
             # shared nothing, and what it paid for must still reach other lists.
-            await store.run(share_answers, made, store.store, info.job_id, info.run_id)
+            await store.run(share_answers, made, store.store, info.run_id)
             written: WriteResult | None = None
             try:
                 written = await store.run(self._writer, made, store.store, info.job_id)

@@ -48,26 +48,30 @@ def adopt_answers(store: Store, shared: dict[int, RowResult]) -> None:
         store.adopt(number, result)
 
 
-def share_answers(made: Plan, store: Store, job_id: int, run_id: int) -> None:
-    """Keep the job's final answers in the answer store, for every later job and front end.
+def share_answers(made: Plan, store: Store, run_id: int) -> None:
+    """Keep the final answers the checkpoint's jobs got in the answer store, for every later job
+    and front end: each answer once, those recorded since the last share to that store.
 
     The store is shared and may be slow or unusable: that costs reuse later, never this run."""
     path = made.request.answers
     if path is None or not made.distinct:
         return
+    endpoint = made.endpoint_identity
     try:
         with AnswerStore.open(path) as shared:
-            # Each answer once: a finished job run again (a million rows written anew) shared its
-            # million answers again, and a number forgotten in the store came back.
-            mark = f"shared:{shared.identity()}:{made.endpoint_identity}"
-            through = store.get_meta(mark)
-            # Streamed: the store stages them on disk and takes them in key order in one statement.
-            shared.put_values(
-                made.endpoint_identity,
-                store.job_answers(job_id, int(through) if through is not None else None),
+            # Noted on both sides, and the earlier of the two counts: a store restored from a
+            # backup lacks what came after it, a checkpoint restored from one numbers its runs
+            # again; a store made again, or whose key was lost, is another store.
+            name = shared.identity()
+            mine = f"shared:{name}:{endpoint}"
+            theirs = f"{store.identity()}:{name}:{endpoint}"
+            here, there = store.get_meta(mine), shared.shared_through(theirs)
+            through = (
+                min(int(here), there) if here is not None and here.isdigit() and there is not None else None
             )
+            shared.put_values(endpoint, store.final_answers(through), (theirs, run_id) if run_id else None)
             if run_id:
-                store.set_meta(mark, str(run_id))
+                store.set_meta(mine, str(run_id))
             keep = made.request.answers_keep
             if keep is not None:
                 shared.forget(before=utc_now_iso(datetime.datetime.now(datetime.UTC) - keep))

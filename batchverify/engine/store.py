@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import secrets
 import sqlite3
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -260,17 +261,29 @@ class Checkpoint(JobBook):
         for (number,) in self._con.stream(sql, params):
             yield int(number)
 
-    def job_answers(self, job_id: int, after_run: int | None = None) -> Iterator[AnswerValues]:
-        """The final answers job ``job_id`` got, one at a time, as their columns (``AnswerValues``);
-        with ``after_run``, only those a later run recorded."""
+    def final_answers(self, after_run: int | None = None) -> Iterator[AnswerValues]:
+        """The final answers the API gave this checkpoint's jobs (not those taken from the answer
+        store), one at a time, as their columns (``AnswerValues``); with ``after_run``, only those
+        later runs recorded. Every job's: a job closed while the answer store was busy still has
+        answers to give it."""
         sql = (
             "SELECT number, status, status_code, result_code, billable, description, request_id, "
-            "checked_at FROM answers WHERE job_id=? AND final=1"
+            "checked_at FROM answers WHERE final=1 AND job_id<>0"
         )
         if after_run is None:
-            yield from self._con.stream(sql, (job_id,))
+            yield from self._con.stream(sql)
         else:
-            yield from self._con.stream(sql + " AND tried_run > ?", (job_id, after_run))
+            yield from self._con.stream(sql + " AND tried_run > ?", (after_run,))
+
+    def identity(self) -> str:
+        """This checkpoint's own random name, made when first asked (an answer store notes up to
+        which run the answers of the checkpoint of that name reached it)."""
+        name = self.get_meta("id")
+        if name is None:
+            name = secrets.token_hex(16)
+            self._con.execute("INSERT OR IGNORE INTO meta VALUES ('id', ?)", (name,))
+            name = self.get_meta("id") or name
+        return name
 
     def adopt(self, number: int, result: RowResult) -> None:
         """Keep ``result``, a final answer from the answer store, as no job's own (it is shown as

@@ -135,13 +135,7 @@ async def _serve(opts: ServeOptions, settings: ServeSettings, *, generated: bool
                 opts.host,
             )
         log.info("jobs are kept in %s", settings.data_dir)
-        # A one-time link (the token never travels in an address), and a generated token shown
-        # once, only here, on the terminal that started the server.
-        code = app[AUTH].codes.new()
-        json_lines = opts.log_format == "json"
-        _tell(f"batchverify serve: open {base}/login?code={code} (works once, within 10 minutes)", json_lines)
-        how = f"the token: {settings.token}" if generated else "the token: BATCHVERIFY_TOKEN"
-        _tell(f"batchverify serve: later logins and the API use {how}", json_lines)
+        # Before the server says it is up: a reload sent the moment it said so ended it.
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
@@ -151,6 +145,13 @@ async def _serve(opts: ServeOptions, settings: ServeSettings, *, generated: bool
         loop.add_signal_handler(
             signal.SIGHUP, log.info, "SIGHUP: nothing to reload; the server goes on (SIGTERM stops it)"
         )
+        # A one-time link (the token never travels in an address), and a generated token shown
+        # once, only here, on the terminal that started the server.
+        code = app[AUTH].codes.new()
+        json_lines = opts.log_format == "json"
+        _tell(f"batchverify serve: open {base}/login?code={code} (works once, within 10 minutes)", json_lines)
+        how = f"the token: {settings.token}" if generated else "the token: BATCHVERIFY_TOKEN"
+        _tell(f"batchverify serve: later logins and the API use {how}", json_lines)
         await stop.wait()
         log.info("stopping: running jobs stop cleanly and resume at the next start")
     finally:

@@ -13,7 +13,6 @@ import pytest
 
 from batchverify.cli.exits import exit_code_of
 from batchverify.core.classify import RetryPolicy
-from batchverify.engine.answers import AnswerStore
 from batchverify.engine.events import (
     AnswerRecorded,
     Event,
@@ -198,33 +197,3 @@ async def test_blocking_work_leaves_the_loop_free(tmp_path: Path) -> None:
     beat.cancel()
     assert summary.outcome == "complete"
     assert beats > 20
-
-
-async def test_each_answer_reaches_an_answer_store_once(tmp_path: Path) -> None:
-    """Shared at a run's end are only the answers recorded since the last share to that store: a
-    number forgotten in the store stays forgotten, and another store gets every answer."""
-    first, second = tmp_path / "a.sqlite", tmp_path / "b.sqlite"
-    script = Script(delay=0.005)
-
-    async def run_until(answers: Path, stop_at: int | None) -> int:
-        made = await plan(request(tmp_path, numbers(40), answers=answers), endpoint_identity="scripted")
-        job: Job
-
-        def stop(event: Event) -> None:
-            if stop_at is not None and isinstance(event, AnswerRecorded) and event.done == stop_at:
-                job.stop()
-
-        job = Job(made, TARGET, verifier=script, gate=StrictGate(400), events=stop)
-        return (await job.run()).requests
-
-    sent = await run_until(first, 10)
-    with AnswerStore.open(first) as store:
-        assert store.stats().answers == sent
-        assert store.forget_numbers([int(numbers(1)[0])]) == 1
-    sent += await run_until(first, 10)
-    with AnswerStore.open(first) as store:
-        assert store.stats().answers == sent - 1, "the forgotten number was shared again"
-    await run_until(second, None)
-    assert set(script.calls.values()) == {1} and len(script.calls) == 40
-    with AnswerStore.open(second) as store:
-        assert store.stats().answers == 40
