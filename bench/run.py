@@ -109,8 +109,9 @@ def write_results(state: dict[str, Any], path: Path) -> None:
         f"Sections run: {', '.join(state['sections'])}.",
         "",
         "Everything runs against the local simulator (`python -m batchverify.simulator`, a separate "
-        "process) on 127.0.0.1. Each measured program is its own process; wall time, CPU (user+sys) "
-        "and peak RSS are that process's own (`os.wait4`). Absolute times depend on the machine and "
+        "process) on 127.0.0.1. Each measured program is its own process; wall time, CPU (user+sys, "
+        "`os.wait4`) and peak RSS (its VmHWM, read every 20 ms) are that process's own. Absolute times "
+        "depend on the machine and "
         "its load; ratios measured side by side in one run carry over. Benchmarks are not tests: "
         "nothing here runs under `make test`.",
         "",
